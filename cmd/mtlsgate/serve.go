@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong"
+	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
+	"github.com/mtlsgate/mtlsgate/reference/upstream"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("serve: say what to serve: mtlsgate serve upstream | mtlsgate serve kong")
+	}
+	switch args[0] {
+	case "upstream":
+		return serveUpstream(ctx, args[1:], stdout, stderr)
+	case "kong":
+		return serveKong(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("serve: unknown server %q (use upstream or kong)", args[0])
+}
+
+func serveUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve upstream", stderr)
+	httpAddr := fs.String("http", "127.0.0.1:8080", `plain HTTP listen address ("" for none)`)
+	httpsAddr := fs.String("https", "", `HTTPS listen address ("" for none); needs --cert and --key`)
+	certFile := fs.String("cert", "", "server certificate for HTTPS (PEM, the chain may follow the leaf)")
+	keyFile := fs.String("key", "", "private key of --cert (PEM)")
+	clientCA := fs.String("client-ca", "", "demand a client certificate issued by these CAs (PEM bundle), as nginx's ssl_verify_client on")
+	name := fs.String("name", "echo", "name reported in every response as \"upstream\"")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := upstream.Config{HTTPAddr: *httpAddr, HTTPSAddr: *httpsAddr, Name: *name}
+	if *httpsAddr != "" {
+		if *certFile == "" || *keyFile == "" {
+			return errors.New("serve upstream: --https needs --cert and --key")
+		}
+		pair, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("serve upstream: load --cert %q and --key %q: %w", *certFile, *keyFile, err)
+		}
+		cfg.Certificate = &pair
+	}
+	if *clientCA != "" {
+		if *httpsAddr == "" {
+			return errors.New("serve upstream: --client-ca needs an HTTPS listener (--https)")
+		}
+		pem, err := os.ReadFile(*clientCA)
+		if err != nil {
+			return fmt.Errorf("serve upstream: read --client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("serve upstream: --client-ca %q holds no PEM certificate", *clientCA)
+		}
+		cfg.ClientCAs = pool
+	}
+	s, err := upstream.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for _, u := range []string{s.HTTPURL(), s.HTTPSURL()} {
+		if u != "" {
+			fmt.Fprintf(stdout, "echo upstream %q listening on %s\n", *name, u)
+		}
+	}
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Close(shutdown)
+}
+
+func serveKong(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve kong", stderr)
+	confPath := fs.String("conf", "", "kong.conf to read (Kong's defaults when empty); KONG_* environment variables override it")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := logger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	conf, err := kongconf.Load(*confPath, os.Environ())
+	if err != nil {
+		return fmt.Errorf("serve kong: %w", err)
+	}
+	g, err := kong.New(kong.Options{Config: conf, Log: log})
+	if err != nil {
+		return fmt.Errorf("serve kong: %w", err)
+	}
+	if err := g.Start(ctx); err != nil {
+		return fmt.Errorf("serve kong: %w", err)
+	}
+	for _, l := range []struct {
+		what, role string
+		ssl        bool
+	}{{"proxy", "proxy", false}, {"proxy (TLS)", "proxy", true}, {"admin", "admin", false}, {"admin (TLS)", "admin", true}, {"status", "status", false}} {
+		if u := g.URL(l.role, l.ssl); u != "" {
+			fmt.Fprintf(stdout, "kong %-12s %s\n", l.what, u)
+		}
+	}
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return g.Close(shutdown)
+}

@@ -1,0 +1,109 @@
+// Package harness starts and configures systems under test. A Target is one gateway
+// implementation (mtlsgate's in-process reference by default); it says which SPEC IDs it claims
+// and starts a system of a profile for a suite to drive.
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/kongapi"
+)
+
+// TargetEnv is the environment variable that selects the target.
+const TargetEnv = "MTLSGATE_TARGET"
+
+// Target is one implementation under test.
+type Target interface {
+	Name() string
+	// Claims reports whether the target implements a behaviour, and if not, why not.
+	Claims(id catalog.ID) (bool, string)
+}
+
+// KongTarget is a target that can run the Kong profile.
+type KongTarget interface {
+	Target
+	StartKong(ctx context.Context, setup KongSetup) (*KongSystem, error)
+}
+
+// KongSetup is what a suite asks of a Kong-profile system.
+type KongSetup struct {
+	PKI *fixtures.PKI
+	// Conf holds extra kong.conf lines ("client_ssl = on"); file values may name files the suite
+	// wrote.
+	Conf []string
+}
+
+// KongSystem is a running Kong-profile system and the upstreams it proxies to.
+type KongSystem struct {
+	// ProxyURL and ProxyTLSURL are the proxy listeners (http:// and https://).
+	ProxyURL, ProxyTLSURL string
+	// AdminURL is the Admin API; Admin is a client for it.
+	AdminURL string
+	Admin    *kongapi.Client
+	// EchoURL is a plain HTTP echo upstream; EchoTLSURL an HTTPS one that asks for (but does not
+	// demand) a client certificate and reports it; MTLSEchoURL demands one issued by the PKI's
+	// root CA. All are addresses as the gateway reaches them.
+	EchoURL, EchoTLSURL, MTLSEchoURL string
+	stop                             func(context.Context) error
+}
+
+// Stop shuts the system down.
+func (s *KongSystem) Stop(ctx context.Context) error {
+	if s.stop == nil {
+		return nil
+	}
+	return s.stop(ctx)
+}
+
+// targets is the registry of target names; each call builds fresh values.
+func targets() map[string]func() Target {
+	return map[string]func() Target{
+		"reference": func() Target { return Reference() },
+	}
+}
+
+// Names lists the known target names.
+func Names() []string {
+	var out []string
+	for n := range targets() {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Select returns the named target; "" means the embedded reference.
+func Select(name string) (Target, error) {
+	if name == "" {
+		name = "reference"
+	}
+	mk, ok := targets()[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown target %q: choose one of %s (set %s)", name, strings.Join(Names(), ", "), TargetEnv)
+	}
+	return mk(), nil
+}
+
+// FromEnv selects the target named by MTLSGATE_TARGET.
+func FromEnv() (Target, error) { return Select(os.Getenv(TargetEnv)) }
+
+// claimAll is the Claims of a target that implements whole profiles.
+func claimAll(name string, profiles ...catalog.Profile) func(catalog.ID) (bool, string) {
+	return func(id catalog.ID) (bool, string) {
+		b, ok := catalog.Lookup(id)
+		if !ok {
+			return false, fmt.Sprintf("%s is not a SPEC ID", id)
+		}
+		if slices.Contains(profiles, b.Profile) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("%s does not implement the %s profile", name, b.Profile)
+	}
+}

@@ -1,0 +1,87 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
+	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
+	"github.com/mtlsgate/mtlsgate/reference/upstream"
+)
+
+// ReferenceTarget is mtlsgate's own reference gateway, run in-process: the default target, which
+// needs neither Docker nor network access beyond loopback.
+type ReferenceTarget struct{}
+
+// Reference returns the in-process reference target.
+func Reference() *ReferenceTarget { return &ReferenceTarget{} }
+
+// Name implements Target.
+func (*ReferenceTarget) Name() string { return "reference" }
+
+// Claims implements Target: the reference implements every Kong behaviour.
+func (t *ReferenceTarget) Claims(id catalog.ID) (bool, string) {
+	return claimAll(t.Name(), catalog.Kong)(id)
+}
+
+// StartKong starts the echo upstreams and the Kong-compatible gateway on loopback ports.
+func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*KongSystem, error) {
+	if setup.PKI == nil {
+		return nil, errors.New("start reference kong: KongSetup.PKI is required")
+	}
+	var closers []func(context.Context) error
+	stop := func(ctx context.Context) error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i](ctx))
+		}
+		return errors.Join(errs...)
+	}
+	fail := func(err error) (*KongSystem, error) {
+		_ = stop(context.Background())
+		return nil, fmt.Errorf("start reference kong: %w", err)
+	}
+
+	upCert := setup.PKI.Get(fixtures.Upstream).TLSCertificate()
+	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Certificate: &upCert, Name: "echo"})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, echo.Close)
+	mtlsEcho, err := upstream.Start(ctx, upstream.Config{HTTPSAddr: "127.0.0.1:0", Certificate: &upCert,
+		ClientCAs: setup.PKI.Pool(fixtures.RootCA), Name: "mtls-echo"})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, mtlsEcho.Close)
+
+	lines := append([]string{
+		"proxy_listen = 127.0.0.1:0, 127.0.0.1:0 http2 ssl",
+		"admin_listen = 127.0.0.1:0",
+		"status_listen = off",
+	}, setup.Conf...)
+	conf, err := kongconf.Parse(strings.NewReader(strings.Join(lines, "\n")+"\n"), "kong.conf (reference target)", nil)
+	if err != nil {
+		return fail(err)
+	}
+	g, err := kong.New(kong.Options{Config: conf})
+	if err != nil {
+		return fail(err)
+	}
+	if err := g.Start(ctx); err != nil {
+		return fail(err)
+	}
+	closers = append(closers, g.Close)
+	admin := g.URL("admin", false)
+	return &KongSystem{
+		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true),
+		AdminURL: admin, Admin: kongapi.New(admin, nil),
+		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), MTLSEchoURL: mtlsEcho.HTTPSURL(),
+		stop: stop,
+	}, nil
+}

@@ -1,0 +1,407 @@
+package admin
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// nested maps "/{parent}/{key}/{child}" to the child schema and the foreign field that points
+// at the parent.
+var nested = map[string]map[string][2]string{
+	"services":     {"routes": {"routes", "service"}, "plugins": {"plugins", "service"}},
+	"routes":       {"plugins": {"plugins", "route"}},
+	"consumers":    {"plugins": {"plugins", "consumer"}, "mtls-auth": {"mtls_auth_credentials", "consumer"}, "acls": {"acls", "consumer"}},
+	"certificates": {"snis": {"snis", "certificate"}},
+	"upstreams":    {"targets": {"targets", "upstream"}},
+}
+
+// topLevel are the collections served at the root; the credential lists are read-only there.
+var topLevel = map[string]string{
+	"ca_certificates": "ca_certificates", "certificates": "certificates", "snis": "snis", "services": "services",
+	"routes": "routes", "consumers": "consumers", "plugins": "plugins", "upstreams": "upstreams",
+	"mtls-auths": "mtls_auth_credentials", "acls": "acls",
+}
+
+// APIOptions configures the Admin API handler.
+type APIOptions struct {
+	// Info is merged into the GET / answer (version, configuration, …).
+	Info func() map[string]any
+	// Server is the Server header value, e.g. "mtlsgate/0.1.0".
+	Server string
+	// Config handles /config (DB-less declarative configuration); nil answers 404.
+	Config http.Handler
+	Log    *slog.Logger
+}
+
+// API serves Kong's Admin API over a DB.
+type API struct {
+	db   *DB
+	opts APIOptions
+}
+
+// NewAPI returns the Admin API handler.
+func NewAPI(db *DB, opts APIOptions) *API {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &API{db: db, opts: opts}
+}
+
+// scope is where a request operates: a schema, optionally under a parent entity.
+type scope struct {
+	schema      *schema
+	parentField string
+	parentID    string
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if a.opts.Server != "" {
+		w.Header().Set("Server", a.opts.Server)
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	rw := &latencyWriter{ResponseWriter: w, start: start}
+	if strings.Trim(r.URL.Path, "/") == "config" && a.opts.Config != nil {
+		a.opts.Config.ServeHTTP(rw, r)
+		return
+	}
+	status, body := a.route(r)
+	a.opts.Log.Debug("admin request", "method", r.Method, "path", r.URL.Path, "status", status)
+	if status == http.StatusNoContent {
+		rw.WriteHeader(status)
+		return
+	}
+	rw.WriteHeader(status)
+	_ = json.NewEncoder(rw).Encode(body)
+}
+
+type latencyWriter struct {
+	http.ResponseWriter
+	start time.Time
+}
+
+func (l *latencyWriter) WriteHeader(code int) {
+	l.Header().Set("X-Kong-Admin-Latency", strconv.FormatInt(time.Since(l.start).Milliseconds(), 10))
+	l.ResponseWriter.WriteHeader(code)
+}
+
+func (a *API) route(r *http.Request) (int, any) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if r.URL.Path == "/" || r.URL.Path == "" {
+		return a.root(r)
+	}
+	switch segs[0] {
+	case "status":
+		return a.status(r)
+	case "config":
+		return errBody(notFound()) // DB-less /config is served by APIOptions.Config when set
+	}
+	if len(segs) == 2 && segs[0] == "plugins" && segs[1] == "enabled" {
+		return http.StatusOK, map[string]any{"enabled_plugins": a.db.PluginNames()}
+	}
+	name, ok := topLevel[segs[0]]
+	if !ok {
+		return errBody(notFound())
+	}
+	s := a.db.schemas[name]
+	readOnly := segs[0] == "mtls-auths" || segs[0] == "acls"
+	switch len(segs) {
+	case 1:
+		if readOnly && r.Method != http.MethodGet {
+			return methodNotAllowed()
+		}
+		return a.collection(r, scope{schema: s})
+	case 2:
+		if readOnly && r.Method != http.MethodGet {
+			return methodNotAllowed()
+		}
+		return a.entity(r, scope{schema: s}, segs[1])
+	case 3, 4:
+		child, ok := nested[segs[0]][segs[2]]
+		if !ok {
+			return errBody(notFound())
+		}
+		parent, found := lookup(a.db.Snapshot(), s, segs[1])
+		if !found {
+			return errBody(notFound())
+		}
+		sc := scope{schema: a.db.schemas[child[0]], parentField: child[1], parentID: parent["id"].(string)}
+		if len(segs) == 3 {
+			return a.collection(r, sc)
+		}
+		return a.entity(r, sc, segs[3])
+	}
+	return errBody(notFound())
+}
+
+func methodNotAllowed() (int, any) {
+	return http.StatusMethodNotAllowed, map[string]any{"message": "Method not allowed"}
+}
+
+func errBody(e *Error) (int, any) { return e.Status, e.Body() }
+
+func (a *API) root(r *http.Request) (int, any) {
+	if r.Method != http.MethodGet {
+		return methodNotAllowed()
+	}
+	info := map[string]any{
+		"tagline": "Welcome to mtlsgate",
+		"plugins": map[string]any{"available_on_server": a.availablePlugins(), "enabled_in_cluster": a.enabledPlugins()},
+	}
+	if a.opts.Info != nil {
+		for k, v := range a.opts.Info() {
+			info[k] = v
+		}
+	}
+	return http.StatusOK, info
+}
+
+func (a *API) availablePlugins() map[string]any {
+	out := map[string]any{}
+	for _, n := range a.db.PluginNames() {
+		out[n] = map[string]any{"version": "mtlsgate"}
+	}
+	return out
+}
+
+func (a *API) enabledPlugins() []string {
+	var names []string
+	for _, p := range a.db.Snapshot().List("plugins") {
+		if n := p["name"].(string); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (a *API) status(r *http.Request) (int, any) {
+	if r.Method != http.MethodGet {
+		return methodNotAllowed()
+	}
+	return http.StatusOK, map[string]any{
+		"database":           map[string]any{"reachable": true},
+		"configuration_hash": strconv.FormatUint(a.db.Snapshot().Version(), 16),
+		"server":             map[string]any{"connections_active": 0},
+	}
+}
+
+func (a *API) collection(r *http.Request, sc scope) (int, any) {
+	switch r.Method {
+	case http.MethodGet:
+		return a.list(r, sc)
+	case http.MethodPost:
+		in, form, derr := decodeBody(r)
+		if derr != nil {
+			return errBody(derr)
+		}
+		var out Entity
+		err := a.db.write(func(t *tx) *Error {
+			if sc.parentField != "" {
+				in[sc.parentField] = map[string]any{"id": sc.parentID}
+			}
+			p, err := t.prepare(sc.schema, in, form, nil, modeInsert)
+			if err != nil {
+				return err
+			}
+			if _, dup := t.snap.Get(sc.schema.name, p.entity["id"].(string)); dup {
+				return primaryKeyViolation(p.entity["id"].(string))
+			}
+			if err := t.store(p); err != nil {
+				return err
+			}
+			out = p.entity
+			return nil
+		})
+		if err != nil {
+			return errBody(err)
+		}
+		return http.StatusCreated, a.render(sc.schema.name, out)
+	}
+	return methodNotAllowed()
+}
+
+func (a *API) list(r *http.Request, sc scope) (int, any) {
+	snap := a.db.Snapshot()
+	rows := snap.List(sc.schema.name)
+	if sc.parentField != "" {
+		rows = slices.DeleteFunc(slices.Clone(rows), func(e Entity) bool {
+			ref, _ := e[sc.parentField].(map[string]any)
+			return ref == nil || ref["id"] != sc.parentID
+		})
+	}
+	if tagFilter := r.URL.Query().Get("tags"); tagFilter != "" {
+		rows = filterTags(rows, tagFilter)
+	}
+	size := 100
+	if s := r.URL.Query().Get("size"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return http.StatusBadRequest, (&Error{Status: 400, Code: CodeInvalidSize, Message: "size must be an integer between 1 and 1000", Fields: map[string]any{}}).Body()
+		}
+		size = n
+	}
+	start := 0
+	if off := r.URL.Query().Get("offset"); off != "" {
+		b, err := base64.RawURLEncoding.DecodeString(off)
+		n, cerr := strconv.Atoi(string(b))
+		if err != nil || cerr != nil || n < 0 || n > len(rows) {
+			return http.StatusBadRequest, (&Error{Status: 400, Code: CodeInvalidOffset, Message: "'" + off + "' is not a valid offset: bad base64 encoding", Fields: map[string]any{}}).Body()
+		}
+		start = n
+	}
+	end := min(start+size, len(rows))
+	data := make([]any, 0, end-start)
+	for _, e := range rows[start:end] {
+		data = append(data, a.renderIn(snap, sc.schema.name, e))
+	}
+	resp := map[string]any{"data": data, "next": nil}
+	if end < len(rows) {
+		off := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+		q := r.URL.Query()
+		q.Set("offset", off)
+		resp["next"] = r.URL.Path + "?" + q.Encode()
+		resp["offset"] = off
+	}
+	return http.StatusOK, resp
+}
+
+func filterTags(rows []Entity, filter string) []Entity {
+	and := !strings.Contains(filter, "/")
+	wanted := strings.FieldsFunc(filter, func(r rune) bool { return r == ',' || r == '/' })
+	return slices.DeleteFunc(slices.Clone(rows), func(e Entity) bool {
+		tags, _ := e["tags"].([]any)
+		has := func(t string) bool { return slices.Contains(tags, any(t)) }
+		if and {
+			return slices.ContainsFunc(wanted, func(t string) bool { return !has(t) })
+		}
+		return !slices.ContainsFunc(wanted, has)
+	})
+}
+
+// find resolves an entity key within a scope: by id, by endpoint key, and for credentials by their
+// natural key (acl group, target address).
+func (a *API) find(snap *Snapshot, sc scope, key string) (Entity, bool) {
+	e, ok := lookup(snap, sc.schema, key)
+	if !ok {
+		natural := map[string]string{"acls": "group", "targets": "target"}[sc.schema.name]
+		for _, row := range snap.List(sc.schema.name) {
+			if natural != "" && row[natural] == key && inScope(row, sc) {
+				return row, true
+			}
+		}
+		return nil, false
+	}
+	if !inScope(e, sc) {
+		return nil, false
+	}
+	return e, true
+}
+
+func inScope(e Entity, sc scope) bool {
+	if sc.parentField == "" {
+		return true
+	}
+	ref, _ := e[sc.parentField].(map[string]any)
+	return ref != nil && ref["id"] == sc.parentID
+}
+
+func (a *API) entity(r *http.Request, sc scope, key string) (int, any) {
+	switch r.Method {
+	case http.MethodGet:
+		snap := a.db.Snapshot()
+		e, ok := a.find(snap, sc, key)
+		if !ok {
+			return errBody(notFound())
+		}
+		return http.StatusOK, a.renderIn(snap, sc.schema.name, e)
+	case http.MethodDelete:
+		err := a.db.write(func(t *tx) *Error {
+			e, ok := a.find(t.snap, sc, key)
+			if !ok {
+				return nil // Kong answers 204 for a missing entity too
+			}
+			return t.delete(sc.schema, e)
+		})
+		if err != nil {
+			return errBody(err)
+		}
+		return http.StatusNoContent, nil
+	case http.MethodPatch, http.MethodPut:
+		in, form, derr := decodeBody(r)
+		if derr != nil {
+			return errBody(derr)
+		}
+		var out Entity
+		err := a.db.write(func(t *tx) *Error {
+			existing, found := a.find(t.snap, sc, key)
+			if sc.parentField != "" {
+				in[sc.parentField] = map[string]any{"id": sc.parentID}
+			}
+			var p *prepared
+			var err *Error
+			switch {
+			case r.Method == http.MethodPatch && !found:
+				return notFound()
+			case r.Method == http.MethodPatch:
+				p, err = t.prepare(sc.schema, in, form, existing, modePatch)
+			default:
+				if !found {
+					if isUUID(key) {
+						in["id"] = key
+					} else if sc.schema.endpointKey != "" {
+						in[sc.schema.endpointKey] = key
+					} else {
+						return notFound()
+					}
+				} else if sc.schema.endpointKey != "" && !isUUID(key) {
+					in[sc.schema.endpointKey] = key
+				}
+				p, err = t.prepare(sc.schema, in, form, existing, modeReplace)
+			}
+			if err != nil {
+				return err
+			}
+			if err := t.store(p); err != nil {
+				return err
+			}
+			out = p.entity
+			return nil
+		})
+		if err != nil {
+			return errBody(err)
+		}
+		return http.StatusOK, a.render(sc.schema.name, out)
+	}
+	return methodNotAllowed()
+}
+
+func (a *API) render(name string, e Entity) map[string]any {
+	return a.renderIn(a.db.Snapshot(), name, e)
+}
+
+// renderIn is the JSON object Kong returns for an entity: every field, null where unset.
+func (a *API) renderIn(snap *Snapshot, name string, e Entity) map[string]any {
+	out := make(map[string]any, len(e)+1)
+	for k, v := range e {
+		out[k] = v
+	}
+	if name == "certificates" {
+		snis := []any{}
+		for _, sni := range snap.List("snis") {
+			if sni["certificate"].(map[string]any)["id"] == e["id"] {
+				snis = append(snis, sni["name"])
+			}
+		}
+		slices.SortFunc(snis, func(x, y any) int { return strings.Compare(x.(string), y.(string)) })
+		out["snis"] = snis
+	}
+	return out
+}

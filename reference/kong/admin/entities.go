@@ -1,0 +1,531 @@
+package admin
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// schema describes one entity type of the Admin API.
+type schema struct {
+	name string // table and endpoint name: "services"
+	// endpointKey is the unique field an entity can be addressed by besides its id.
+	endpointKey string
+	fields      []*field
+	// uniqueTogether lists composite keys (Kong cache keys) that must be unique.
+	uniqueTogether [][]string
+	// expand turns shorthand input (a service's url) into fields; it may add field errors.
+	expand func(in map[string]any, errs fieldErrors) map[string]any
+	// check runs entity-level validation on the normalized entity.
+	check func(e Entity, errs fieldErrors)
+	// parent is the foreign field that nested endpoints fill in (consumer for credentials).
+	parent string
+}
+
+func (s *schema) field(name string) *field { return find(s.fields, name) }
+
+// protocolsAll are the protocols a service or route may name.
+var protocolsAll = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
+
+func schemas(plugins map[string]*pluginSchema) map[string]*schema {
+	all := []*schema{
+		caCertificatesSchema(), certificatesSchema(), snisSchema(), servicesSchema(), routesSchema(),
+		consumersSchema(), pluginsSchema(plugins), mtlsCredentialsSchema(), aclsSchema(), upstreamsSchema(), targetsSchema(),
+	}
+	out := map[string]*schema{}
+	for _, s := range all {
+		out[s.name] = s
+	}
+	return out
+}
+
+func caCertificatesSchema() *schema {
+	return &schema{
+		name: "ca_certificates",
+		fields: []*field{
+			idField(), createdAt(), updatedAt(),
+			str("cert").isRequired().validate(checkCACert),
+			str("cert_digest").isUnique(),
+			tags(),
+		},
+	}
+}
+
+// checkCACert is the ca_certificates custom validator: one PEM certificate, a CA, not expired.
+func checkCACert(v any) string {
+	certs, msg := parseCerts(v.(string))
+	if msg != "" {
+		return msg
+	}
+	if len(certs) > 1 {
+		return "please submit only one certificate at a time"
+	}
+	c := certs[0]
+	if !c.BasicConstraintsValid || !c.IsCA {
+		return `certificate does not appear to be a CA because it is missing the "CA" basic constraint`
+	}
+	if time.Now().After(c.NotAfter) {
+		return `certificate expired, "Not After" time is in the past`
+	}
+	return ""
+}
+
+// parseCerts reads every CERTIFICATE block of a PEM string.
+func parseCerts(s string) ([]*x509.Certificate, string) {
+	rest := []byte(s)
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, "invalid certificate: " + err.Error()
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, "invalid certificate: not a PEM-encoded X.509 certificate"
+	}
+	return certs, ""
+}
+
+func certificatesSchema() *schema {
+	return &schema{
+		name: "certificates",
+		fields: []*field{
+			idField(), createdAt(), updatedAt(),
+			str("cert").isRequired().validate(checkCert),
+			str("key").isRequired().validate(checkKey),
+			str("cert_alt").validate(checkCert),
+			str("key_alt").validate(checkKey),
+			tags(),
+			// snis is a shorthand: it creates and lists SNI entities, it is not stored here.
+			strArray("snis").validate(checkSNIList),
+		},
+		check: checkCertificate,
+	}
+}
+
+func checkCert(v any) string {
+	_, msg := parseCerts(v.(string))
+	return msg
+}
+
+func checkKey(v any) string {
+	if _, err := parseKey(v.(string)); err != nil {
+		return "invalid key: " + err.Error()
+	}
+	return ""
+}
+
+func checkCertificate(e Entity, errs fieldErrors) {
+	pair := func(certField, keyField string) string {
+		c, k := e[certField], e[keyField]
+		if c == nil || k == nil {
+			return ""
+		}
+		certs, msg := parseCerts(c.(string))
+		if msg != "" {
+			return ""
+		}
+		key, err := parseKey(k.(string))
+		if err != nil {
+			return ""
+		}
+		if !publicKeysEqual(certs[0].PublicKey, key.Public()) {
+			return "certificate does not match key"
+		}
+		return keyType(key)
+	}
+	t1 := pair("cert", "key")
+	if t1 == "certificate does not match key" {
+		errs.entity(t1)
+		return
+	}
+	if (e["cert_alt"] == nil) != (e["key_alt"] == nil) {
+		if e["cert_alt"] == nil {
+			errs.add("cert_alt", "required field missing")
+		} else {
+			errs.add("key_alt", "required field missing")
+		}
+		return
+	}
+	t2 := pair("cert_alt", "key_alt")
+	if t2 == "certificate does not match key" {
+		errs.entity("alternative certificate does not match key")
+		return
+	}
+	if t1 != "" && t2 != "" && t1 == t2 {
+		errs.entity("certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type")
+	}
+}
+
+var sniPattern = regexp.MustCompile(`^(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.\*)?$`)
+
+// checkSNIName is Kong's typedefs.wildcard_host rules for SNI names.
+func checkSNIName(v any) string {
+	s := v.(string)
+	if s == "*" {
+		return ""
+	}
+	if strings.Contains(s, ":") {
+		return "must not have a port"
+	}
+	if net.ParseIP(s) != nil {
+		return "must not be an IP"
+	}
+	if n := strings.Count(s, "*"); n > 1 {
+		return "only one wildcard must be specified"
+	} else if n == 1 && !strings.HasPrefix(s, "*.") && !strings.HasSuffix(s, ".*") {
+		return "wildcard must be leftmost or rightmost character"
+	}
+	if !sniPattern.MatchString(s) {
+		return "invalid value: " + s
+	}
+	return ""
+}
+
+func checkSNIList(v any) string {
+	for _, s := range v.([]any) {
+		if msg := checkSNIName(s); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+func snisSchema() *schema {
+	return &schema{
+		name:        "snis",
+		endpointKey: "name",
+		fields: []*field{
+			idField(), createdAt(), updatedAt(),
+			str("name").isRequired().isUnique().validate(checkSNIName),
+			tags(),
+			foreign("certificate", "certificates").isRequired().cascade(),
+		},
+		parent: "certificate",
+	}
+}
+
+func servicesSchema() *schema {
+	return &schema{
+		name:        "services",
+		endpointKey: "name",
+		fields: []*field{
+			idField(), createdAt(), updatedAt(),
+			str("name").isUnique().validate(checkName),
+			integer("retries").withDefault(int64(5)).in(0, 32767),
+			str("protocol").isRequired().withDefault("http").one(protocolsAll...),
+			str("host").isRequired().validate(checkHost),
+			integer("port").isRequired().withDefault(int64(80)).in(0, 65535),
+			str("path").validate(checkPath),
+			integer("connect_timeout").withDefault(int64(60000)).in(1, math32),
+			integer("write_timeout").withDefault(int64(60000)).in(1, math32),
+			integer("read_timeout").withDefault(int64(60000)).in(1, math32),
+			tags(),
+			foreign("client_certificate", "certificates"),
+			boolean("tls_verify"),
+			integer("tls_verify_depth").in(0, 64),
+			strArray("ca_certificates").elemUUID(),
+			boolean("enabled").withDefault(true),
+		},
+		expand: expandServiceURL,
+		check:  checkService,
+	}
+}
+
+const math32 = 2147483646
+
+// expandServiceURL turns the url shorthand into protocol, host, port and path.
+func expandServiceURL(in map[string]any, errs fieldErrors) map[string]any {
+	raw, ok := in["url"]
+	if !ok {
+		return in
+	}
+	out := map[string]any{}
+	for k, v := range in {
+		if k != "url" {
+			out[k] = v
+		}
+	}
+	s, isStr := raw.(string)
+	if !isStr {
+		errs.add("url", "expected a string")
+		return out
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		errs.add("url", "missing host in url")
+		return out
+	}
+	out["protocol"] = u.Scheme
+	out["host"] = u.Hostname()
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			errs.add("url", "invalid port in url")
+			return out
+		}
+		out["port"] = int64(n)
+	} else if def, ok := map[string]int64{"http": 80, "https": 443, "ws": 80, "wss": 443, "grpc": 80, "grpcs": 443}[u.Scheme]; ok {
+		out["port"] = def
+	}
+	if u.Path != "" {
+		out["path"] = u.Path
+	} else {
+		out["path"] = nil
+	}
+	return out
+}
+
+func checkService(e Entity, errs fieldErrors) {
+	proto, _ := e["protocol"].(string)
+	tlsProto := proto == "https" || proto == "tls" || proto == "wss" || proto == "grpcs"
+	for _, f := range []string{"client_certificate", "tls_verify", "tls_verify_depth", "ca_certificates"} {
+		if e[f] != nil && !tlsProto {
+			errs.add(f, "value must be null")
+		}
+	}
+	if (proto == "tcp" || proto == "tls" || proto == "udp" || proto == "tls_passthrough") && e["path"] != nil {
+		errs.add("path", "value must be null")
+	}
+}
+
+var nameChars = regexp.MustCompile(`^[0-9a-zA-Z.\-_~]+$`)
+
+func checkName(v any) string {
+	if !nameChars.MatchString(v.(string)) {
+		return "invalid value '" + v.(string) + "': it must only contain alphanumeric and '., -, _, ~' characters"
+	}
+	return ""
+}
+
+var hostPattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$`)
+
+func checkHost(v any) string {
+	s := v.(string)
+	if net.ParseIP(strings.Trim(s, "[]")) != nil || hostPattern.MatchString(s) {
+		return ""
+	}
+	return "invalid value: " + s
+}
+
+func checkPath(v any) string {
+	s := v.(string)
+	if !strings.HasPrefix(s, "/") {
+		return "should start with: /"
+	}
+	if strings.Contains(s, "//") {
+		return "must not have empty segments"
+	}
+	return ""
+}
+
+func routesSchema() *schema {
+	return &schema{
+		name:        "routes",
+		endpointKey: "name",
+		fields: []*field{
+			idField(), createdAt(), updatedAt(),
+			str("name").isUnique().validate(checkName),
+			strSet("protocols").withDefault([]any{"http", "https"}).elemOneOf(protocolsAll...),
+			strSet("methods"),
+			strArray("hosts").validate(checkHosts),
+			strArray("paths").validate(checkRoutePaths),
+			{name: "headers", kind: kMap},
+			integer("https_redirect_status_code").withDefault(int64(426)).validate(func(v any) string {
+				if !slices.Contains([]int64{426, 301, 302, 307, 308}, v.(int64)) {
+					return "expected one of: 426, 301, 302, 307, 308"
+				}
+				return ""
+			}),
+			integer("regex_priority").withDefault(int64(0)),
+			boolean("strip_path").withDefault(true),
+			str("path_handling").withDefault("v0").one("v0", "v1"),
+			boolean("preserve_host").withDefault(false),
+			boolean("request_buffering").withDefault(true),
+			boolean("response_buffering").withDefault(true),
+			strArray("snis").validate(checkSNIList),
+			{name: "sources", kind: kArray, elem: &field{kind: kMap}},
+			{name: "destinations", kind: kArray, elem: &field{kind: kMap}},
+			tags(),
+			foreign("service", "services"),
+		},
+		parent: "service",
+		check:  checkRoute,
+	}
+}
+
+func checkHosts(v any) string {
+	for _, h := range v.([]any) {
+		s := h.(string)
+		host := s
+		if hh, _, err := net.SplitHostPort(s); err == nil {
+			host = hh
+		}
+		if strings.Count(host, "*") > 1 {
+			return "invalid wildcard: must have at most one wildcard"
+		}
+		if strings.Contains(host, "*") && !strings.HasPrefix(host, "*.") && !strings.HasSuffix(host, ".*") {
+			return "invalid wildcard: must be placed at leftmost or rightmost label"
+		}
+		if msg := checkHost(strings.Trim(strings.TrimSuffix(strings.TrimPrefix(host, "*."), ".*"), "")); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+func checkRoutePaths(v any) string {
+	for _, p := range v.([]any) {
+		s := p.(string)
+		if strings.HasPrefix(s, "~") {
+			if _, err := regexp.Compile(strings.ReplaceAll(s[1:], "?<", "?P<")); err != nil {
+				return fmt.Sprintf("invalid regex: '%s' (%v)", s[1:], err)
+			}
+			continue
+		}
+		if !strings.HasPrefix(s, "/") {
+			return "should start with: / (fixed path) or ~/ (regex path)"
+		}
+	}
+	return ""
+}
+
+func checkRoute(e Entity, errs fieldErrors) {
+	protos, _ := e["protocols"].([]any)
+	has := func(p string) bool { return slices.Contains(protos, any(p)) }
+	set := func(f string) bool {
+		switch v := e[f].(type) {
+		case []any:
+			return len(v) > 0
+		case map[string]any:
+			return len(v) > 0
+		}
+		return false
+	}
+	if has("http") || has("https") {
+		if !set("methods") && !set("hosts") && !set("headers") && !set("paths") && !(has("https") && set("snis")) {
+			if has("https") {
+				errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'")
+			} else {
+				errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'")
+			}
+		}
+	}
+	if set("snis") && !has("https") && !has("grpcs") && !has("tls") && !has("tls_passthrough") {
+		errs.add("snis", "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'")
+	}
+}
+
+func consumersSchema() *schema {
+	return &schema{
+		name:        "consumers",
+		endpointKey: "username",
+		fields: []*field{
+			idField(), createdAt(), updatedAt(),
+			str("username").isUnique(),
+			str("custom_id").isUnique(),
+			tags(),
+		},
+		check: func(e Entity, errs fieldErrors) {
+			if e["username"] == nil && e["custom_id"] == nil {
+				errs.entity("at least one of these fields must be non-empty: 'custom_id', 'username'")
+			}
+		},
+	}
+}
+
+func mtlsCredentialsSchema() *schema {
+	return &schema{
+		name: "mtls_auth_credentials",
+		fields: []*field{
+			idField(), createdAt(),
+			foreign("consumer", "consumers").isRequired().cascade(),
+			str("subject_name").isRequired(),
+			foreign("ca_certificate", "ca_certificates").cascade(),
+			tags(),
+		},
+		uniqueTogether: [][]string{{"subject_name", "ca_certificate"}},
+		parent:         "consumer",
+	}
+}
+
+func aclsSchema() *schema {
+	return &schema{
+		name: "acls",
+		fields: []*field{
+			idField(), createdAt(),
+			foreign("consumer", "consumers").isRequired().cascade(),
+			str("group").isRequired(),
+			tags(),
+		},
+		uniqueTogether: [][]string{{"consumer", "group"}},
+		parent:         "consumer",
+	}
+}
+
+func upstreamsSchema() *schema {
+	return &schema{
+		name:        "upstreams",
+		endpointKey: "name",
+		fields: []*field{
+			idField(), createdAt(), updatedAt(),
+			str("name").isRequired().isUnique().validate(checkHost),
+			str("algorithm").withDefault("round-robin").one("consistent-hashing", "least-connections", "round-robin", "latency"),
+			str("hash_on").withDefault("none"),
+			str("hash_fallback").withDefault("none"),
+			integer("slots").withDefault(int64(10000)).in(10, 65536),
+			str("host_header").validate(checkHost),
+			foreign("client_certificate", "certificates"),
+			boolean("use_srv_name").withDefault(false),
+			{name: "healthchecks", kind: kMap},
+			tags(),
+		},
+	}
+}
+
+func targetsSchema() *schema {
+	return &schema{
+		name: "targets",
+		fields: []*field{
+			idField(), createdAt(), updatedAt(),
+			foreign("upstream", "upstreams").isRequired().cascade(),
+			str("target").isRequired().validate(checkTarget),
+			integer("weight").withDefault(int64(100)).in(0, 65535),
+			tags(),
+		},
+		uniqueTogether: [][]string{{"upstream", "target"}},
+		parent:         "upstream",
+	}
+}
+
+// checkTarget accepts host or host:port, as Kong does (the default port 8000 is added later).
+func checkTarget(v any) string {
+	s := v.(string)
+	host := s
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "Invalid target ('" + s + "'); not a valid hostname or ip address"
+		}
+		host = h
+	}
+	if checkHost(host) != "" {
+		return "Invalid target ('" + s + "'); not a valid hostname or ip address"
+	}
+	return ""
+}

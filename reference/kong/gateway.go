@@ -1,0 +1,276 @@
+// Package kong is mtlsgate's Kong-compatible reference gateway: Kong's listeners and kong.conf,
+// an Admin API subset, the mtls-auth and acl plugins, and Kong's proxy behaviour, as SPEC §1
+// describes them. It is the executable specification the Kong suites run against.
+package kong
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/serve"
+	"github.com/mtlsgate/mtlsgate/internal/version"
+	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
+	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
+)
+
+// Options configures a Gateway.
+type Options struct {
+	// Config is the loaded kong.conf; nil means Kong's defaults.
+	Config *kongconf.Config
+	Log    *slog.Logger
+}
+
+// Gateway is a running (or ready to run) reference gateway.
+type Gateway struct {
+	conf       *kongconf.Config
+	log        *slog.Logger
+	db         *admin.DB
+	api        *admin.API
+	rt         atomic.Pointer[runtime]
+	proxy      *httputil.ReverseProxy
+	transports *transportPool
+	revocation revocationCheck
+	// defaultCerts are ssl_cert/ssl_cert_key, or one generated self-signed certificate.
+	defaultCerts []tls.Certificate
+	adminCerts   []tls.Certificate
+	tlsPolicy    tlsPolicy
+	servers      []listener
+}
+
+// listener is one bound listener and what it serves.
+type listener struct {
+	role   string // proxy, admin, status
+	ssl    bool
+	server *serve.Server
+}
+
+// New builds a gateway from its configuration without binding anything.
+func New(opts Options) (*Gateway, error) {
+	conf := opts.Config
+	if conf == nil {
+		var err error
+		if conf, err = kongconf.Load("", nil); err != nil {
+			return nil, err
+		}
+	}
+	g := &Gateway{conf: conf, log: opts.Log}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if g.tlsPolicy, err = policyFor(conf); err != nil {
+		return nil, err
+	}
+	if g.defaultCerts, err = loadPairs("ssl_cert", conf.SSLCert, conf.SSLCertKey); err != nil {
+		return nil, err
+	}
+	if g.adminCerts, err = loadPairs("admin_ssl_cert", conf.AdminSSLCert, conf.AdminSSLCertKey); err != nil {
+		return nil, err
+	}
+	if len(g.defaultCerts) == 0 || len(g.adminCerts) == 0 {
+		def, err := selfSigned("localhost")
+		if err != nil {
+			return nil, fmt.Errorf("generate default certificate: %w", err)
+		}
+		if len(g.defaultCerts) == 0 {
+			g.defaultCerts = []tls.Certificate{def}
+		}
+		if len(g.adminCerts) == 0 {
+			g.adminCerts = []tls.Certificate{def}
+		}
+	}
+	g.transports = newTransportPool(g.upstreamTLS)
+	g.proxy = g.newReverseProxy()
+	g.db, err = admin.New(admin.Options{Apply: g.apply})
+	if err != nil {
+		return nil, err
+	}
+	g.api = admin.NewAPI(g.db, admin.APIOptions{Info: g.info, Server: version.Server, Log: g.log})
+	return g, nil
+}
+
+// apply compiles a snapshot and makes it the one requests see.
+func (g *Gateway) apply(snap *admin.Snapshot) error {
+	rt, err := compile(snap)
+	if err != nil {
+		return err
+	}
+	g.rt.Store(rt)
+	keys := map[string]bool{}
+	for _, p := range rt.router.pieces {
+		if p.route.service != nil {
+			keys[p.route.service.transportKey] = true
+		}
+	}
+	g.transports.retain(keys)
+	return nil
+}
+
+func (g *Gateway) info() map[string]any {
+	return map[string]any{
+		"version":  version.Version,
+		"hostname": hostname(),
+		"configuration": map[string]any{
+			"database": g.conf.Database, "proxy_listen": g.conf.Values["proxy_listen"],
+			"admin_listen": g.conf.Values["admin_listen"], "ssl_cipher_suite": g.conf.SSLCipherSuite,
+		},
+	}
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// Start binds every configured listener. On error nothing stays bound.
+func (g *Gateway) Start(ctx context.Context) error {
+	proxyHandler := http.HandlerFunc(g.serveProxy)
+	statusHandler := http.HandlerFunc(g.serveStatus)
+	groups := []struct {
+		role      string
+		listeners []kongconf.Listener
+		handler   http.Handler
+	}{{"proxy", g.conf.ProxyListen, proxyHandler}, {"admin", g.conf.AdminListen, g.api}, {"status", g.conf.StatusListen, statusHandler}}
+	for _, grp := range groups {
+		for _, l := range grp.listeners {
+			var tlsConf *tls.Config
+			if l.SSL {
+				tlsConf = g.listenerTLS(grp.role, l.HTTP2)
+			}
+			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log})
+			if err != nil {
+				_ = g.Close(context.Background())
+				return fmt.Errorf("start %s listener %s: %w", grp.role, l.Address, err)
+			}
+			g.servers = append(g.servers, listener{role: grp.role, ssl: l.SSL, server: srv})
+			g.log.Info("listening", "role", grp.role, "address", srv.Addr().String(), "ssl", l.SSL)
+		}
+	}
+	return nil
+}
+
+// URL returns the base URL of the first listener with the given role ("proxy", "admin",
+// "status") and TLS setting, or "".
+func (g *Gateway) URL(role string, ssl bool) string {
+	for _, l := range g.servers {
+		if l.role == role && l.ssl == ssl {
+			return l.server.URL()
+		}
+	}
+	return ""
+}
+
+// Close stops every listener and drops pooled upstream connections.
+func (g *Gateway) Close(ctx context.Context) error {
+	var errs []error
+	for _, l := range g.servers {
+		errs = append(errs, l.server.Close(ctx))
+	}
+	g.servers = nil
+	g.transports.closeAll()
+	return errors.Join(errs...)
+}
+
+// serveStatus is Kong's status API subset: /status and /status/ready.
+func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", contentTypeJSON)
+	switch r.URL.Path {
+	case "/status/ready":
+		_, _ = w.Write([]byte(`{"message":"ready"}`))
+	case "/status":
+		_, _ = w.Write([]byte(`{"database":{"reachable":true},"server":{"connections_active":0}}`))
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"message":"Not found"}`))
+	}
+}
+
+// listenerTLS is the TLS configuration of a listener; the proxy's is recomputed per handshake
+// from the current runtime, so certificate and mtls-auth changes apply to the next connection.
+func (g *Gateway) listenerTLS(role string, http2 bool) *tls.Config {
+	protos := []string{"http/1.1"}
+	if http2 {
+		protos = []string{"h2", "http/1.1"}
+	}
+	if role != "proxy" {
+		return &tls.Config{Certificates: g.adminCerts, NextProtos: protos, MinVersion: tls.VersionTLS12}
+	}
+	return &tls.Config{
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			rt := g.rt.Load()
+			c := g.tlsPolicy.config()
+			c.Certificates = g.defaultCerts
+			c.NextProtos = protos
+			if rt.requestClientCert {
+				c.ClientAuth = tls.RequestClientCert
+				c.ClientCAs = rt.caNames
+			}
+			return c, nil
+		},
+	}
+}
+
+// upstreamTLS is the client TLS configuration towards a service's upstream. With tls_verify
+// off (Kong's default) the upstream's certificate is not checked.
+func (g *Gateway) upstreamTLS(s *service) *tls.Config {
+	return &tls.Config{InsecureSkipVerify: true} //nolint:gosec // Kong's tls_verify default is off
+}
+
+// loadPairs loads ssl_cert/ssl_cert_key style lists (paths, PEM or base64 PEM).
+func loadPairs(name string, certs, keys []string) ([]tls.Certificate, error) {
+	var out []tls.Certificate
+	for i := range certs {
+		if i >= len(keys) {
+			break
+		}
+		cp, err := kongconf.ReadPEM(certs[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: failed loading certificate from %s", name, certs[i])
+		}
+		kp, err := kongconf.ReadPEM(keys[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s_key: failed loading key from %s", name, keys[i])
+		}
+		pair, err := tls.X509KeyPair(cp, kp)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s does not match %s_key %s: %w", name, certs[i], name, keys[i], err)
+		}
+		out = append(out, pair)
+	}
+	return out, nil
+}
+
+// selfSigned makes Kong's default certificate: self-signed, CN=localhost.
+func selfSigned(cn string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Organization: []string{"mtlsgate"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0),
+		DNSNames: []string{cn}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}

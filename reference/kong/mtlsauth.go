@@ -1,0 +1,198 @@
+package kong
+
+import (
+	"bytes"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+)
+
+// Messages of the mtls-auth plugin (SPEC K-MTLS-1, -2, -3, -7).
+const (
+	msgNoCertificate   = "No required TLS certificate was sent"
+	msgFailedVerify    = "TLS certificate failed verification"
+	msgMissingCN       = "Certificate missing Common Name"
+	msgUnexpectedError = "An unexpected error occurred"
+)
+
+type caRef struct {
+	id   string
+	cert *x509.Certificate
+}
+
+// mtlsAuthConfig is a compiled mtls-auth plugin configuration.
+type mtlsAuthConfig struct {
+	cas                []caRef
+	roots              *x509.CertPool
+	intermediates      []*x509.Certificate
+	consumerBy         []string
+	skipConsumerLookup bool
+	groupBy            string
+	anonymous          string
+	defaultConsumer    string
+	revocationMode     string
+	allowPartialChain  bool
+	sendCADN           bool
+	certCacheTTL       time.Duration
+	httpTimeout        time.Duration
+}
+
+func compileMTLSAuth(cfg map[string]any, cas map[string]*x509.Certificate) (*mtlsAuthConfig, error) {
+	m := &mtlsAuthConfig{
+		consumerBy: strs(cfg["consumer_by"]), skipConsumerLookup: cfg["skip_consumer_lookup"] == true,
+		groupBy: str(cfg["authenticated_group_by"]), anonymous: str(cfg["anonymous"]),
+		defaultConsumer: str(cfg["default_consumer"]), revocationMode: str(cfg["revocation_check_mode"]),
+		allowPartialChain: cfg["allow_partial_chain"] == true, sendCADN: cfg["send_ca_dn"] == true,
+		certCacheTTL: time.Duration(num(cfg["cert_cache_ttl"])) * time.Millisecond,
+		httpTimeout:  time.Duration(num(cfg["http_timeout"])) * time.Millisecond,
+		roots:        x509.NewCertPool(),
+	}
+	if cfg["consumer_by"] == nil {
+		m.consumerBy = []string{"username", "custom_id"}
+	}
+	for _, id := range strs(cfg["ca_certificates"]) {
+		c, ok := cas[id]
+		if !ok {
+			return nil, fmt.Errorf("CA Certificate '%s' does not exist", id)
+		}
+		m.cas = append(m.cas, caRef{id: id, cert: c})
+		// Without allow_partial_chain, only a self-signed CA is a trust anchor (OpenSSL's rule);
+		// an intermediate in the list only helps build the chain to one.
+		if m.allowPartialChain || isSelfSigned(c) {
+			m.roots.AddCert(c)
+		} else {
+			m.intermediates = append(m.intermediates, c)
+		}
+	}
+	return m, nil
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+}
+
+// authResult is what mtls-auth decided for one request.
+type authResult struct {
+	// status and message, when status != 0, end the request.
+	status  int
+	message string
+	// consumer is the matched (or anonymous) consumer.
+	consumer  *consumer
+	anonymous bool
+	// headers to set upstream (X-Client-Cert-DN/SAN with skip_consumer_lookup).
+	headers http.Header
+	// groups are the authenticated groups (CN or DN) under skip_consumer_lookup.
+	groups []string
+}
+
+// authenticate runs mtls-auth (SPEC K-MTLS-1 … K-MTLS-5, K-MTLS-9) on the peer certificates of
+// the connection; peers is nil on plain HTTP.
+func (m *mtlsAuthConfig) authenticate(rt *runtime, peers []*x509.Certificate, revoked revocationCheck) authResult {
+	fail := func(msg string) authResult {
+		if m.anonymous == "" {
+			return authResult{status: http.StatusUnauthorized, message: msg}
+		}
+		c := rt.lookupConsumer(m.anonymous)
+		if c == nil {
+			return authResult{status: http.StatusInternalServerError, message: msgUnexpectedError}
+		}
+		return authResult{consumer: c, anonymous: true}
+	}
+	if len(peers) == 0 {
+		return fail(msgNoCertificate)
+	}
+	leaf := peers[0]
+	inter := x509.NewCertPool()
+	for _, c := range peers[1:] {
+		inter.AddCert(c)
+	}
+	for _, c := range m.intermediates {
+		inter.AddCert(c)
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{
+		Roots: m.roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err != nil || len(chains) == 0 {
+		return fail(msgFailedVerify)
+	}
+	chain := chains[0]
+	if m.revocationMode != "SKIP" && revoked != nil && revoked(m, chain) {
+		return fail(msgFailedVerify)
+	}
+	anchor := chain[len(chain)-1]
+	caID := ""
+	for _, ca := range m.cas {
+		if ca.cert.Equal(anchor) {
+			caID = ca.id
+			break
+		}
+	}
+	names := append(certinfo.SANs(leaf), []string{}...)
+	if cn := leaf.Subject.CommonName; cn != "" {
+		names = append(names, cn)
+	}
+
+	if m.skipConsumerLookup {
+		res := authResult{headers: http.Header{}}
+		switch m.groupBy {
+		case "DN":
+			res.groups = []string{certinfo.DN(leaf)}
+		default:
+			if leaf.Subject.CommonName == "" {
+				return fail(msgMissingCN)
+			}
+			res.groups = []string{leaf.Subject.CommonName}
+		}
+		res.headers.Set("X-Client-Cert-DN", certinfo.DN(leaf))
+		if len(names) > 0 {
+			res.headers.Set("X-Client-Cert-SAN", strings.Join(names, ","))
+		}
+		return res
+	}
+	for _, n := range names {
+		if byCA := rt.credentials[n]; byCA != nil {
+			if c := byCA[caID]; c != nil && caID != "" {
+				return authResult{consumer: c}
+			}
+			if c := byCA[""]; c != nil {
+				return authResult{consumer: c}
+			}
+		}
+	}
+	for _, n := range names {
+		for _, by := range m.consumerBy {
+			var c *consumer
+			switch by {
+			case "username":
+				c = rt.byName[n]
+			case "custom_id":
+				c = rt.byCustom[n]
+			}
+			if c != nil {
+				return authResult{consumer: c}
+			}
+		}
+	}
+	if m.defaultConsumer != "" {
+		if c := rt.lookupConsumer(m.defaultConsumer); c != nil {
+			return authResult{consumer: c}
+		}
+		return authResult{status: http.StatusInternalServerError, message: msgUnexpectedError}
+	}
+	return fail(msgFailedVerify)
+}
+
+// lookupConsumer finds a consumer by id or username, as anonymous and default_consumer allow.
+func (rt *runtime) lookupConsumer(key string) *consumer {
+	if c := rt.consumers[key]; c != nil {
+		return c
+	}
+	return rt.byName[key]
+}
+
+// revocationCheck reports whether a verified chain is revoked under the plugin's mode.
+type revocationCheck func(m *mtlsAuthConfig, chain []*x509.Certificate) bool

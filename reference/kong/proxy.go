@@ -1,0 +1,362 @@
+package kong
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/version"
+)
+
+// identityHeaders are headers only the gateway may set; a client's own copies are removed before
+// anything else runs (SPEC K-MTLS-6).
+var identityHeaders = []string{
+	"X-Consumer-Id", "X-Consumer-Username", "X-Consumer-Custom-Id", "X-Consumer-Groups",
+	"X-Anonymous-Consumer", "X-Credential-Identifier", "X-Authenticated-Groups",
+	"X-Client-Cert-Dn", "X-Client-Cert-San",
+}
+
+// reqState carries one proxied request through the pipeline.
+type reqState struct {
+	id              string
+	start           time.Time
+	rt              *runtime
+	match           *match
+	scheme          string
+	serverPort      string
+	consumer        *consumer
+	anonymous       bool
+	setHeaders      http.Header
+	proxyLatency    time.Duration
+	upstreamLatency time.Duration
+	upstreamStatus  int
+}
+
+type stateKey struct{}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ServeHTTP is the proxy listener's handler.
+func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
+	st := &reqState{id: newRequestID(), start: time.Now(), rt: g.rt.Load(), scheme: "http", setHeaders: http.Header{}}
+	if r.TLS != nil {
+		st.scheme = "https"
+	}
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		_, st.serverPort, _ = net.SplitHostPort(la.String())
+	}
+	for _, h := range identityHeaders {
+		r.Header.Del(h)
+	}
+	host, port := r.Host, ""
+	if h, p, err := net.SplitHostPort(r.Host); err == nil {
+		host, port = h, p
+	}
+	if port == "" {
+		port = st.serverPort
+	}
+	sni := ""
+	if r.TLS != nil {
+		sni = r.TLS.ServerName
+	}
+	m := st.rt.router.find(request{
+		scheme: st.scheme, method: r.Method, host: strings.ToLower(host), port: port,
+		path: normalizePath(r.URL.Path), sni: sni,
+		headers: func(name string) []string { return r.Header.Values(name) },
+	})
+	if m == nil {
+		g.kongError(w, r, st, http.StatusNotFound, msgNoRoute, false)
+		return
+	}
+	st.match = m
+	if !slices.Contains(m.route.protocols, st.scheme) {
+		if st.scheme == "http" && slices.Contains(m.route.protocols, "https") {
+			g.redirectHTTPS(w, r, st, host)
+			return
+		}
+		g.kongError(w, r, st, http.StatusNotFound, msgNoRoute, false)
+		return
+	}
+	if m.route.service == nil || !m.route.service.enabled {
+		g.kongError(w, r, st, http.StatusServiceUnavailable, msgNoService, false)
+		return
+	}
+	if !g.runPlugins(w, r, st) {
+		return
+	}
+	st.proxyLatency = time.Since(st.start)
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+}
+
+// redirectHTTPS answers an http request on an https-only route: 426 by default, or the route's
+// https_redirect_status_code with a Location.
+func (g *Gateway) redirectHTTPS(w http.ResponseWriter, r *http.Request, st *reqState, host string) {
+	code := st.match.route.redirectStatus
+	if code == 0 || code == http.StatusUpgradeRequired {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "TLS/1.2, HTTP/1.1")
+		g.kongError(w, r, st, http.StatusUpgradeRequired, msgUseHTTPS, false)
+		return
+	}
+	w.Header().Set("Location", "https://"+host+r.URL.RequestURI())
+	g.exit(w, st, code, contentTypePlain, "")
+}
+
+// runPlugins runs the plugins that apply, in Kong's priority order (mtls-auth 1006, acl 950);
+// it returns false when a plugin ended the request.
+func (g *Gateway) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState) bool {
+	rt := st.rt
+	if p := rt.plugin("mtls-auth", st.match.route, ""); p != nil && p.runsOn(st.scheme) {
+		var peers = peerCertificates(r)
+		res := p.mtls.authenticate(rt, peers, g.revocation)
+		if res.status != 0 {
+			g.kongExit(w, st, res.status, res.message)
+			return false
+		}
+		for k, v := range res.headers {
+			st.setHeaders[k] = v
+		}
+		st.consumer, st.anonymous = res.consumer, res.anonymous
+		if res.consumer != nil {
+			setConsumerHeaders(st.setHeaders, res.consumer, res.anonymous)
+		}
+	}
+	return true
+}
+
+func peerCertificates(r *http.Request) []*x509.Certificate {
+	if r.TLS == nil {
+		return nil
+	}
+	return r.TLS.PeerCertificates
+}
+
+func setConsumerHeaders(h http.Header, c *consumer, anonymous bool) {
+	h.Set("X-Consumer-ID", c.id)
+	if c.customID != "" {
+		h.Set("X-Consumer-Custom-ID", c.customID)
+	}
+	if c.username != "" {
+		h.Set("X-Consumer-Username", c.username)
+	}
+	if anonymous {
+		h.Set("X-Anonymous-Consumer", "true")
+	}
+}
+
+// newReverseProxy builds the one ReverseProxy all routes share; per-request settings travel in
+// the request context.
+func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      roundTripper{g},
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.upstreamError,
+		ErrorLog:       nil,
+		FlushInterval:  -1,
+	}
+}
+
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	st := pr.In.Context().Value(stateKey{}).(*reqState)
+	svc := st.match.route.service
+	in, out := pr.In, pr.Out
+	scheme := "http"
+	if svc.protocol == "https" || svc.protocol == "grpcs" || svc.protocol == "wss" {
+		scheme = "https"
+	}
+	hostPort := net.JoinHostPort(svc.host, strconv.Itoa(svc.port))
+	out.URL = &url.URL{Scheme: scheme, Host: hostPort, Path: st.match.upstreamPath, RawQuery: in.URL.RawQuery}
+	if in.URL.ForceQuery {
+		out.URL.ForceQuery = true
+	}
+	out.Host = svc.host
+	if !(svc.port == 80 && scheme == "http") && !(svc.port == 443 && scheme == "https") {
+		out.Host = hostPort
+	}
+	if st.match.route.preserveHost {
+		out.Host = in.Host
+	}
+	out.Header.Del("Proxy")
+	out.Header.Del("Proxy-Connection")
+
+	remoteIP, _, _ := net.SplitHostPort(in.RemoteAddr)
+	trusted := g.trusted(remoteIP)
+	fwdHost := in.Host
+	if h, _, err := net.SplitHostPort(in.Host); err == nil {
+		fwdHost = h
+	}
+	proto, port, path, prefix := st.scheme, st.serverPort, in.URL.EscapedPath(), ""
+	if st.match.prefix != "" && st.match.prefix != "/" {
+		prefix = st.match.prefix
+	}
+	if trusted {
+		proto = orDefault(in.Header.Get("X-Forwarded-Proto"), proto)
+		fwdHost = orDefault(in.Header.Get("X-Forwarded-Host"), fwdHost)
+		port = orDefault(in.Header.Get("X-Forwarded-Port"), port)
+		path = orDefault(in.Header.Get("X-Forwarded-Path"), path)
+		prefix = orDefault(in.Header.Get("X-Forwarded-Prefix"), prefix)
+	}
+	xff := remoteIP
+	if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+		xff = strings.Join(prior, ", ") + ", " + remoteIP
+	}
+	out.Header.Set("X-Forwarded-For", xff)
+	out.Header.Set("X-Forwarded-Proto", proto)
+	out.Header.Set("X-Forwarded-Host", fwdHost)
+	out.Header.Set("X-Forwarded-Port", port)
+	out.Header.Set("X-Forwarded-Path", path)
+	if prefix != "" {
+		out.Header.Set("X-Forwarded-Prefix", prefix)
+	} else {
+		out.Header.Del("X-Forwarded-Prefix")
+	}
+	out.Header.Set("X-Real-IP", remoteIP)
+	via := httpVersion(in) + " " + version.Server
+	if prior := in.Header.Get("Via"); prior != "" {
+		via = prior + ", " + via
+	}
+	out.Header.Set("Via", via)
+	if slices.Contains(g.conf.HeadersUpstream, "X-Kong-Request-Id") {
+		out.Header.Set("X-Kong-Request-Id", st.id)
+	}
+	for k, v := range st.setHeaders {
+		out.Header[k] = v
+	}
+}
+
+// httpVersion is the request's version as ngx.req.http_version() prints it: 1.0, 1.1 or 2.
+func httpVersion(r *http.Request) string {
+	if r.ProtoMajor == 2 {
+		return "2"
+	}
+	return fmt.Sprintf("%d.%d", r.ProtoMajor, r.ProtoMinor)
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func (g *Gateway) modifyResponse(resp *http.Response) error {
+	st := resp.Request.Context().Value(stateKey{}).(*reqState)
+	st.upstreamStatus = resp.StatusCode
+	g.responseHeaders(resp.Header, st, true)
+	return nil
+}
+
+// upstreamError maps a failed upstream exchange to Kong's status and message (SPEC K-UP-5, K-UP-6).
+func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	st := r.Context().Value(stateKey{}).(*reqState)
+	status, msg := http.StatusBadGateway, msgBadUpstream
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && (dnsErr.IsNotFound || !dnsErr.IsTimeout):
+		status, msg = http.StatusServiceUnavailable, msgNameResolution
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
+		status, msg = http.StatusGatewayTimeout, msgTimeout
+	case errors.Is(err, context.Canceled):
+		return // the client went away
+	}
+	g.log.Warn("upstream request failed", "request_id", st.id, "route", st.match.route.id, "service", st.match.route.service.id, "error", err)
+	g.kongError(w, r, st, status, msg, true)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (g *Gateway) trusted(ip string) bool {
+	parsed := net.ParseIP(ip)
+	for _, t := range g.conf.TrustedIPs {
+		if _, cidr, err := net.ParseCIDR(t); err == nil && parsed != nil && cidr.Contains(parsed) {
+			return true
+		}
+		if t == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// roundTripper sends each request through the transport of its service's connection settings
+// and measures the upstream latency.
+type roundTripper struct{ g *Gateway }
+
+func (rtp roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	st := req.Context().Value(stateKey{}).(*reqState)
+	t := rtp.g.transports.get(st.match.route.service)
+	begin := time.Now()
+	resp, err := t.RoundTrip(req)
+	st.upstreamLatency = time.Since(begin)
+	return resp, err
+}
+
+// transportPool keeps one http.Transport per distinct connection identity, so pooled upstream
+// connections are reused only while the service's TLS identity and trust are unchanged.
+type transportPool struct {
+	mu   sync.Mutex
+	pool map[string]*http.Transport
+	tls  func(*service) *tls.Config
+}
+
+func newTransportPool(tlsFor func(*service) *tls.Config) *transportPool {
+	return &transportPool{pool: map[string]*http.Transport{}, tls: tlsFor}
+}
+
+func (p *transportPool) get(s *service) *http.Transport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.pool[s.transportKey]; ok {
+		return t
+	}
+	dialer := &net.Dialer{Timeout: s.connectTimeout, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       p.tls(s),
+		TLSHandshakeTimeout:   s.connectTimeout,
+		ResponseHeaderTimeout: s.readTimeout,
+		MaxIdleConnsPerHost:   64,
+		DisableCompression:    true, // forward Accept-Encoding as the client sent it
+		IdleConnTimeout:       60 * time.Second,
+		ForceAttemptHTTP2:     false,
+	}
+	p.pool[s.transportKey] = t
+	return t
+}
+
+// retain drops the transports no service of the current runtime uses, closing their idle
+// connections (in-flight requests finish on them).
+func (p *transportPool) retain(keys map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, t := range p.pool {
+		if !keys[k] {
+			t.CloseIdleConnections()
+			delete(p.pool, k)
+		}
+	}
+}
+
+func (p *transportPool) closeAll() { p.retain(nil) }

@@ -1,0 +1,247 @@
+package kong
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
+)
+
+// runtime is everything the proxy needs, compiled from one admin snapshot. It is immutable:
+// each Admin API change compiles a new one and swaps it in atomically.
+type runtime struct {
+	version   uint64
+	router    *router
+	plugins   map[pluginKey]*pluginInstance
+	consumers map[string]*consumer // by id
+	byName    map[string]*consumer // by username
+	byCustom  map[string]*consumer // by custom_id
+	// credentials maps subject_name → CA id ("" for any CA) → consumer.
+	credentials map[string]map[string]*consumer
+	caCerts     map[string]*x509.Certificate
+	// requestClientCert is set when any mtls-auth plugin is enabled: the TLS handshake then asks
+	// for a certificate (without verifying it; the plugin does).
+	requestClientCert bool
+	// caNames, when any mtls-auth plugin sets send_ca_dn, are the CAs advertised in the
+	// CertificateRequest.
+	caNames *x509.CertPool
+}
+
+// service is a compiled Service entity.
+type service struct {
+	id, name       string
+	protocol, host string
+	port           int
+	path           string
+	connectTimeout time.Duration
+	readTimeout    time.Duration
+	writeTimeout   time.Duration
+	enabled        bool
+	// transportKey identifies the connection settings; services with equal keys share pooled
+	// upstream connections, and any change of identity or trust makes a new key.
+	transportKey string
+}
+
+type consumer struct {
+	id, username, customID string
+	groups                 []string
+}
+
+// pluginKey scopes a plugin instance: name plus route, service and consumer ids ("" = any).
+type pluginKey struct{ name, route, service, consumer string }
+
+type pluginInstance struct {
+	id        string
+	name      string
+	protocols []string
+	mtls      *mtlsAuthConfig
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func strs(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		out = append(out, str(e))
+	}
+	return out
+}
+
+func num(v any) int64 {
+	switch t := v.(type) {
+	case int64:
+		return t
+	case float64:
+		return int64(t)
+	}
+	return 0
+}
+
+func refID(v any) string {
+	m, _ := v.(map[string]any)
+	return str(m["id"])
+}
+
+// compile builds a runtime from a snapshot; an error means the snapshot cannot be served and
+// the Admin API change that produced it is rejected.
+func compile(snap *admin.Snapshot) (*runtime, error) {
+	rt := &runtime{
+		version: snap.Version(), plugins: map[pluginKey]*pluginInstance{},
+		consumers: map[string]*consumer{}, byName: map[string]*consumer{}, byCustom: map[string]*consumer{},
+		credentials: map[string]map[string]*consumer{}, caCerts: map[string]*x509.Certificate{},
+	}
+	for _, e := range snap.List("ca_certificates") {
+		block, _ := pem.Decode([]byte(str(e["cert"])))
+		if block == nil {
+			return nil, fmt.Errorf("ca_certificate %s: not PEM", str(e["id"]))
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("ca_certificate %s: %w", str(e["id"]), err)
+		}
+		rt.caCerts[str(e["id"])] = c
+	}
+
+	services := map[string]*service{}
+	for _, e := range snap.List("services") {
+		s := &service{
+			id: str(e["id"]), name: str(e["name"]), protocol: str(e["protocol"]), host: str(e["host"]),
+			port: int(num(e["port"])), path: str(e["path"]), enabled: e["enabled"] != false,
+			connectTimeout: time.Duration(num(e["connect_timeout"])) * time.Millisecond,
+			readTimeout:    time.Duration(num(e["read_timeout"])) * time.Millisecond,
+			writeTimeout:   time.Duration(num(e["write_timeout"])) * time.Millisecond,
+		}
+		s.transportKey = strings.Join([]string{s.protocol, s.connectTimeout.String(), s.readTimeout.String(), s.writeTimeout.String()}, "|")
+		services[s.id] = s
+	}
+
+	var routes []*route
+	paths := map[*route][]string{}
+	for _, e := range snap.List("routes") {
+		r := &route{
+			id: str(e["id"]), name: str(e["name"]), createdAt: num(e["created_at"]),
+			protocols: strs(e["protocols"]), methods: strs(e["methods"]), snis: strs(e["snis"]),
+			stripPath: e["strip_path"] == true, preserveHost: e["preserve_host"] == true,
+			redirectStatus: int(num(e["https_redirect_status_code"])), regexPriority: int(num(e["regex_priority"])),
+		}
+		for i, s := range r.snis {
+			r.snis[i] = strings.TrimSuffix(strings.ToLower(s), ".")
+		}
+		for _, h := range strs(e["hosts"]) {
+			r.hosts = append(r.hosts, newHostMatcher(h))
+		}
+		if hm, ok := e["headers"].(map[string]any); ok && len(hm) > 0 {
+			r.headers = map[string][]string{}
+			for name, vals := range hm {
+				for _, v := range strs(vals) {
+					if !strings.HasPrefix(v, "~*") {
+						v = strings.ToLower(v)
+					}
+					r.headers[strings.ToLower(name)] = append(r.headers[strings.ToLower(name)], v)
+				}
+			}
+		}
+		if id := refID(e["service"]); id != "" {
+			r.service = services[id]
+		}
+		routes = append(routes, r)
+		paths[r] = strs(e["paths"])
+	}
+	rt.router = newRouter(routes, paths)
+
+	for _, e := range snap.List("consumers") {
+		c := &consumer{id: str(e["id"]), username: str(e["username"]), customID: str(e["custom_id"])}
+		rt.consumers[c.id] = c
+		if c.username != "" {
+			rt.byName[c.username] = c
+		}
+		if c.customID != "" {
+			rt.byCustom[c.customID] = c
+		}
+	}
+	for _, e := range snap.List("mtls_auth_credentials") {
+		c := rt.consumers[refID(e["consumer"])]
+		if c == nil {
+			continue
+		}
+		name := str(e["subject_name"])
+		if rt.credentials[name] == nil {
+			rt.credentials[name] = map[string]*consumer{}
+		}
+		rt.credentials[name][refID(e["ca_certificate"])] = c
+	}
+	for _, e := range snap.List("acls") {
+		if c := rt.consumers[refID(e["consumer"])]; c != nil {
+			c.groups = append(c.groups, str(e["group"]))
+		}
+	}
+
+	for _, e := range snap.List("plugins") {
+		if e["enabled"] == false {
+			continue
+		}
+		p := &pluginInstance{id: str(e["id"]), name: str(e["name"]), protocols: strs(e["protocols"])}
+		cfg, _ := e["config"].(map[string]any)
+		switch p.name {
+		case "mtls-auth":
+			mc, err := compileMTLSAuth(cfg, rt.caCerts)
+			if err != nil {
+				return nil, fmt.Errorf("plugin %s: %w", p.id, err)
+			}
+			p.mtls = mc
+			rt.requestClientCert = true
+			if mc.sendCADN {
+				if rt.caNames == nil {
+					rt.caNames = x509.NewCertPool()
+				}
+				for _, c := range mc.cas {
+					rt.caNames.AddCert(c.cert)
+				}
+			}
+		}
+		key := pluginKey{name: p.name, route: refID(e["route"]), service: refID(e["service"]), consumer: refID(e["consumer"])}
+		rt.plugins[key] = p
+	}
+	return rt, nil
+}
+
+// plugin returns the instance of a plugin that applies to a request, by Kong's precedence:
+// the more specific the scope, the higher it wins.
+func (rt *runtime) plugin(name string, r *route, consumerID string) *pluginInstance {
+	routeID, serviceID := "", ""
+	if r != nil {
+		routeID = r.id
+		if r.service != nil {
+			serviceID = r.service.id
+		}
+	}
+	order := []pluginKey{
+		{name, routeID, serviceID, consumerID},
+		{name, routeID, "", consumerID},
+		{name, "", serviceID, consumerID},
+		{name, routeID, serviceID, ""},
+		{name, "", "", consumerID},
+		{name, routeID, "", ""},
+		{name, "", serviceID, ""},
+		{name, "", "", ""},
+	}
+	for _, k := range order {
+		if p, ok := rt.plugins[k]; ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// runsOn reports whether the plugin handles a request of this scheme.
+func (p *pluginInstance) runsOn(scheme string) bool {
+	return len(p.protocols) == 0 || slices.Contains(p.protocols, scheme)
+}

@@ -1,0 +1,95 @@
+package kong
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
+)
+
+// tlsPolicy is ssl_cipher_suite resolved to Go's protocol range and cipher list (SPEC K-TLS-1).
+type tlsPolicy struct {
+	min, max uint16
+	ciphers  []uint16
+}
+
+func (p tlsPolicy) config() *tls.Config {
+	return &tls.Config{MinVersion: p.min, MaxVersion: p.max, CipherSuites: p.ciphers}
+}
+
+// opensslCiphers maps the OpenSSL names of Kong's cipher lists to Go's suites; names Go does not
+// implement (DHE, CBC-SHA384 …) have no entry and are skipped, as OpenSSL skips unknown names.
+var opensslCiphers = map[string]uint16{
+	"ECDHE-ECDSA-AES128-GCM-SHA256": tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	"ECDHE-RSA-AES128-GCM-SHA256":   tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	"ECDHE-ECDSA-AES256-GCM-SHA384": tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	"ECDHE-RSA-AES256-GCM-SHA384":   tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	"ECDHE-ECDSA-CHACHA20-POLY1305": tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	"ECDHE-RSA-CHACHA20-POLY1305":   tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	"ECDHE-ECDSA-AES128-SHA256":     tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+	"ECDHE-RSA-AES128-SHA256":       tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+	"ECDHE-ECDSA-AES128-SHA":        tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+	"ECDHE-RSA-AES128-SHA":          tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+	"ECDHE-ECDSA-AES256-SHA":        tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+	"ECDHE-RSA-AES256-SHA":          tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+	"AES128-GCM-SHA256":             tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
+	"AES256-GCM-SHA384":             tls.TLS_RSA_WITH_AES_256_GCM_SHA384,
+	"AES128-SHA256":                 tls.TLS_RSA_WITH_AES_128_CBC_SHA256,
+	"AES128-SHA":                    tls.TLS_RSA_WITH_AES_128_CBC_SHA,
+	"AES256-SHA":                    tls.TLS_RSA_WITH_AES_256_CBC_SHA,
+	"DES-CBC3-SHA":                  tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA,
+}
+
+// Kong's CIPHER_SUITES (Mozilla SSL configuration 5.7).
+const (
+	intermediateCiphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+	oldCiphers          = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:DHE-RSA-AES128-SHA256:DHE-RSA-AES256-SHA256:AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:AES256-SHA256:AES128-SHA:AES256-SHA:DES-CBC3-SHA"
+	fipsCiphers         = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+)
+
+var protocolVersions = map[string]uint16{
+	"TLSv1": tls.VersionTLS10, "TLSv1.1": tls.VersionTLS11, "TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13,
+}
+
+func policyFor(c *kongconf.Config) (tlsPolicy, error) {
+	switch c.SSLCipherSuite {
+	case "modern":
+		return tlsPolicy{min: tls.VersionTLS13, max: tls.VersionTLS13}, nil
+	case "intermediate", "":
+		return tlsPolicy{min: tls.VersionTLS12, max: tls.VersionTLS13, ciphers: ciphers(intermediateCiphers)}, nil
+	case "old":
+		return tlsPolicy{min: tls.VersionTLS10, max: tls.VersionTLS13, ciphers: ciphers(oldCiphers)}, nil
+	case "fips":
+		return tlsPolicy{min: tls.VersionTLS12, max: tls.VersionTLS12, ciphers: ciphers(fipsCiphers)}, nil
+	case "custom":
+		p := tlsPolicy{}
+		for _, proto := range c.SSLProtocols {
+			v := protocolVersions[proto]
+			if p.min == 0 || v < p.min {
+				p.min = v
+			}
+			if v > p.max {
+				p.max = v
+			}
+		}
+		if c.SSLCiphers != "" {
+			p.ciphers = ciphers(c.SSLCiphers)
+			if len(p.ciphers) == 0 && p.min < tls.VersionTLS13 {
+				return p, fmt.Errorf("ssl_ciphers: none of %q is supported", c.SSLCiphers)
+			}
+		}
+		return p, nil
+	}
+	return tlsPolicy{}, fmt.Errorf("Undefined cipher suite %s", c.SSLCipherSuite)
+}
+
+func ciphers(list string) []uint16 {
+	var out []uint16
+	for _, name := range strings.Split(list, ":") {
+		if id, ok := opensslCiphers[strings.TrimSpace(name)]; ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}

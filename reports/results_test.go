@@ -1,0 +1,72 @@
+package reports
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/mtlsgate/mtlsgate/catalog"
+)
+
+func spec(text string, state types.SpecState, msg string) types.SpecReport {
+	return types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: text, State: state, Failure: types.Failure{Message: msg}, RunTime: time.Millisecond}
+}
+
+func TestAggregatesPerSpecID(t *testing.T) {
+	r := types.Report{SuiteDescription: "kong", StartTime: time.Unix(1, 0), SpecReports: types.SpecReports{
+		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed,
+			ReportEntries: types.ReportEntries{{Name: TargetEntry, Value: types.WrapEntryValue("reference")}}},
+		spec("K-MTLS-1: no certificate → 401", types.SpecStatePassed, ""),
+		spec("K-MTLS-1: TLS without certificate → 401", types.SpecStatePassed, ""),
+		spec("K-MTLS-2: expired → 401", types.SpecStatePassed, ""),
+		spec("K-MTLS-2: revoked → 401", types.SpecStateSkipped, "needs a CRL responder"),
+		spec("K-MTLS-3: no consumer → 401", types.SpecStateFailed, "Expected 401\ngot 200"),
+		spec("K-ADM-1: create", types.SpecStateSkipped, NotSupportedPrefix+"target nginx has no Admin API"),
+		spec("K-ADM-2: errors", types.SpecStatePending, ""),
+		spec("walkthrough without an ID", types.SpecStatePassed, ""),
+	}}
+	run := FromGinkgo([]types.Report{r}, catalog.Kong)
+	got := map[catalog.ID]IDResult{}
+	for _, res := range run.Results {
+		got[res.ID] = res
+	}
+	want := map[catalog.ID]Outcome{
+		"K-MTLS-1": Passed, "K-MTLS-2": Skipped, "K-MTLS-3": Failed, "K-ADM-1": NotSupported, "K-ADM-2": Skipped, "K-UP-1": NotCovered,
+	}
+	for id, o := range want {
+		if got[id].Outcome != o {
+			t.Errorf("%s: outcome %q, want %q (%s)", id, got[id].Outcome, o, got[id].Reason)
+		}
+	}
+	if !strings.Contains(got["K-MTLS-2"].Reason, "needs a CRL responder") || !strings.Contains(got["K-ADM-1"].Reason, "no Admin API") {
+		t.Errorf("reasons lost: %q / %q", got["K-MTLS-2"].Reason, got["K-ADM-1"].Reason)
+	}
+	if _, ok := got["A-TS-1"]; ok {
+		t.Error("ALB rows listed for a Kong-only run")
+	}
+	if len(run.Targets) != 1 || run.Targets[0] != "reference" || len(run.Unattributed) != 1 || run.OK() {
+		t.Errorf("targets %v unattributed %v ok %v", run.Targets, run.Unattributed, run.OK())
+	}
+
+	dir := t.TempDir()
+	if err := WriteDir(dir, []types.Report{r}, run); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	for _, want := range []string{"| K-MTLS-3 |", "❌ failed", "➖ not supported", "verdict: **FAIL**", "target: reference"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+	if x, err := os.ReadFile(filepath.Join(dir, "junit.xml")); err != nil || !strings.Contains(string(x), "K-MTLS-3: no consumer") {
+		t.Errorf("junit.xml: %v\n%s", err, x)
+	}
+	if b, err := json.Marshal(run); err != nil || !strings.Contains(string(b), `"outcome":"not covered"`) {
+		t.Errorf("run JSON: %v %s", err, b)
+	}
+}

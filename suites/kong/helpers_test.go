@@ -1,0 +1,179 @@
+package kong_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	. "github.com/onsi/gomega"
+	gomegatypes "github.com/onsi/gomega/types"
+
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/reference/upstream"
+)
+
+// response is one exchange with the gateway, with the upstream's echo decoded when there is one.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	Echo   *upstream.Echo
+	TLS    *tls.ConnectionState
+}
+
+// JSON decodes the body as a JSON object.
+func (r response) JSON() map[string]any {
+	var m map[string]any
+	ExpectWithOffset(1, json.Unmarshal(r.Body, &m)).To(Succeed(), "body is not JSON: %s", r.Body)
+	return m
+}
+
+// client returns an HTTP client that presents identity ("" for none) and trusts any server
+// certificate, like curl -k. Keep-alives are off: each request is a fresh connection, so no
+// pooled connection can hide a changed certificate.
+func client(identity string, tweak ...func(*tls.Config)) *http.Client {
+	conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // like curl -k: the specs check the client side
+	if identity != "" {
+		cert := pki.Get(identity).TLSCertificate()
+		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	}
+	for _, t := range tweak {
+		t(conf)
+	}
+	return &http.Client{
+		Transport: &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true},
+		Timeout:   15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// do sends one request through c and reads the whole answer.
+func do(ctx context.Context, c *http.Client, method, rawURL string, header http.Header, body io.Reader) response {
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "%s %s", method, rawURL)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	out := response{Status: resp.StatusCode, Header: resp.Header, Body: b, TLS: resp.TLS}
+	var e upstream.Echo
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && json.Unmarshal(b, &e) == nil && e.Method != "" {
+		out.Echo = &e
+	}
+	return out
+}
+
+// get is do with GET and no body.
+func get(ctx context.Context, c *http.Client, rawURL string, header ...string) response {
+	h := http.Header{}
+	for i := 0; i+1 < len(header); i += 2 {
+		h.Add(header[i], header[i+1])
+	}
+	return do(ctx, c, http.MethodGet, rawURL, h, nil)
+}
+
+// adminRaw sends a raw Admin API request and returns the answer, for specs about error shapes.
+func adminRaw(ctx context.Context, method, path, contentType string, body []byte) response {
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	return do(ctx, http.DefaultClient, method, sys.AdminURL+path, h, bytes.NewReader(body))
+}
+
+// adminForm sends an urlencoded Admin API request, as curl --data does.
+func adminForm(ctx context.Context, method, path string, form url.Values) response {
+	return adminRaw(ctx, method, path, "application/x-www-form-urlencoded", []byte(form.Encode()))
+}
+
+// adminMultipart sends a multipart Admin API request, as curl -F does; files maps a field to
+// file contents.
+func adminMultipart(ctx context.Context, method, path string, fields map[string]string, files map[string][]byte) response {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		ExpectWithOffset(1, mw.WriteField(k, v)).To(Succeed())
+	}
+	for k, v := range files {
+		fw, err := mw.CreateFormFile(k, k+".pem")
+		ExpectWithOffset(1, err).NotTo(HaveOccurred())
+		_, _ = fw.Write(v)
+	}
+	ExpectWithOffset(1, mw.Close()).To(Succeed())
+	return adminRaw(ctx, method, path, mw.FormDataContentType(), buf.Bytes())
+}
+
+func certPEM(name string) string { return string(pki.Get(name).CertPEM()) }
+
+func digest(name string) string {
+	sum := sha256.Sum256(pki.Get(name).DER)
+	return hex.EncodeToString(sum[:])
+}
+
+// must fails the spec on err and returns v.
+func must[T any](v T, err error) T {
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return v
+}
+
+// echoRoute creates a service for the plain echo upstream (path /anything) and a route for
+// paths, returning the service.
+func echoRoute(ctx context.Context, name string, paths ...string) *kongapi.Service {
+	svc := must(sys.Admin.CreateService(ctx, kongapi.Service{Name: name, URL: sys.EchoURL + "/anything"}))
+	must(sys.Admin.CreateRoute(ctx, kongapi.Route{Name: name, Paths: paths, Service: &kongapi.Ref{ID: svc.ID}}))
+	return svc
+}
+
+// mtlsAuth enables a global mtls-auth plugin trusting the root CA, with extra config, and a
+// route /mtls to the echo; it returns the CA certificate's id.
+func mtlsAuth(ctx context.Context, config map[string]any) string {
+	ca := must(sys.Admin.CreateCACertificate(ctx, certPEM(fixtures.RootCA)))
+	cfg := map[string]any{"ca_certificates": []string{ca.ID}}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	must(sys.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: cfg}))
+	echoRoute(ctx, "echo", "/mtls")
+	return ca.ID
+}
+
+// consumer creates a consumer; empty fields stay unset.
+func consumer(ctx context.Context, username, customID string) *kongapi.Consumer {
+	return must(sys.Admin.CreateConsumer(ctx, kongapi.Consumer{Username: username, CustomID: customID}))
+}
+
+// viaTLS requests the TLS proxy with identity and returns the answer.
+func viaTLS(ctx context.Context, identity, path string, header ...string) response {
+	return get(ctx, client(identity), sys.ProxyTLSURL+path, header...)
+}
+
+// jsonBody encodes v as a JSON request body.
+func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
+
+// snapshot lists every entity of the Admin API, to show that a rejected call changed nothing.
+func snapshot(ctx context.Context) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for _, coll := range []string{"ca_certificates", "certificates", "services", "routes", "consumers", "plugins", "mtls-auths"} {
+		out[coll] = must(sys.Admin.List(ctx, "/"+coll))
+	}
+	return out
+}
+
+// fieldsWant maps the keys of an error's "fields" to what each must match.
+type fieldsWant map[string]gomegatypes.GomegaMatcher

@@ -1,0 +1,50 @@
+// Package kong_test is the Kong profile's conformance suite: one or more specs per SPEC §1 ID,
+// run against the target MTLSGATE_TARGET selects (the in-process reference by default).
+package kong_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/harness"
+	"github.com/mtlsgate/mtlsgate/suites/conformance"
+)
+
+func TestKong(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Kong profile")
+}
+
+// Suite-wide state, set once per Ginkgo process in BeforeSuite.
+var (
+	suite = conformance.NewSuite(catalog.Kong)
+	pki   *fixtures.PKI
+	sys   *harness.KongSystem
+	kt    harness.KongTarget
+)
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	t, err := harness.FromEnv()
+	Expect(err).NotTo(HaveOccurred())
+	suite.SetTarget(t)
+	var ok bool
+	kt, ok = t.(harness.KongTarget)
+	Expect(ok).To(BeTrue(), "target %s cannot run the Kong profile", t.Name())
+	pki, err = fixtures.Generate(ctx, fixtures.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	sys, err = kt.StartKong(ctx, harness.KongSetup{PKI: pki})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(sys.Stop)
+})
+
+// Admit runs first: a spec the target does not claim is skipped before any setup.
+var _ = BeforeEach(suite.Admit)
+
+// Every spec starts from an empty gateway.
+var _ = BeforeEach(func(ctx SpecContext) {
+	Expect(sys.Admin.Reset(ctx)).To(Succeed())
+})

@@ -1,0 +1,210 @@
+package kong_test
+
+import (
+	"crypto/tls"
+	"net/http"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/kongapi"
+)
+
+const (
+	noCertificate = `{"message":"No required TLS certificate was sent"}`
+	failedVerify  = `{"message":"TLS certificate failed verification"}`
+)
+
+var _ = Describe("mtls-auth", func() {
+	suite.It("K-MTLS-1", "plain HTTP → 401 No required TLS certificate was sent", func(ctx SpecContext) {
+		mtlsAuth(ctx, nil)
+		consumer(ctx, fixtures.ClientCommonName, "")
+		r := get(ctx, client(""), sys.ProxyURL+"/mtls")
+		Expect(r.Status).To(Equal(http.StatusUnauthorized))
+		Expect(r.Body).To(MatchJSON(noCertificate))
+		Expect(r.Header.Get("Content-Type")).To(Equal("application/json; charset=utf-8"))
+	})
+
+	suite.It("K-MTLS-1", "TLS 1.3 and TLS 1.2 without a certificate: the handshake completes, then 401", func(ctx SpecContext) {
+		mtlsAuth(ctx, nil)
+		consumer(ctx, fixtures.ClientCommonName, "")
+		for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+			r := get(ctx, client("", func(c *tls.Config) { c.MinVersion, c.MaxVersion = v, v }), sys.ProxyTLSURL+"/mtls")
+			Expect(r.TLS).NotTo(BeNil())
+			Expect(r.TLS.Version).To(Equal(v))
+			Expect(r.Status).To(Equal(http.StatusUnauthorized), tls.VersionName(v))
+			Expect(r.Body).To(MatchJSON(noCertificate))
+		}
+	})
+
+	suite.It("K-MTLS-2", "expired, not yet valid, untrusted and self-signed certificates → 401 TLS certificate failed verification", func(ctx SpecContext) {
+		mtlsAuth(ctx, nil)
+		for _, id := range []string{fixtures.ClientExpired, fixtures.ClientNotYetValid, fixtures.ClientUnknownCA, fixtures.ClientSelfSigned, fixtures.ClientOfNotACA} {
+			// a consumer for every bad identity's CN, so only verification can refuse it
+			consumer(ctx, pki.Get(id).Cert.Subject.CommonName, "")
+			r := viaTLS(ctx, id, "/mtls")
+			Expect(r.Status).To(Equal(http.StatusUnauthorized), id)
+			Expect(r.Body).To(MatchJSON(failedVerify), id)
+		}
+		consumer(ctx, fixtures.ClientCommonName, "")
+		Expect(viaTLS(ctx, fixtures.Client, "/mtls").Status).To(Equal(http.StatusOK), "the positive control")
+	})
+
+	suite.It("K-MTLS-2", "a certificate without the clientAuth purpose → 401 (OpenSSL's ssl_client purpose)", func(ctx SpecContext) {
+		mtlsAuth(ctx, nil)
+		consumer(ctx, pki.Get(fixtures.ClientNoClientAuth).Cert.Subject.CommonName, "")
+		r := viaTLS(ctx, fixtures.ClientNoClientAuth, "/mtls")
+		Expect(r.Status).To(Equal(http.StatusUnauthorized))
+		Expect(r.Body).To(MatchJSON(failedVerify))
+	})
+
+	suite.It("K-MTLS-3", "a trusted certificate without a matching consumer → 401 TLS certificate failed verification", func(ctx SpecContext) {
+		mtlsAuth(ctx, nil)
+		consumer(ctx, "someone-else", "")
+		r := viaTLS(ctx, fixtures.Client, "/mtls")
+		Expect(r.Status).To(Equal(http.StatusUnauthorized))
+		Expect(r.Body).To(MatchJSON(failedVerify))
+	})
+
+	suite.It("K-MTLS-3", "with default_consumer, a trusted certificate without a match is that consumer", func(ctx SpecContext) {
+		fallback := consumer(ctx, "fallback", "")
+		mtlsAuth(ctx, map[string]any{"default_consumer": "fallback"})
+		r := viaTLS(ctx, fixtures.Client, "/mtls")
+		Expect(r.Status).To(Equal(http.StatusOK), string(r.Body))
+		Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", fallback.ID))
+		Expect(r.Echo.Headers).NotTo(HaveKey("X-Anonymous-Consumer"))
+		Expect(viaTLS(ctx, fixtures.ClientUnknownCA, "/mtls").Status).To(Equal(http.StatusUnauthorized), "default_consumer is not for untrusted certificates")
+	})
+
+	Describe("consumer lookup", func() {
+		var sanCN = "cn-name"
+		var sanDNS = "san-name.example.test"
+		BeforeEach(func() {
+			must(pki.Issue(fixtures.Request{Name: "client-san", Kind: fixtures.KindClient, Issuer: fixtures.RootCA, CN: sanCN, DNSNames: []string{sanDNS}}))
+		})
+
+		suite.It("K-MTLS-4", "SAN values are tried before the subject CN", func(ctx SpecContext) {
+			mtlsAuth(ctx, nil)
+			consumer(ctx, sanCN, "")
+			bySAN := consumer(ctx, sanDNS, "")
+			r := viaTLS(ctx, "client-san", "/mtls")
+			Expect(r.Status).To(Equal(http.StatusOK))
+			Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", bySAN.ID))
+		})
+
+		suite.It("K-MTLS-4", "an mtls-auth credential is tried before consumer_by, and a CA-bound one before a CA-less one", func(ctx SpecContext) {
+			caID := mtlsAuth(ctx, nil)
+			consumer(ctx, fixtures.ClientCommonName, "") // would match by username
+			anyCA := consumer(ctx, "any-ca", "")
+			must(sys.Admin.CreateMTLSCredential(ctx, anyCA.ID, kongapi.MTLSCredential{SubjectName: fixtures.ClientCommonName}))
+			r := viaTLS(ctx, fixtures.Client, "/mtls")
+			Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", anyCA.ID), "credential beats username")
+
+			boundCA := consumer(ctx, "bound-ca", "")
+			must(sys.Admin.CreateMTLSCredential(ctx, boundCA.ID, kongapi.MTLSCredential{SubjectName: fixtures.ClientCommonName, CACertificate: &kongapi.Ref{ID: caID}}))
+			r = viaTLS(ctx, fixtures.Client, "/mtls")
+			Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", boundCA.ID), "CA-bound credential beats CA-less")
+		})
+
+		suite.It("K-MTLS-4", "a credential bound to another CA is skipped", func(ctx SpecContext) {
+			mtlsAuth(ctx, nil)
+			other := must(sys.Admin.CreateCACertificate(ctx, certPEM(fixtures.RSARootCA)))
+			wrong := consumer(ctx, "wrong-ca", "")
+			must(sys.Admin.CreateMTLSCredential(ctx, wrong.ID, kongapi.MTLSCredential{SubjectName: fixtures.ClientCommonName, CACertificate: &kongapi.Ref{ID: other.ID}}))
+			r := viaTLS(ctx, fixtures.Client, "/mtls")
+			Expect(r.Status).To(Equal(http.StatusUnauthorized))
+			Expect(r.Body).To(MatchJSON(failedVerify))
+			byName := consumer(ctx, fixtures.ClientCommonName, "")
+			r = viaTLS(ctx, fixtures.Client, "/mtls")
+			Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", byName.ID))
+		})
+
+		suite.It("K-MTLS-4", "consumer_by fields are tried in their order; an empty consumer_by matches nobody", func(ctx SpecContext) {
+			byUsername := consumer(ctx, fixtures.ClientCommonName, "")
+			byCustomID := consumer(ctx, "other", fixtures.ClientCommonName)
+			caID := mtlsAuth(ctx, map[string]any{"consumer_by": []string{"custom_id", "username"}})
+			r := viaTLS(ctx, fixtures.Client, "/mtls")
+			Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", byCustomID.ID))
+
+			plugins := must(sys.Admin.List(ctx, "/plugins"))
+			Expect(sys.Admin.Patch(ctx, "/plugins/"+plugins[0]["id"].(string), map[string]any{"config": map[string]any{"consumer_by": []string{"username"}}}, nil)).To(Succeed())
+			r = viaTLS(ctx, fixtures.Client, "/mtls")
+			Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", byUsername.ID), "the PATCH applies to the very next request")
+
+			Expect(sys.Admin.Patch(ctx, "/plugins/"+plugins[0]["id"].(string), map[string]any{"config": map[string]any{"consumer_by": []string{}, "ca_certificates": []string{caID}}}, nil)).To(Succeed())
+			Expect(viaTLS(ctx, fixtures.Client, "/mtls").Status).To(Equal(http.StatusUnauthorized))
+		})
+	})
+
+	suite.It("K-MTLS-5", "a matched consumer's X-Consumer-ID, -Username and -Custom-ID reach the upstream", func(ctx SpecContext) {
+		mtlsAuth(ctx, nil)
+		c := consumer(ctx, fixtures.ClientCommonName, "demo-custom")
+		r := viaTLS(ctx, fixtures.Client, "/mtls")
+		Expect(r.Status).To(Equal(http.StatusOK))
+		Expect(r.Echo.Headers).To(And(
+			HaveKeyWithValue("X-Consumer-Id", c.ID),
+			HaveKeyWithValue("X-Consumer-Username", fixtures.ClientCommonName),
+			HaveKeyWithValue("X-Consumer-Custom-Id", "demo-custom"),
+			Not(HaveKey("X-Anonymous-Consumer")), Not(HaveKey("X-Client-Cert-Dn"))))
+	})
+
+	suite.It("K-MTLS-5", "a consumer without custom_id gets no X-Consumer-Custom-ID", func(ctx SpecContext) {
+		mtlsAuth(ctx, nil)
+		consumer(ctx, fixtures.ClientCommonName, "")
+		r := viaTLS(ctx, fixtures.Client, "/mtls")
+		Expect(r.Echo.Headers).To(And(HaveKey("X-Consumer-Username"), Not(HaveKey("X-Consumer-Custom-Id"))))
+	})
+
+	suite.It("K-MTLS-5", "skip_consumer_lookup → X-Client-Cert-DN and X-Client-Cert-SAN, no X-Consumer-*", func(ctx SpecContext) {
+		mtlsAuth(ctx, map[string]any{"skip_consumer_lookup": true})
+		r := viaTLS(ctx, fixtures.Client, "/mtls")
+		Expect(r.Status).To(Equal(http.StatusOK), string(r.Body))
+		Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Client-Cert-Dn", "CN=demo@apim.eu,O=mtlsgate"))
+		Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Client-Cert-San", "demo@apim.eu,demo@apim.eu"))
+		Expect(r.Echo.Headers).NotTo(Or(HaveKey("X-Consumer-Id"), HaveKey("X-Consumer-Username")))
+		Expect(viaTLS(ctx, fixtures.ClientExpired, "/mtls").Status).To(Equal(http.StatusUnauthorized), "verification still applies")
+	})
+
+	suite.It("K-MTLS-5", "anonymous: a request that fails authentication proceeds as the anonymous consumer", func(ctx SpecContext) {
+		anon := consumer(ctx, "anonymous", "")
+		mtlsAuth(ctx, map[string]any{"anonymous": anon.ID})
+		for _, id := range []string{"", fixtures.ClientUnknownCA} {
+			r := viaTLS(ctx, id, "/mtls")
+			Expect(r.Status).To(Equal(http.StatusOK), id)
+			Expect(r.Echo.Headers).To(And(HaveKeyWithValue("X-Consumer-Id", anon.ID), HaveKeyWithValue("X-Anonymous-Consumer", "true")), id)
+		}
+		real := consumer(ctx, fixtures.ClientCommonName, "")
+		r := viaTLS(ctx, fixtures.Client, "/mtls")
+		Expect(r.Echo.Headers).To(And(HaveKeyWithValue("X-Consumer-Id", real.ID), Not(HaveKey("X-Anonymous-Consumer"))))
+	})
+
+	suite.It("K-MTLS-5", "anonymous naming a consumer that does not exist → 500", func(ctx SpecContext) {
+		mtlsAuth(ctx, map[string]any{"anonymous": "8d3c9e1f-5a2b-4c6d-9e8f-7a6b5c4d3e2f"})
+		r := viaTLS(ctx, "", "/mtls")
+		Expect(r.Status).To(Equal(http.StatusInternalServerError))
+		Expect(r.JSON()).To(HaveKeyWithValue("message", "An unexpected error occurred"))
+	})
+
+	suite.It("K-MTLS-6", "identity headers sent by the client never reach the upstream", func(ctx SpecContext) {
+		forged := []string{
+			"X-Consumer-ID", "forged", "X-Consumer-Username", "forged", "X-Consumer-Custom-ID", "forged",
+			"X-Anonymous-Consumer", "true", "X-Client-Cert-DN", "CN=forged", "X-Client-Cert-SAN", "forged",
+			"X-Authenticated-Groups", "admins", "X-Consumer-Groups", "admins", "X-Credential-Identifier", "forged",
+		}
+		echoRoute(ctx, "open", "/open")
+		r := get(ctx, client(""), sys.ProxyURL+"/open", forged...)
+		Expect(r.Status).To(Equal(http.StatusOK))
+		for i := 0; i < len(forged); i += 2 {
+			Expect(r.Echo.Headers).NotTo(HaveKey(http.CanonicalHeaderKey(forged[i])), "without a plugin")
+		}
+
+		mtlsAuth(ctx, nil)
+		c := consumer(ctx, fixtures.ClientCommonName, "")
+		r = viaTLS(ctx, fixtures.Client, "/mtls", forged...)
+		Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", c.ID))
+		for _, h := range []string{"X-Consumer-Custom-Id", "X-Anonymous-Consumer", "X-Client-Cert-Dn", "X-Authenticated-Groups", "X-Consumer-Groups", "X-Credential-Identifier"} {
+			Expect(r.Echo.Headers).NotTo(HaveKey(h), "with mtls-auth")
+		}
+	})
+})

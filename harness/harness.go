@@ -14,6 +14,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/reference/upstream"
 )
 
 // TargetEnv is the environment variable that selects the target.
@@ -51,7 +52,11 @@ type KongSystem struct {
 	// demand) a client certificate and reports it; MTLSEchoURL demands one issued by the PKI's
 	// root CA. All are addresses as the gateway reaches them.
 	EchoURL, EchoTLSURL, MTLSEchoURL string
-	stop                             func(context.Context) error
+	// CRLBaseURL is a CRL responder serving /<issuer>.crl, as the gateway reaches it; CRL
+	// controls it (what it serves, how it misbehaves).
+	CRLBaseURL string
+	CRL        *upstream.CRLControl
+	stop       func(context.Context) error
 }
 
 // Stop shuts the system down.

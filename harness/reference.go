@@ -8,6 +8,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
@@ -24,9 +25,9 @@ func Reference() *ReferenceTarget { return &ReferenceTarget{} }
 // Name implements Target.
 func (*ReferenceTarget) Name() string { return "reference" }
 
-// Claims implements Target: the reference implements every Kong behaviour.
+// Claims implements Target: the reference implements every Kong and ALB behaviour.
 func (t *ReferenceTarget) Claims(id catalog.ID) (bool, string) {
-	return claimAll(t.Name(), catalog.Kong)(id)
+	return claimAll(t.Name(), catalog.Kong, catalog.ALB)(id)
 }
 
 // StartKong starts the echo upstreams and the Kong-compatible gateway on loopback ports.
@@ -59,6 +60,11 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 		return fail(err)
 	}
 	closers = append(closers, mtlsEcho.Close)
+	crl, err := serve.Listen(ctx, "127.0.0.1:0", upstream.NewCRLResponder(), serve.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, crl.Close)
 
 	lines := append([]string{
 		"proxy_listen = 127.0.0.1:0, 127.0.0.1:0 http2 ssl",
@@ -82,6 +88,7 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true),
 		AdminURL: admin, Admin: kongapi.New(admin, nil),
 		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), MTLSEchoURL: mtlsEcho.HTTPSURL(),
+		CRLBaseURL: crl.URL(), CRL: upstream.NewCRLControl(crl.URL()),
 		stop: stop,
 	}, nil
 }

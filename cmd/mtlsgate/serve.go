@@ -36,10 +36,18 @@ func serveUpstream(ctx context.Context, args []string, stdout, stderr io.Writer)
 	keyFile := fs.String("key", "", "private key of --cert (PEM)")
 	clientCA := fs.String("client-ca", "", "demand a client certificate issued by these CAs (PEM bundle), as nginx's ssl_verify_client on")
 	name := fs.String("name", "echo", "name reported in every response as \"upstream\"")
+	crlDir := fs.String("crl-dir", "", "also serve the CRLs of this `mtlsgate pki` directory at /<issuer>.crl (a CRL distribution point)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg := upstream.Config{HTTPAddr: *httpAddr, HTTPSAddr: *httpsAddr, Name: *name}
+	if *crlDir != "" {
+		crl, err := upstream.CRLsFromDir(*crlDir)
+		if err != nil {
+			return fmt.Errorf("serve upstream: --crl-dir: %w", err)
+		}
+		cfg.CRL = crl
+	}
 	if *httpsAddr != "" {
 		if *certFile == "" || *keyFile == "" {
 			return errors.New("serve upstream: --https needs --cert and --key")

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/certinfo"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
@@ -44,11 +45,12 @@ type Gateway struct {
 	rt         atomic.Pointer[runtime]
 	proxy      *httputil.ReverseProxy
 	transports *transportPool
-	revocation revocationCheck
+	revocation *revocationChecker
 	// defaultCerts are ssl_cert/ssl_cert_key, or one generated self-signed certificate.
 	defaultCerts []tls.Certificate
 	adminCerts   []tls.Certificate
 	tlsPolicy    tlsPolicy
+	globals      globals
 	servers      []listener
 }
 
@@ -94,19 +96,41 @@ func New(opts Options) (*Gateway, error) {
 			g.adminCerts = []tls.Certificate{def}
 		}
 	}
-	g.transports = newTransportPool(g.upstreamTLS)
+	if g.globals, err = loadGlobals(conf); err != nil {
+		return nil, err
+	}
+	if g.revocation, err = newRevocation(conf, g.log); err != nil {
+		return nil, err
+	}
+	g.transports = newTransportPool(func(s *service) *tls.Config { return s.tls.config() })
 	g.proxy = g.newReverseProxy()
 	g.db, err = admin.New(admin.Options{Apply: g.apply})
 	if err != nil {
 		return nil, err
 	}
-	g.api = admin.NewAPI(g.db, admin.APIOptions{Info: g.info, Server: version.Server, Log: g.log})
+	g.api = admin.NewAPI(g.db, admin.APIOptions{Info: g.info, Server: version.Server, Log: g.log, DBLess: conf.Database == "off"})
+	if conf.DeclarativeConfig != "" {
+		if conf.Database != "off" {
+			return nil, fmt.Errorf("declarative_config %s is only read when database = off", conf.DeclarativeConfig)
+		}
+		b, err := os.ReadFile(conf.DeclarativeConfig)
+		if err != nil {
+			return nil, fmt.Errorf("declarative_config: %w", err)
+		}
+		doc, err := admin.ParseDeclarative(b)
+		if err != nil {
+			return nil, fmt.Errorf("declarative_config %s: %w", conf.DeclarativeConfig, err)
+		}
+		if e := g.db.LoadDeclarative(doc); e != nil {
+			return nil, fmt.Errorf("declarative_config %s: %s", conf.DeclarativeConfig, e.Message)
+		}
+	}
 	return g, nil
 }
 
 // apply compiles a snapshot and makes it the one requests see.
 func (g *Gateway) apply(snap *admin.Snapshot) error {
-	rt, err := compile(snap)
+	rt, err := compile(snap, g.globals)
 	if err != nil {
 		return err
 	}
@@ -215,6 +239,9 @@ func (g *Gateway) listenerTLS(role string, http2 bool) *tls.Config {
 			rt := g.rt.Load()
 			c := g.tlsPolicy.config()
 			c.Certificates = g.defaultCerts
+			if pair := rt.certificateFor(hello.ServerName); pair != nil {
+				c.Certificates = pair.list()
+			}
 			c.NextProtos = protos
 			if rt.requestClientCert {
 				c.ClientAuth = tls.RequestClientCert
@@ -225,10 +252,53 @@ func (g *Gateway) listenerTLS(role string, http2 bool) *tls.Config {
 	}
 }
 
-// upstreamTLS is the client TLS configuration towards a service's upstream. With tls_verify
-// off (Kong's default) the upstream's certificate is not checked.
-func (g *Gateway) upstreamTLS(s *service) *tls.Config {
-	return &tls.Config{InsecureSkipVerify: true} //nolint:gosec // Kong's tls_verify default is off
+// newRevocation builds the CRL fetcher; its HTTPS trust is lua_ssl_trusted_certificate, as for
+// Kong's Lua sockets ("system" is the system pool).
+func newRevocation(conf *kongconf.Config, log *slog.Logger) (*revocationChecker, error) {
+	var roots *x509.CertPool
+	for _, t := range conf.LuaSSLTrustedCertificate {
+		if roots == nil {
+			roots = x509.NewCertPool()
+			if t == "system" {
+				if sys, err := x509.SystemCertPool(); err == nil {
+					roots = sys
+				}
+			}
+		}
+		if t == "system" {
+			continue
+		}
+		pem, err := kongconf.ReadPEM(t)
+		if err != nil || !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("lua_ssl_trusted_certificate: failed loading certificate from %s", t)
+		}
+	}
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: false, MaxIdleConnsPerHost: 4}
+	return newRevocationChecker(&http.Client{Transport: transport}, log), nil
+}
+
+// loadGlobals reads the kong.conf settings every upstream connection starts from.
+func loadGlobals(conf *kongconf.Config) (globals, error) {
+	g := globals{verify: conf.ProxySSLVerify, depth: conf.ProxySSLVerifyDepth}
+	if conf.ClientSSL {
+		pairs, err := loadPairs("client_ssl_cert", []string{conf.ClientSSLCert}, []string{conf.ClientSSLCertKey})
+		if err != nil {
+			return g, err
+		}
+		g.clientCert = &pairs[0]
+	}
+	if conf.ProxySSLTrustedCertificate != "" {
+		pem, err := kongconf.ReadPEM(conf.ProxySSLTrustedCertificate)
+		if err != nil {
+			return g, fmt.Errorf("proxy_ssl_trusted_certificate: failed loading certificate from %s", conf.ProxySSLTrustedCertificate)
+		}
+		g.roots = x509.NewCertPool()
+		if !g.roots.AppendCertsFromPEM(pem) {
+			return g, fmt.Errorf("proxy_ssl_trusted_certificate: no certificate in %s", conf.ProxySSLTrustedCertificate)
+		}
+		g.rootsKey = certinfo.Fingerprint(pem)
+	}
+	return g, nil
 }
 
 // loadPairs loads ssl_cert/ssl_cert_key style lists (paths, PEM or base64 PEM).

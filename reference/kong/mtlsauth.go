@@ -91,7 +91,7 @@ type authResult struct {
 
 // authenticate runs mtls-auth (SPEC K-MTLS-1 … K-MTLS-5, K-MTLS-9) on the peer certificates of
 // the connection; peers is nil on plain HTTP.
-func (m *mtlsAuthConfig) authenticate(rt *runtime, peers []*x509.Certificate, revoked revocationCheck) authResult {
+func (m *mtlsAuthConfig) authenticate(rt *runtime, peers []*x509.Certificate, revoked *revocationChecker) authResult {
 	fail := func(msg string) authResult {
 		if m.anonymous == "" {
 			return authResult{status: http.StatusUnauthorized, message: msg}
@@ -120,7 +120,7 @@ func (m *mtlsAuthConfig) authenticate(rt *runtime, peers []*x509.Certificate, re
 		return fail(msgFailedVerify)
 	}
 	chain := chains[0]
-	if m.revocationMode != "SKIP" && revoked != nil && revoked(m, chain) {
+	if revoked != nil && revoked.check(m, chain) {
 		return fail(msgFailedVerify)
 	}
 	anchor := chain[len(chain)-1]
@@ -193,6 +193,3 @@ func (rt *runtime) lookupConsumer(key string) *consumer {
 	}
 	return rt.byName[key]
 }
-
-// revocationCheck reports whether a verified chain is revoked under the plugin's mode.
-type revocationCheck func(m *mtlsAuthConfig, chain []*x509.Certificate) bool

@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,18 +33,24 @@ var identityHeaders = []string{
 
 // reqState carries one proxied request through the pipeline.
 type reqState struct {
-	id              string
-	start           time.Time
-	rt              *runtime
-	match           *match
-	scheme          string
-	serverPort      string
-	consumer        *consumer
-	anonymous       bool
+	id         string
+	start      time.Time
+	rt         *runtime
+	match      *match
+	scheme     string
+	serverPort string
+	consumer   *consumer
+	anonymous  bool
+	// authenticated is set once an authentication plugin accepted the request; groups are the
+	// groups it established (mtls-auth's CN or DN with skip_consumer_lookup).
+	authenticated   bool
+	groups          []string
 	setHeaders      http.Header
 	proxyLatency    time.Duration
 	upstreamLatency time.Duration
 	upstreamStatus  int
+	// dial is the host:port the request goes to (a balancer target, or the service's host).
+	dial string
 }
 
 type stateKey struct{}
@@ -57,6 +64,15 @@ func newRequestID() string {
 // ServeHTTP is the proxy listener's handler.
 func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	st := &reqState{id: newRequestID(), start: time.Now(), rt: g.rt.Load(), scheme: "http", setHeaders: http.Header{}}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			g.log.Error("proxy request panicked", "request_id", st.id, "panic", v, "stack", string(debug.Stack()))
+			g.kongError(w, r, st, http.StatusInternalServerError, msgUnexpectedError, false)
+		}
+	}()
 	if r.TLS != nil {
 		st.scheme = "https"
 	}
@@ -102,6 +118,16 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	if !g.runPlugins(w, r, st) {
 		return
 	}
+	svc := m.route.service
+	st.dial = net.JoinHostPort(svc.host, strconv.Itoa(svc.port))
+	if svc.balancer != nil {
+		t, ok := svc.balancer.pick()
+		if !ok {
+			g.kongError(w, r, st, http.StatusServiceUnavailable, msgNoPeer, false)
+			return
+		}
+		st.dial = net.JoinHostPort(t.host, strconv.Itoa(t.port))
+	}
 	st.proxyLatency = time.Since(st.start)
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 }
@@ -135,9 +161,22 @@ func (g *Gateway) runPlugins(w http.ResponseWriter, r *http.Request, st *reqStat
 			st.setHeaders[k] = v
 		}
 		st.consumer, st.anonymous = res.consumer, res.anonymous
+		st.authenticated, st.groups = !res.anonymous, res.groups
 		if res.consumer != nil {
 			setConsumerHeaders(st.setHeaders, res.consumer, res.anonymous)
 		}
+	}
+	consumerID := ""
+	if st.consumer != nil {
+		consumerID = st.consumer.id
+	}
+	if p := rt.plugin("acl", st.match.route, consumerID); p != nil && p.runsOn(st.scheme) {
+		d := p.acl.check(st.consumer, st.anonymous, st.groups, st.authenticated)
+		if d.status != 0 {
+			g.kongError(w, r, st, d.status, d.message, false)
+			return false
+		}
+		d.apply(st.setHeaders)
 	}
 	return true
 }
@@ -184,13 +223,16 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		scheme = "https"
 	}
 	hostPort := net.JoinHostPort(svc.host, strconv.Itoa(svc.port))
-	out.URL = &url.URL{Scheme: scheme, Host: hostPort, Path: st.match.upstreamPath, RawQuery: in.URL.RawQuery}
+	out.URL = &url.URL{Scheme: scheme, Host: st.dial, Path: st.match.upstreamPath, RawQuery: in.URL.RawQuery}
 	if in.URL.ForceQuery {
 		out.URL.ForceQuery = true
 	}
 	out.Host = svc.host
 	if !(svc.port == 80 && scheme == "http") && !(svc.port == 443 && scheme == "https") {
 		out.Host = hostPort
+	}
+	if b := svc.balancer; b != nil && b.hostHeader != "" {
+		out.Host = b.hostHeader
 	}
 	if st.match.route.preserveHost {
 		out.Host = in.Host

@@ -21,6 +21,7 @@ const (
 	msgUnavailable      = "The upstream server is currently unavailable"
 	msgTimeout          = "The upstream server is timing out"
 	msgNameResolution   = "name resolution failed"
+	msgNoPeer           = "failure to get a peer from the ring-balancer"
 	msgUseHTTPS         = "Please use HTTPS protocol"
 	msgCannotConsume    = "You cannot consume this service"
 	contentTypeJSON     = "application/json; charset=utf-8"

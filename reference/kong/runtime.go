@@ -1,11 +1,13 @@
 package kong
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
@@ -29,6 +31,8 @@ type runtime struct {
 	// caNames, when any mtls-auth plugin sets send_ca_dn, are the CAs advertised in the
 	// CertificateRequest.
 	caNames *x509.CertPool
+	// snis maps SNI entity names (exact, "*.x", "x.*" or "*") to their certificate.
+	snis map[string]*certPair
 }
 
 // service is a compiled Service entity.
@@ -41,6 +45,9 @@ type service struct {
 	readTimeout    time.Duration
 	writeTimeout   time.Duration
 	enabled        bool
+	// balancer is set when host names an upstreams entity.
+	balancer *balancer
+	tls      upstreamTLS
 	// transportKey identifies the connection settings; services with equal keys share pooled
 	// upstream connections, and any change of identity or trust makes a new key.
 	transportKey string
@@ -59,6 +66,7 @@ type pluginInstance struct {
 	name      string
 	protocols []string
 	mtls      *mtlsAuthConfig
+	acl       *aclConfig
 }
 
 func str(v any) string {
@@ -92,11 +100,12 @@ func refID(v any) string {
 
 // compile builds a runtime from a snapshot; an error means the snapshot cannot be served and
 // the Admin API change that produced it is rejected.
-func compile(snap *admin.Snapshot) (*runtime, error) {
+func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 	rt := &runtime{
 		version: snap.Version(), plugins: map[pluginKey]*pluginInstance{},
 		consumers: map[string]*consumer{}, byName: map[string]*consumer{}, byCustom: map[string]*consumer{},
 		credentials: map[string]map[string]*consumer{}, caCerts: map[string]*x509.Certificate{},
+		snis: map[string]*certPair{},
 	}
 	for _, e := range snap.List("ca_certificates") {
 		block, _ := pem.Decode([]byte(str(e["cert"])))
@@ -110,6 +119,41 @@ func compile(snap *admin.Snapshot) (*runtime, error) {
 		rt.caCerts[str(e["id"])] = c
 	}
 
+	certs := map[string]*certPair{}
+	for _, e := range snap.List("certificates") {
+		c, err := compileCertificate(e)
+		if err != nil {
+			return nil, err
+		}
+		certs[c.id] = c
+	}
+	for _, e := range snap.List("snis") {
+		if c := certs[refID(e["certificate"])]; c != nil {
+			rt.snis[strings.ToLower(str(e["name"]))] = c
+		}
+	}
+	balancers := map[string]*balancer{}
+	for _, e := range snap.List("upstreams") {
+		b := &balancer{name: str(e["name"]), hostHeader: str(e["host_header"]), next: new(atomic.Uint64)}
+		if id := refID(e["client_certificate"]); id != "" {
+			b.clientCert = certs[id]
+		}
+		balancers[str(e["id"])] = b
+		balancers["name:"+b.name] = b
+	}
+	for _, e := range snap.List("targets") {
+		b := balancers[refID(e["upstream"])]
+		t, err := parseTarget(str(e["target"]))
+		if err != nil || b == nil {
+			continue
+		}
+		t.weight = int(num(e["weight"]))
+		if t.weight > 0 {
+			b.targets = append(b.targets, t)
+			b.total += t.weight
+		}
+	}
+
 	services := map[string]*service{}
 	for _, e := range snap.List("services") {
 		s := &service{
@@ -118,8 +162,14 @@ func compile(snap *admin.Snapshot) (*runtime, error) {
 			connectTimeout: time.Duration(num(e["connect_timeout"])) * time.Millisecond,
 			readTimeout:    time.Duration(num(e["read_timeout"])) * time.Millisecond,
 			writeTimeout:   time.Duration(num(e["write_timeout"])) * time.Millisecond,
+			balancer:       balancers["name:"+str(e["host"])],
 		}
-		s.transportKey = strings.Join([]string{s.protocol, s.connectTimeout.String(), s.readTimeout.String(), s.writeTimeout.String()}, "|")
+		t, err := resolveTLS(s, e, certs, rt.caCerts, g)
+		if err != nil {
+			return nil, err
+		}
+		s.tls = t
+		s.transportKey = strings.Join([]string{s.protocol, s.connectTimeout.String(), s.readTimeout.String(), s.writeTimeout.String(), t.key}, "|")
 		services[s.id] = s
 	}
 
@@ -207,6 +257,9 @@ func compile(snap *admin.Snapshot) (*runtime, error) {
 				}
 			}
 		}
+		if p.name == "acl" {
+			p.acl = compileACL(cfg)
+		}
 		key := pluginKey{name: p.name, route: refID(e["route"]), service: refID(e["service"]), consumer: refID(e["consumer"])}
 		rt.plugins[key] = p
 	}
@@ -244,4 +297,46 @@ func (rt *runtime) plugin(name string, r *route, consumerID string) *pluginInsta
 // runsOn reports whether the plugin handles a request of this scheme.
 func (p *pluginInstance) runsOn(scheme string) bool {
 	return len(p.protocols) == 0 || slices.Contains(p.protocols, scheme)
+}
+
+// compileCertificate loads a certificates entity's pair and alternative pair.
+func compileCertificate(e map[string]any) (*certPair, error) {
+	id := str(e["id"])
+	main, err := tls.X509KeyPair([]byte(str(e["cert"])), []byte(str(e["key"])))
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", id, err)
+	}
+	c := &certPair{id: id, main: main}
+	if e["cert_alt"] != nil && e["key_alt"] != nil {
+		alt, err := tls.X509KeyPair([]byte(str(e["cert_alt"])), []byte(str(e["key_alt"])))
+		if err != nil {
+			return nil, fmt.Errorf("certificate %s: alternative pair: %w", id, err)
+		}
+		c.alt = &alt
+	}
+	return c, nil
+}
+
+// certificateFor chooses the server certificate for an SNI as Kong does: exact name, then the
+// first label as "*" (three labels or more), then the last label as "*", then the "*" entity;
+// nil means the default certificate.
+func (rt *runtime) certificateFor(sni string) *certPair {
+	sni = strings.TrimSuffix(strings.ToLower(sni), ".")
+	if sni == "" {
+		return nil
+	}
+	if c := rt.snis[sni]; c != nil {
+		return c
+	}
+	if labels := strings.Split(sni, "."); len(labels) >= 3 {
+		if c := rt.snis["*."+strings.Join(labels[1:], ".")]; c != nil {
+			return c
+		}
+	}
+	if i := strings.LastIndexByte(sni, '.'); i > 0 {
+		if c := rt.snis[sni[:i]+".*"]; c != nil {
+			return c
+		}
+	}
+	return rt.snis["*"]
 }

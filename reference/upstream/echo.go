@@ -37,6 +37,8 @@ type EchoOptions struct {
 	ClientCAs *x509.CertPool
 	// Name is reported in every response as "upstream", so a spec can tell upstreams apart.
 	Name string
+	// CRL, when set, answers /<issuer>.crl and the responder's control paths instead of the echo.
+	CRL *CRLResponder
 }
 
 // Echo is the response body: httpbin's /anything fields plus tls and upstream.
@@ -104,7 +106,16 @@ func NewEcho(opts EchoOptions) http.Handler {
 	mux.HandleFunc("/status/{codes}", e.status)
 	mux.HandleFunc("/delay/{seconds}", e.delay)
 	mux.HandleFunc("/", e.echo)
-	return mux
+	if opts.CRL == nil {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".crl") || strings.HasPrefix(r.URL.Path, ControlPrefix) {
+			opts.CRL.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 type echo struct{ opts EchoOptions }

@@ -20,6 +20,8 @@ type Config struct {
 	ClientCAs *x509.CertPool
 	// Name is echoed back as "upstream".
 	Name string
+	// CRL, when set, is served at /<issuer>.crl on every listener.
+	CRL *CRLResponder
 }
 
 // Server is a running echo upstream.
@@ -35,7 +37,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.HTTPSAddr != "" && cfg.Certificate == nil {
 		return nil, errors.New("start upstream: HTTPS needs a certificate and key")
 	}
-	h := NewEcho(EchoOptions{ClientCAs: cfg.ClientCAs, Name: cfg.Name})
+	h := NewEcho(EchoOptions{ClientCAs: cfg.ClientCAs, Name: cfg.Name, CRL: cfg.CRL})
 	s := &Server{}
 	var err error
 	if cfg.HTTPAddr != "" {

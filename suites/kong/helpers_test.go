@@ -9,15 +9,19 @@ import (
 	"encoding/json"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	gomegatypes "github.com/onsi/gomega/types"
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
 )
@@ -59,12 +63,18 @@ func client(identity string, tweak ...func(*tls.Config)) *http.Client {
 	}
 }
 
+// withHost sets the request's Host header.
+func withHost(host string) func(*http.Request) { return func(r *http.Request) { r.Host = host } }
+
 // do sends one request through c and reads the whole answer.
-func do(ctx context.Context, c *http.Client, method, rawURL string, header http.Header, body io.Reader) response {
+func do(ctx context.Context, c *http.Client, method, rawURL string, header http.Header, body io.Reader, tweak ...func(*http.Request)) response {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	for _, t := range tweak {
+		t(req)
 	}
 	resp, err := c.Do(req)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "%s %s", method, rawURL)
@@ -177,3 +187,59 @@ func snapshot(ctx context.Context) map[string][]map[string]any {
 
 // fieldsWant maps the keys of an error's "fields" to what each must match.
 type fieldsWant map[string]gomegatypes.GomegaMatcher
+
+// startKong starts a dedicated system with extra kong.conf lines (for specs about kong.conf
+// itself); it is stopped when the spec or container ends.
+func startKong(ctx context.Context, conf ...string) *harness.KongSystem {
+	s, err := kt.StartKong(ctx, harness.KongSetup{PKI: pki, Conf: conf})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	DeferCleanup(s.Stop)
+	return s
+}
+
+// file is the path of a PKI file, for kong.conf lines.
+func file(name string) string { return filepath.Join(pkiDir, name) }
+
+// certEntity uploads an identity as a /certificates entity (leaf and chain, key).
+func certEntity(ctx context.Context, s *harness.KongSystem, identity string, snis ...string) *kongapi.Certificate {
+	id := pki.Get(identity)
+	key := must(id.KeyPEM())
+	return must(s.Admin.CreateCertificate(ctx, kongapi.Certificate{Cert: string(id.ChainPEM()), Key: string(key), SNIs: snis}))
+}
+
+// upstreamSaw is the CN of the client certificate the echo upstream reports, "" for none.
+func upstreamSaw(r response) string {
+	ExpectWithOffset(1, r.Echo).NotTo(BeNil(), "no echo in %d %s", r.Status, r.Body)
+	if r.Echo.TLS == nil || r.Echo.TLS.ClientCertificate == nil {
+		return ""
+	}
+	return r.Echo.TLS.ClientCertificate.CommonName
+}
+
+// serviceTo creates a service for url and a route for path on system s.
+func serviceTo(ctx context.Context, s *harness.KongSystem, name, url, path string, extra map[string]any) string {
+	body := map[string]any{"name": name, "url": url}
+	for k, v := range extra {
+		body[k] = v
+	}
+	var svc map[string]any
+	ExpectWithOffset(1, s.Admin.Do(ctx, http.MethodPost, "/services", body, &svc)).To(Succeed())
+	must(s.Admin.CreateRoute(ctx, kongapi.Route{Name: name, Paths: []string{path}, Service: &kongapi.Ref{ID: svc["id"].(string)}}))
+	return svc["id"].(string)
+}
+
+// patch PATCHes an Admin API path, failing the spec on error.
+func patch(ctx context.Context, s *harness.KongSystem, path string, body map[string]any) {
+	ExpectWithOffset(1, s.Admin.Patch(ctx, path, body, nil)).To(Succeed())
+}
+
+// peerCN is the CN of the certificate the gateway presented on a TLS request.
+func peerCN(r response) string {
+	ExpectWithOffset(1, r.TLS).NotTo(BeNil())
+	return r.TLS.PeerCertificates[0].Subject.CommonName
+}
+
+func netListenConfig() *net.ListenConfig { return &net.ListenConfig{} }
+
+// gomegaMatcher is a Gomega matcher, for helpers that take one.
+type gomegaMatcher = gomegatypes.GomegaMatcher

@@ -23,8 +23,10 @@ func TestKong(t *testing.T) {
 var (
 	suite = conformance.NewSuite(catalog.Kong)
 	pki   *fixtures.PKI
-	sys   *harness.KongSystem
-	kt    harness.KongTarget
+	// pkiDir holds the PKI as files, for kong.conf settings that name them.
+	pkiDir string
+	sys    *harness.KongSystem
+	kt     harness.KongTarget
 )
 
 var _ = BeforeSuite(func(ctx SpecContext) {
@@ -36,6 +38,12 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(ok).To(BeTrue(), "target %s cannot run the Kong profile", t.Name())
 	pki, err = fixtures.Generate(ctx, fixtures.Options{})
 	Expect(err).NotTo(HaveOccurred())
+	// A second valid client, with the intermediate in its chain, for specs that need two people.
+	_, err = pki.Issue(fixtures.Request{Name: "client-intermediate-trusted", Kind: fixtures.KindClient,
+		Issuer: fixtures.IntermediateCA, CN: "trusted-intermediate-client"})
+	Expect(err).NotTo(HaveOccurred())
+	pkiDir = GinkgoT().TempDir()
+	Expect(pki.WriteDir(pkiDir)).To(Succeed())
 	sys, err = kt.StartKong(ctx, harness.KongSetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,8 +35,8 @@ type APIOptions struct {
 	Info func() map[string]any
 	// Server is the Server header value, e.g. "mtlsgate/0.1.0".
 	Server string
-	// Config handles /config (DB-less declarative configuration); nil answers 404.
-	Config http.Handler
+	// DBLess is Kong's database = off: entities are read-only and /config replaces them all.
+	DBLess bool
 	Log    *slog.Logger
 }
 
@@ -68,10 +69,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	rw := &latencyWriter{ResponseWriter: w, start: start}
-	if strings.Trim(r.URL.Path, "/") == "config" && a.opts.Config != nil {
-		a.opts.Config.ServeHTTP(rw, r)
-		return
-	}
+	defer func() {
+		if v := recover(); v != nil {
+			a.opts.Log.Error("admin request panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			rw.WriteHeader(http.StatusInternalServerError)
+			_, _ = rw.Write([]byte(`{"message":"An unexpected error occurred"}` + "\n"))
+		}
+	}()
 	status, body := a.route(r)
 	a.opts.Log.Debug("admin request", "method", r.Method, "path", r.URL.Path, "status", status)
 	if status == http.StatusNoContent {
@@ -101,7 +105,7 @@ func (a *API) route(r *http.Request) (int, any) {
 	case "status":
 		return a.status(r)
 	case "config":
-		return errBody(notFound()) // DB-less /config is served by APIOptions.Config when set
+		return a.serveConfig(r)
 	}
 	if len(segs) == 2 && segs[0] == "plugins" && segs[1] == "enabled" {
 		return http.StatusOK, map[string]any{"enabled_plugins": a.db.PluginNames()}
@@ -109,6 +113,9 @@ func (a *API) route(r *http.Request) (int, any) {
 	name, ok := topLevel[segs[0]]
 	if !ok {
 		return errBody(notFound())
+	}
+	if a.opts.DBLess && r.Method != http.MethodGet {
+		return dbLessRefusal(r.Method, name)
 	}
 	s := a.db.schemas[name]
 	readOnly := segs[0] == "mtls-auths" || segs[0] == "acls"
@@ -139,6 +146,15 @@ func (a *API) route(r *http.Request) (int, any) {
 		return a.entity(r, sc, segs[3])
 	}
 	return errBody(notFound())
+}
+
+// dbLessRefusal is Kong's answer to an entity write when database = off.
+func dbLessRefusal(method, entity string) (int, any) {
+	verb := map[string]string{http.MethodPost: "create", http.MethodPatch: "update", http.MethodPut: "create or update", http.MethodDelete: "delete"}[method]
+	if verb == "" {
+		return methodNotAllowed()
+	}
+	return http.StatusMethodNotAllowed, map[string]any{"message": "cannot " + verb + " '" + entity + "' entities when not using a database"}
 }
 
 func methodNotAllowed() (int, any) {

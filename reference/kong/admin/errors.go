@@ -42,6 +42,8 @@ type Error struct {
 	Code    int
 	Message string
 	Fields  map[string]any
+	// extra holds further top-level keys (declarative errors' flattened_errors).
+	extra map[string]any
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -55,7 +57,11 @@ func (e *Error) Body() map[string]any {
 	if fields == nil {
 		fields = map[string]any{}
 	}
-	return map[string]any{"code": e.Code, "name": codeNames[e.Code], "message": e.Message, "fields": fields}
+	body := map[string]any{"code": e.Code, "name": codeNames[e.Code], "message": e.Message, "fields": fields}
+	for k, v := range e.extra {
+		body[k] = v
+	}
+	return body
 }
 
 func notFound() *Error { return &Error{Status: http.StatusNotFound, Message: "Not found"} }

@@ -274,7 +274,8 @@ func (t *tx) prepare(s *schema, in map[string]any, form bool, existing Entity, m
 	p := &prepared{schema: s, entity: e}
 	if s.name == "certificates" {
 		_, given := in["snis"]
-		p.snis, p.hasSNI = e["snis"].([]any), given || m != modePatch
+		p.snis, _ = e["snis"].([]any)
+		p.hasSNI = given || m != modePatch
 		delete(e, "snis")
 	}
 	if s.name == "ca_certificates" {

@@ -321,6 +321,7 @@ func build(v map[string]string) (*Config, []error) {
 		errs = append(errs, err)
 	}
 
+	depthSet := false
 	for _, ns := range []string{"nginx_proxy_", "nginx_http_"} {
 		if raw, ok := v[ns+"proxy_ssl_verify"]; ok && !c.ProxySSLVerify {
 			if c.ProxySSLVerify, err = boolean(ns+"proxy_ssl_verify", raw); err != nil {
@@ -333,13 +334,14 @@ func build(v map[string]string) (*Config, []error) {
 				fail("%sproxy_ssl_trusted_certificate: failed loading certificate from %s", ns, raw)
 			}
 		}
-		if raw, ok := v[ns+"proxy_ssl_verify_depth"]; ok && c.ProxySSLVerifyDepth == 0 {
+		if raw, ok := v[ns+"proxy_ssl_verify_depth"]; ok && !depthSet {
+			depthSet = true
 			if c.ProxySSLVerifyDepth, err = integer(ns+"proxy_ssl_verify_depth", raw, 1); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	if c.ProxySSLVerifyDepth == 0 {
+	if !depthSet {
 		c.ProxySSLVerifyDepth = 1 // nginx's proxy_ssl_verify_depth default
 	}
 

@@ -1,0 +1,68 @@
+package kong
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// aclConfig is a compiled acl plugin configuration.
+type aclConfig struct {
+	allow, deny                  []string
+	hideGroupsHeader             bool
+	alwaysUseAuthenticatedGroups bool
+}
+
+func compileACL(cfg map[string]any) *aclConfig {
+	return &aclConfig{
+		allow: strs(cfg["allow"]), deny: strs(cfg["deny"]),
+		hideGroupsHeader:             cfg["hide_groups_header"] == true,
+		alwaysUseAuthenticatedGroups: cfg["always_use_authenticated_groups"] == true,
+	}
+}
+
+// aclDecision is the outcome of the acl plugin for one request.
+type aclDecision struct {
+	status  int
+	message string
+	// header and groups are what the upstream is told, unless hide_groups_header.
+	header string
+	groups []string
+}
+
+// check applies Kong's acl handler (SPEC K-MTLS-7): a consumer's ACL groups, or the groups an
+// authentication plugin established (mtls-auth's CN or DN) when there is no consumer, for an
+// anonymous one, or with always_use_authenticated_groups; then allow or deny.
+func (a *aclConfig) check(c *consumer, anonymous bool, authGroups []string, authenticated bool) aclDecision {
+	var d aclDecision
+	switch {
+	case c == nil:
+		if len(authGroups) == 0 {
+			if authenticated {
+				return aclDecision{status: http.StatusForbidden, message: msgCannotConsume}
+			}
+			return aclDecision{status: http.StatusUnauthorized, message: "Unauthorized"}
+		}
+		d.header, d.groups = "X-Authenticated-Groups", authGroups
+	case (anonymous || a.alwaysUseAuthenticatedGroups) && len(authGroups) > 0:
+		d.header, d.groups = "X-Authenticated-Groups", authGroups
+	default:
+		d.header, d.groups = "X-Consumer-Groups", c.groups
+	}
+	hit := func(list []string) bool {
+		return slices.ContainsFunc(d.groups, func(g string) bool { return slices.Contains(list, g) })
+	}
+	if (len(a.allow) > 0 && !hit(a.allow)) || (len(a.deny) > 0 && hit(a.deny)) {
+		return aclDecision{status: http.StatusForbidden, message: msgCannotConsume}
+	}
+	if a.hideGroupsHeader {
+		d.header = ""
+	}
+	return d
+}
+
+func (d aclDecision) apply(h http.Header) {
+	if d.header != "" && len(d.groups) > 0 {
+		h.Set(d.header, strings.Join(d.groups, ", "))
+	}
+}

@@ -16,7 +16,9 @@ import (
 func withSNI(name string) func(*tls.Config) { return func(c *tls.Config) { c.ServerName = name } }
 
 // tlsVersion pins the client to one TLS version.
-func tlsVersion(v uint16) func(*tls.Config) { return func(c *tls.Config) { c.MinVersion, c.MaxVersion = v, v } }
+func tlsVersion(v uint16) func(*tls.Config) {
+	return func(c *tls.Config) { c.MinVersion, c.MaxVersion = v, v }
+}
 
 // handshake opens a TLS connection to the proxy and reports the negotiated state or the error.
 func handshake(addr string, tweak ...func(*tls.Config)) (*tls.ConnectionState, error) {

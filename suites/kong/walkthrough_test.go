@@ -1,6 +1,7 @@
 package kong_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,34 +48,51 @@ var _ = Describe("the Client → Kong walkthrough", func() {
 	})
 
 	suite.It("K-MTLS-5", "walkthrough: the README's curl commands, run verbatim but for the ports", func(ctx SpecContext) {
-		_, err := exec.LookPath("curl")
-		Expect(err).NotTo(HaveOccurred(), "curl is needed to replay the README (apt-get install -y curl)")
-		script := readmeWalkthrough()
-		dir := GinkgoT().TempDir()
-		Expect(pki.WriteDir(filepath.Join(dir, "pki"))).To(Succeed())
-		// The README talks to the default ports; the suite's gateway and echo have their own.
-		ports := strings.NewReplacer(
-			"http://localhost:8001", sys.AdminURL,
-			"https://localhost:8443", sys.ProxyTLSURL,
-			"http://localhost:8000", sys.ProxyURL,
-			"http://localhost:8080", sys.EchoURL,
-		)
-		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", ports.Replace(script))
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "%s", out)
-		text := string(out)
+		text := replayREADME(ctx, "walkthrough", map[string]string{
+			"http://localhost:8001": sys.AdminURL, "https://localhost:8443": sys.ProxyTLSURL,
+			"http://localhost:8000": sys.ProxyURL, "http://localhost:8080": sys.EchoURL,
+		})
 		Expect(text).To(ContainSubstring(`"message":"No required TLS certificate was sent"`))
-		Expect(regexp.MustCompile(`"X-Consumer-Username": "demo@apim.eu"`).MatchString(text)).To(BeTrue(), text)
+		Expect(text).To(ContainSubstring(`"X-Consumer-Username": "demo@apim.eu"`))
 		Expect(text).To(ContainSubstring(`"X-Consumer-Custom-Id": "demo"`))
+	})
+
+	suite.It("K-UP-2", "README: global client_ssl_cert, then the service's client_certificate, then null → global again", func(ctx SpecContext) {
+		s := startKong(ctx, "client_ssl = on", "client_ssl_cert = "+file("gateway-client.crt"), "client_ssl_cert_key = "+file("gateway-client.key"))
+		text := replayREADME(ctx, "upstream-mtls", map[string]string{
+			"http://localhost:8001": s.AdminURL, "http://localhost:8000": s.ProxyURL, "https://localhost:9443": s.MTLSEchoURL,
+		})
+		Expect(regexp.MustCompile(`"common_name": "(gateway-[a-z]+)"`).FindAllStringSubmatch(text, -1)).To(Equal([][]string{
+			{`"common_name": "gateway-global"`, "gateway-global"},
+			{`"common_name": "gateway-service"`, "gateway-service"},
+			{`"common_name": "gateway-global"`, "gateway-global"},
+		}), text)
 	})
 })
 
-// readmeWalkthrough returns the shell block of README.md between the walkthrough markers.
-func readmeWalkthrough() string {
+// readmeBlock returns the shell block of README.md between <!-- replay:name --> and <!-- /replay -->.
+func readmeBlock(name string) string {
 	b, err := os.ReadFile("../../README.md")
 	Expect(err).NotTo(HaveOccurred())
-	m := regexp.MustCompile("(?s)<!-- walkthrough:begin -->\\s*```(?:sh|bash)\\n(.*?)```\\s*<!-- walkthrough:end -->").FindSubmatch(b)
-	Expect(m).NotTo(BeNil(), "README.md has no walkthrough block between <!-- walkthrough:begin --> and <!-- walkthrough:end -->")
+	m := regexp.MustCompile("(?s)<!-- replay:" + regexp.QuoteMeta(name) + " -->\\s*```(?:sh|bash)\\n(.*?)```\\s*<!-- /replay -->").FindSubmatch(b)
+	Expect(m).NotTo(BeNil(), "README.md has no block between <!-- replay:%s --> and <!-- /replay -->", name)
 	return string(m[1])
+}
+
+// replayREADME runs a README block with bash in a directory holding the PKI as pki/, with the
+// README's default addresses replaced by the system's.
+func replayREADME(ctx context.Context, name string, addresses map[string]string) string {
+	_, err := exec.LookPath("curl")
+	Expect(err).NotTo(HaveOccurred(), "curl is needed to replay the README (apt-get install -y curl)")
+	dir := GinkgoT().TempDir()
+	Expect(pki.WriteDir(filepath.Join(dir, "pki"))).To(Succeed())
+	var pairs []string
+	for from, to := range addresses {
+		pairs = append(pairs, from, to)
+	}
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", strings.NewReplacer(pairs...).Replace(readmeBlock(name)))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "%s", out)
+	return string(out)
 }

@@ -52,11 +52,11 @@ type KongSystem struct {
 	// demand) a client certificate and reports it; MTLSEchoURL demands one issued by the PKI's
 	// root CA. All are addresses as the gateway reaches them.
 	EchoURL, EchoTLSURL, MTLSEchoURL string
-	// CRLBaseURL is a CRL responder serving /<issuer>.crl, as the gateway reaches it; CRL
-	// controls it (what it serves, how it misbehaves).
-	CRLBaseURL string
-	CRL        *upstream.CRLControl
-	stop       func(context.Context) error
+	// CRLBaseURL and CRLTLSBaseURL are a CRL responder serving /<issuer>.crl over HTTP and HTTPS
+	// (its certificate chains to the PKI's root), as the gateway reaches it; CRL controls it.
+	CRLBaseURL, CRLTLSBaseURL string
+	CRL                       *upstream.CRLControl
+	stop                      func(context.Context) error
 }
 
 // Stop shuts the system down.

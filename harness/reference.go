@@ -8,7 +8,6 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
-	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
@@ -49,7 +48,9 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 	}
 
 	upCert := setup.PKI.Get(fixtures.Upstream).TLSCertificate()
-	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Certificate: &upCert, Name: "echo"})
+	// The echo doubles as CRL distribution point, over HTTP and HTTPS.
+	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Certificate: &upCert,
+		Name: "echo", CRL: upstream.NewCRLResponder()})
 	if err != nil {
 		return fail(err)
 	}
@@ -60,11 +61,6 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 		return fail(err)
 	}
 	closers = append(closers, mtlsEcho.Close)
-	crl, err := serve.Listen(ctx, "127.0.0.1:0", upstream.NewCRLResponder(), serve.Options{})
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, crl.Close)
 
 	lines := append([]string{
 		"proxy_listen = 127.0.0.1:0, 127.0.0.1:0 http2 ssl",
@@ -88,7 +84,7 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true),
 		AdminURL: admin, Admin: kongapi.New(admin, nil),
 		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), MTLSEchoURL: mtlsEcho.HTTPSURL(),
-		CRLBaseURL: crl.URL(), CRL: upstream.NewCRLControl(crl.URL()),
+		CRLBaseURL: echo.HTTPURL(), CRLTLSBaseURL: echo.HTTPSURL(), CRL: upstream.NewCRLControl(echo.HTTPURL()),
 		stop: stop,
 	}, nil
 }

@@ -169,6 +169,35 @@ var _ = Describe("revocation", func() {
 		}, SpecTimeout(20*time.Second))
 	}
 
+	suite.It("K-MTLS-8", "a CRL over HTTPS is trusted through lua_ssl_trusted_certificate", func(ctx SpecContext) {
+		must(pki.Issue(fixtures.Request{Name: "client-cdp-https", Kind: fixtures.KindClient, Issuer: fixtures.RootCA, CN: "cdp-https", CRLURL: sys.CRLTLSBaseURL + "/ca.crl"}))
+		serveCRL(ctx, "client-cdp-https")
+		strict := map[string]any{"cert_cache_ttl": 0, "http_timeout": 1000, "revocation_check_mode": "STRICT"}
+		for conf, want := range map[string]int{
+			"lua_ssl_trusted_certificate = " + file("ca.crt"): http.StatusUnauthorized, // the CRL was read: revoked
+			"lua_ssl_trusted_certificate = system":            http.StatusUnauthorized, // not trusted: unknown, and STRICT refuses
+		} {
+			s := startKong(ctx, conf)
+			ca := must(s.Admin.CreateCACertificate(ctx, certPEM(fixtures.RootCA)))
+			cfg := map[string]any{"ca_certificates": []string{ca.ID}}
+			for k, v := range strict {
+				cfg[k] = v
+			}
+			plugin := must(s.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: cfg}))
+			serviceTo(ctx, s, "echo", s.EchoURL+"/anything", "/mtls", nil)
+			must(s.Admin.CreateConsumer(ctx, kongapi.Consumer{Username: "cdp-https"}))
+			Expect(get(ctx, client("client-cdp-https"), s.ProxyTLSURL+"/mtls").Status).To(Equal(want), conf)
+			// IGNORE_CA_ERROR separates the two: revoked stays refused, unknown passes.
+			patch(ctx, s, "/plugins/"+plugin.ID, map[string]any{"config": map[string]any{"revocation_check_mode": "IGNORE_CA_ERROR"}})
+			status := get(ctx, client("client-cdp-https"), s.ProxyTLSURL+"/mtls").Status
+			if conf == "lua_ssl_trusted_certificate = system" {
+				Expect(status).To(Equal(http.StatusOK), "an untrusted CRL server leaves the status unknown")
+			} else {
+				Expect(status).To(Equal(http.StatusUnauthorized), "the trusted CRL server said revoked")
+			}
+		}
+	})
+
 	suite.It("K-MTLS-8", "results are cached per cert_cache_ttl: a revocation shows only once the entry expires", func(ctx SpecContext) {
 		const ttl = 1500 * time.Millisecond
 		mtlsAuth(ctx, map[string]any{"cert_cache_ttl": ttl.Milliseconds(), "http_timeout": 500})

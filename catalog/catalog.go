@@ -44,6 +44,10 @@ const (
 	TargetGroups  Feature = "target-groups"
 	APIGateway    Feature = "api-gateway"
 	Traffic       Feature = "traffic"
+	// KongConf is a target's ability to start with kong.conf settings (client_ssl, ssl_cert, …).
+	KongConf Feature = "kong-conf"
+	// READMEReplay is the ability to replay the README's curl commands against the target.
+	READMEReplay Feature = "readme-replay"
 )
 
 // Behaviour is one row of the catalogue.

@@ -25,6 +25,8 @@ type Target interface {
 	Name() string
 	// Claims reports whether the target implements a behaviour, and if not, why not.
 	Claims(id catalog.ID) (bool, string)
+	// Supports reports whether the target can do a feature some specs need beyond their ID's.
+	Supports(f catalog.Feature) (bool, string)
 }
 
 // KongTarget is a target that can run the Kong profile.
@@ -43,6 +45,8 @@ type KongSetup struct {
 
 // KongSystem is a running Kong-profile system and the upstreams it proxies to.
 type KongSystem struct {
+	// Version is the gateway's own version, for the conformance report.
+	Version string
 	// ProxyURL and ProxyTLSURL are the proxy listeners (http:// and https://).
 	ProxyURL, ProxyTLSURL string
 	// AdminURL is the Admin API; Admin is a client for it.

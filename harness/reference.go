@@ -8,6 +8,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
@@ -28,6 +29,9 @@ func (*ReferenceTarget) Name() string { return "reference" }
 func (t *ReferenceTarget) Claims(id catalog.ID) (bool, string) {
 	return claimAll(t.Name(), catalog.Kong, catalog.ALB)(id)
 }
+
+// Supports implements Target: the reference does everything the suites ask.
+func (*ReferenceTarget) Supports(catalog.Feature) (bool, string) { return true, "" }
 
 // StartKong starts the echo upstreams and the Kong-compatible gateway on loopback ports.
 func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*KongSystem, error) {
@@ -81,6 +85,7 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 	closers = append(closers, g.Close)
 	admin := g.URL("admin", false)
 	return &KongSystem{
+		Version:  "mtlsgate " + version.Version,
 		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true),
 		AdminURL: admin, Admin: kongapi.New(admin, nil),
 		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), MTLSEchoURL: mtlsEcho.HTTPSURL(),

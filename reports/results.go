@@ -33,8 +33,11 @@ const (
 const NotSupportedPrefix = "not supported: "
 
 // TargetEntry is the name of the report entry a suite adds in its BeforeSuite to say which target
-// it ran against.
-const TargetEntry = "mtlsgate.target"
+// it ran against; TargetVersionEntry says which version of it.
+const (
+	TargetEntry        = "mtlsgate.target"
+	TargetVersionEntry = "mtlsgate.target.version"
+)
 
 // Spec is one Ginkgo spec's result.
 type Spec struct {
@@ -58,11 +61,12 @@ type IDResult struct {
 // Run is one conformance run: where it ran, each SPEC ID's result, and suite-level failures
 // (a BeforeSuite that failed, say) that no SPEC ID owns.
 type Run struct {
-	Targets       []string      `json:"targets"`
-	Start         time.Time     `json:"start"`
-	Duration      time.Duration `json:"duration_ns"`
-	Results       []IDResult    `json:"results"`
-	SuiteFailures []string      `json:"suite_failures,omitempty"`
+	Targets        []string      `json:"targets"`
+	TargetVersions []string      `json:"target_versions,omitempty"`
+	Start          time.Time     `json:"start"`
+	Duration       time.Duration `json:"duration_ns"`
+	Results        []IDResult    `json:"results"`
+	SuiteFailures  []string      `json:"suite_failures,omitempty"`
 	// Unattributed lists specs whose names carry no SPEC ID.
 	Unattributed []Spec `json:"unattributed,omitempty"`
 }
@@ -104,10 +108,12 @@ func FromGinkgo(rs []types.Report, profiles ...catalog.Profile) Run {
 		run.Duration += r.RunTime
 		for _, s := range r.SpecReports {
 			for _, e := range s.ReportEntries {
-				if e.Name == TargetEntry {
-					if t := strings.Trim(e.StringRepresentation(), `"`); !slices.Contains(run.Targets, t) {
-						run.Targets = append(run.Targets, t)
-					}
+				v := strings.Trim(e.StringRepresentation(), `"`)
+				switch {
+				case e.Name == TargetEntry && !slices.Contains(run.Targets, v):
+					run.Targets = append(run.Targets, v)
+				case e.Name == TargetVersionEntry && !slices.Contains(run.TargetVersions, v):
+					run.TargetVersions = append(run.TargetVersions, v)
 				}
 			}
 			if s.LeafNodeType != types.NodeTypeIt {

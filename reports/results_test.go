@@ -66,7 +66,46 @@ func TestAggregatesPerSpecID(t *testing.T) {
 	if x, err := os.ReadFile(filepath.Join(dir, "junit.xml")); err != nil || !strings.Contains(string(x), "K-MTLS-3: no consumer") {
 		t.Errorf("junit.xml: %v\n%s", err, x)
 	}
+	y, err := os.ReadFile(filepath.Join(dir, "conformance.yaml"))
+	for _, want := range []string{"kind: ConformanceReport", "result: failure", "target: reference", "id: K-ADM-1", "result: not supported"} {
+		if err != nil || !strings.Contains(string(y), want) {
+			t.Errorf("conformance.yaml lacks %q (%v):\n%s", want, err, y)
+		}
+	}
 	if b, err := json.Marshal(run); err != nil || !strings.Contains(string(b), `"outcome":"not covered"`) {
 		t.Errorf("run JSON: %v %s", err, b)
+	}
+}
+
+func TestConformanceResult(t *testing.T) {
+	mk := func(states ...types.SpecState) Run {
+		var specs types.SpecReports
+		for i, st := range states {
+			msg := ""
+			if st == types.SpecStateSkipped && i == 0 {
+				msg = NotSupportedPrefix + "no"
+			}
+			specs = append(specs, spec([]string{"K-MTLS-1: a", "K-MTLS-2: b", "K-MTLS-3: c"}[i], st, msg))
+		}
+		return FromGinkgo([]types.Report{{SpecReports: specs}})
+	}
+	cases := []struct {
+		run  Run
+		want string
+	}{
+		{mk(types.SpecStatePassed, types.SpecStatePassed, types.SpecStatePassed), ResultSuccess},
+		{mk(types.SpecStateSkipped, types.SpecStatePassed, types.SpecStatePassed), ResultSuccess}, // first is "not supported"
+		{mk(types.SpecStatePassed, types.SpecStateSkipped, types.SpecStatePassed), ResultPartial},
+		{mk(types.SpecStatePassed, types.SpecStatePassed, types.SpecStateFailed), ResultFailure},
+	}
+	for i, c := range cases {
+		got := Conformance(c.run)
+		if got.Result != c.want {
+			t.Errorf("case %d: result %q, want %q (%+v)", i, got.Result, c.want, got.Statistics)
+		}
+	}
+	c := Conformance(cases[1].run)
+	if len(c.Profiles) != 1 || len(c.Profiles[0].UnsupportedFeatures) != 0 || c.Profiles[0].Statistics.NotSupported != 1 {
+		t.Errorf("profiles: %+v", c.Profiles)
 	}
 }

@@ -26,7 +26,8 @@ func WriteSummary(w io.Writer, run Run) error {
 	if targets == "" {
 		targets = "(unknown)"
 	}
-	fmt.Fprintf(&b, "- target: %s\n- started: %s\n- duration: %s\n", targets, run.Start.UTC().Format("2006-01-02 15:04:05 MST"), run.Duration.Round(1e6))
+	fmt.Fprintf(&b, "- target: %s (version %s)\n- started: %s\n- duration: %s\n", targets, joinOr(run.TargetVersions, "unknown"),
+		run.Start.UTC().Format("2006-01-02 15:04:05 MST"), run.Duration.Round(1e6))
 	c := run.Count()
 	fmt.Fprintf(&b, "- SPEC IDs: %d passed, %d failed, %d skipped, %d not supported, %d not covered\n",
 		c[Passed], c[Failed], c[Skipped], c[NotSupported], c[NotCovered])
@@ -34,7 +35,7 @@ func WriteSummary(w io.Writer, run Run) error {
 	if !run.OK() {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(&b, "- verdict: **%s**\n", verdict)
+	fmt.Fprintf(&b, "- verdict: **%s** (conformance: %s)\n", verdict, Conformance(run).Result)
 	for _, f := range run.SuiteFailures {
 		fmt.Fprintf(&b, "- suite failure: %s\n", escape(f))
 	}
@@ -52,6 +53,15 @@ func WriteSummary(w io.Writer, run Run) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %d/%d | %s |\n", r.ID, escape(r.Title), outcomeMark[r.Outcome], passed, len(r.Specs), escape(r.Reason))
 	}
+	var unsupported []string
+	for _, r := range run.Results {
+		if r.Outcome == NotSupported {
+			unsupported = append(unsupported, string(r.ID))
+		}
+	}
+	if len(unsupported) > 0 {
+		fmt.Fprintf(&b, "\nNot supported by %s: %s.\n", targets, strings.Join(unsupported, ", "))
+	}
 	if len(run.Unattributed) > 0 {
 		b.WriteString("\n## Specs without a SPEC ID\n\n| spec | result | why |\n|---|---|---|\n")
 		for _, s := range run.Unattributed {
@@ -66,7 +76,8 @@ func escape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
-// WriteDir writes summary.md and junit.xml (one testsuite per Ginkgo suite) into dir.
+// WriteDir writes summary.md, junit.xml (one testsuite per Ginkgo suite) and conformance.yaml
+// and .json into dir.
 func WriteDir(dir string, rs []types.Report, run Run) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write reports to %q: %w", dir, err)
@@ -89,5 +100,5 @@ func WriteDir(dir string, rs []types.Report, run Run) error {
 	if _, err := reporters.MergeAndCleanupJUnitReports(parts, filepath.Join(dir, "junit.xml")); err != nil {
 		return fmt.Errorf("write junit.xml: %w", err)
 	}
-	return nil
+	return writeConformance(dir, Conformance(run))
 }

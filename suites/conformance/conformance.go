@@ -1,10 +1,15 @@
 // Package conformance declares Ginkgo specs keyed by SPEC IDs. Every spec is named "<ID>: …",
 // labelled with its ID, feature and profile, and skipped as "not supported" when the target under
-// test does not claim its ID, so a report can never count an unclaimed behaviour as passed.
+// test does not claim its ID (or a feature the spec requires), so a report can never count an
+// unclaimed behaviour as passed. A user may force IDs or features on with MTLSGATE_FEATURES: those
+// specs then run, and fail where the target cannot do them.
 package conformance
 
 import (
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2" //nolint:revive // Ginkgo's DSL reads best unqualified.
 
@@ -18,20 +23,47 @@ type Claimer interface {
 	// Claims reports whether the target implements the behaviour; when it does not, the reason
 	// says why (it lands in the report).
 	Claims(id catalog.ID) (bool, string)
+	// Supports reports whether the target can do a feature some specs need beyond their ID's own
+	// (revocation by CRL distribution point for one K-MTLS-2 spec, say), and if not, why.
+	Supports(f catalog.Feature) (bool, string)
+}
+
+// FeaturesEnv names IDs and features (comma-separated) the user forces on: their specs run even
+// where the target does not claim them, so a claim can be put to the test.
+const FeaturesEnv = "MTLSGATE_FEATURES"
+
+// requiresPrefix marks the labels that name a spec's extra required features.
+const requiresPrefix = "requires:"
+
+// Requires declares features a spec needs beyond its ID's own; pass it to Suite.It.
+func Requires(fs ...catalog.Feature) Labels {
+	out := make(Labels, len(fs))
+	for i, f := range fs {
+		out[i] = requiresPrefix + string(f)
+	}
+	return out
 }
 
 // Suite is the set of specs of one profile, bound to the target the run chose.
 type Suite struct {
 	profile catalog.Profile
 	target  Claimer
+	forced  []string
 }
 
 // NewSuite starts a suite for one profile; call SetTarget in BeforeSuite.
 func NewSuite(p catalog.Profile) *Suite { return &Suite{profile: p} }
 
-// SetTarget binds the target; specs declared earlier consult it when they run.
+// SetTarget binds the target; specs declared earlier consult it when they run. It also reads
+// MTLSGATE_FEATURES.
 func (s *Suite) SetTarget(t Claimer) {
 	s.target = t
+	s.forced = nil
+	for _, f := range strings.Split(os.Getenv(FeaturesEnv), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			s.forced = append(s.forced, f)
+		}
+	}
 	AddReportEntry(reports.TargetEntry, t.Name())
 }
 
@@ -49,18 +81,33 @@ func (s *Suite) It(id catalog.ID, text string, args ...any) bool {
 	return It(string(id)+": "+text, decorated...)
 }
 
-// Admit skips the current spec as not supported unless the target claims its SPEC ID. Register it
-// once at the top of a suite, `var _ = BeforeEach(suite.Admit)`, so it runs before any setup.
+// Admit skips the current spec as not supported unless the target claims its SPEC ID and every
+// feature it requires, or the user forced one of them on. Register it once at the top of a suite,
+// `var _ = BeforeEach(suite.Admit)`, so it runs before any setup.
 func (s *Suite) Admit() {
 	if s.target == nil {
 		Fail("conformance: no target bound; call SetTarget in BeforeSuite")
 		return
 	}
-	id, ok := reports.SpecID(CurrentSpecReport().LeafNodeText)
+	spec := CurrentSpecReport()
+	id, ok := reports.SpecID(spec.LeafNodeText)
 	if !ok {
 		return
 	}
-	if claimed, why := s.target.Claims(id); !claimed {
+	b := catalog.MustLookup(id)
+	forced := func(names ...string) bool {
+		return slices.ContainsFunc(names, func(n string) bool { return slices.Contains(s.forced, n) })
+	}
+	if claimed, why := s.target.Claims(id); !claimed && !forced(string(id), string(b.Feature)) {
 		Skip(fmt.Sprintf("%starget %s does not claim %s: %s", reports.NotSupportedPrefix, s.target.Name(), id, why))
+	}
+	for _, l := range spec.Labels() {
+		f, ok := strings.CutPrefix(l, requiresPrefix)
+		if !ok {
+			continue
+		}
+		if supported, why := s.target.Supports(catalog.Feature(f)); !supported && !forced(string(id), f) {
+			Skip(fmt.Sprintf("%starget %s does not support %s, which this %s spec needs: %s", reports.NotSupportedPrefix, s.target.Name(), f, id, why))
+		}
 	}
 }

@@ -9,9 +9,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
+	"github.com/mtlsgate/mtlsgate/suites/conformance"
 )
 
 // acl enables the acl plugin globally with the given config.
@@ -119,7 +121,7 @@ var _ = Describe("revocation", func() {
 	})
 	fast := map[string]any{"cert_cache_ttl": 0, "http_timeout": 500}
 
-	suite.It("K-MTLS-2", "a revoked certificate → 401 TLS certificate failed verification", func(ctx SpecContext) {
+	suite.It("K-MTLS-2", "a revoked certificate → 401 TLS certificate failed verification", conformance.Requires(catalog.Revocation), func(ctx SpecContext) {
 		mtlsAuth(ctx, fast)
 		consumer(ctx, "cdp-client", "")
 		Expect(viaTLS(ctx, "client-cdp", "/mtls").Status).To(Equal(http.StatusOK))
@@ -169,7 +171,7 @@ var _ = Describe("revocation", func() {
 		}, SpecTimeout(20*time.Second))
 	}
 
-	suite.It("K-MTLS-8", "a CRL over HTTPS is trusted through lua_ssl_trusted_certificate", func(ctx SpecContext) {
+	suite.It("K-MTLS-8", "a CRL over HTTPS is trusted through lua_ssl_trusted_certificate", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		must(pki.Issue(fixtures.Request{Name: "client-cdp-https", Kind: fixtures.KindClient, Issuer: fixtures.RootCA, CN: "cdp-https", CRLURL: sys.CRLTLSBaseURL + "/ca.crl"}))
 		serveCRL(ctx, "client-cdp-https")
 		strict := map[string]any{"cert_cache_ttl": 0, "http_timeout": 1000, "revocation_check_mode": "STRICT"}

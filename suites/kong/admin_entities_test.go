@@ -11,8 +11,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/suites/conformance"
 )
 
 // rejects posts body as JSON and expects a schema violation naming field with msg, and nothing
@@ -180,7 +182,7 @@ consumers:
 `
 	}
 
-	suite.It("K-ADM-4", "declarative_config at start serves the file; entity writes are refused with Kong's message", func(ctx SpecContext) {
+	suite.It("K-ADM-4", "declarative_config at start serves the file; entity writes are refused with Kong's message", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		path := filepath.Join(GinkgoT().TempDir(), "kong.yml")
 		Expect(os.WriteFile(path, []byte(declarative(sys.EchoURL, certPEM(fixtures.RootCA))), 0o644)).To(Succeed())
 		s := startKong(ctx, "database = off", "declarative_config = "+path)
@@ -195,7 +197,7 @@ consumers:
 		Expect(e.Message).To(Equal("cannot create 'consumers' entities when not using a database"))
 	})
 
-	suite.It("K-ADM-4", "POST /config replaces the whole configuration (201); an invalid one → 400 and the old one stays", func(ctx SpecContext) {
+	suite.It("K-ADM-4", "POST /config replaces the whole configuration (201); an invalid one → 400 and the old one stays", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		s := startKong(ctx, "database = off")
 		post := func(doc string) response {
 			return do(ctx, http.DefaultClient, http.MethodPost, s.AdminURL+"/config", http.Header{"Content-Type": {"application/yaml"}}, strings.NewReader(doc))

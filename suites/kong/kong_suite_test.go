@@ -11,6 +11,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
+	"github.com/mtlsgate/mtlsgate/reports"
 	"github.com/mtlsgate/mtlsgate/suites/conformance"
 )
 
@@ -47,6 +48,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	sys, err = kt.StartKong(ctx, harness.KongSetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
+	AddReportEntry(reports.TargetVersionEntry, sys.Version)
 })
 
 // Admit runs first: a spec the target does not claim is skipped before any setup.

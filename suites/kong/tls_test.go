@@ -8,8 +8,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/suites/conformance"
 )
 
 // withSNI sets the server name the client asks for.
@@ -47,7 +49,7 @@ var _ = Describe("certificates presented to clients", func() {
 		Expect(leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature)).To(Succeed(), "signed by its own key")
 	})
 
-	suite.It("K-SNI-1", "ssl_cert/ssl_cert_key (lists) are the default certificate; an RSA-only client gets the RSA one", func(ctx SpecContext) {
+	suite.It("K-SNI-1", "ssl_cert/ssl_cert_key (lists) are the default certificate; an RSA-only client gets the RSA one", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		s := startKong(ctx, "ssl_cert = "+file("server.crt")+", "+file("sni-api-rsa.crt"), "ssl_cert_key = "+file("server.key")+", "+file("sni-api-rsa.key"))
 		st, err := handshake(hostOf(s.ProxyTLSURL))
 		Expect(err).NotTo(HaveOccurred())
@@ -152,15 +154,15 @@ var _ = Describe("TLS protocols", func() {
 	suite.It("K-TLS-1", "intermediate (default): TLS 1.2 and 1.3 only", func(ctx SpecContext) {
 		check(hostOf(sys.ProxyTLSURL), versions{tls.VersionTLS13: true, tls.VersionTLS12: true, tls.VersionTLS11: false, tls.VersionTLS10: false})
 	})
-	suite.It("K-TLS-1", "modern: TLS 1.3 only", func(ctx SpecContext) {
+	suite.It("K-TLS-1", "modern: TLS 1.3 only", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		s := startKong(ctx, "ssl_cipher_suite = modern")
 		check(hostOf(s.ProxyTLSURL), versions{tls.VersionTLS13: true, tls.VersionTLS12: false})
 	})
-	suite.It("K-TLS-1", "old: TLS 1.0 to 1.3", func(ctx SpecContext) {
+	suite.It("K-TLS-1", "old: TLS 1.0 to 1.3", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		s := startKong(ctx, "ssl_cipher_suite = old")
 		check(hostOf(s.ProxyTLSURL), versions{tls.VersionTLS13: true, tls.VersionTLS12: true, tls.VersionTLS10: true})
 	})
-	suite.It("K-TLS-1", "custom uses ssl_protocols (TLSv1.2 only here)", func(ctx SpecContext) {
+	suite.It("K-TLS-1", "custom uses ssl_protocols (TLSv1.2 only here)", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		s := startKong(ctx, "ssl_cipher_suite = custom", "ssl_protocols = TLSv1.2", "ssl_ciphers = ECDHE-ECDSA-AES256-GCM-SHA384")
 		check(hostOf(s.ProxyTLSURL), versions{tls.VersionTLS12: true, tls.VersionTLS13: false})
 		st, err := handshake(hostOf(s.ProxyTLSURL))

@@ -8,9 +8,11 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/suites/conformance"
 )
 
 // CNs of the catalogue's gateway-side client certificates.
@@ -123,7 +125,7 @@ var _ = Describe("gateway → upstream mTLS (Kong's 18-upstream_tls_spec scenari
 	})
 
 	Describe("with kong.conf settings", func() {
-		suite.It("K-UP-1", "client_ssl = on with client_ssl_cert/_key: that certificate is presented upstream", func(ctx SpecContext) {
+		suite.It("K-UP-1", "client_ssl = on with client_ssl_cert/_key: that certificate is presented upstream", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 			s := startKong(ctx, "client_ssl = on", "client_ssl_cert = "+file("gateway-client.crt"), "client_ssl_cert_key = "+file("gateway-client.key"))
 			serviceTo(ctx, s, "mtls", s.MTLSEchoURL+"/anything", "/mtls", nil)
 			r := get(ctx, client(""), s.ProxyURL+"/mtls")
@@ -131,7 +133,7 @@ var _ = Describe("gateway → upstream mTLS (Kong's 18-upstream_tls_spec scenari
 			Expect(upstreamSaw(r)).To(Equal(globalCN))
 		})
 
-		suite.It("K-UP-1", "client_ssl_cert given inline as PEM works the same", func(ctx SpecContext) {
+		suite.It("K-UP-1", "client_ssl_cert given inline as PEM works the same", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 			id := pki.Get(fixtures.GatewayClient)
 			inline := func(b []byte) string { return strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", `\n`) }
 			s := startKong(ctx, "client_ssl = on", "client_ssl_cert = "+inline(id.CertPEM()), "client_ssl_cert_key = "+inline(must(id.KeyPEM())))
@@ -139,14 +141,14 @@ var _ = Describe("gateway → upstream mTLS (Kong's 18-upstream_tls_spec scenari
 			Expect(upstreamSaw(get(ctx, client(""), s.ProxyURL+"/mtls"))).To(Equal(globalCN))
 		})
 
-		suite.It("K-UP-1", "only one of client_ssl_cert and client_ssl_cert_key → the gateway does not start, and says which is missing", func(ctx SpecContext) {
+		suite.It("K-UP-1", "only one of client_ssl_cert and client_ssl_cert_key → the gateway does not start, and says which is missing", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 			_, err := kt.StartKong(ctx, harness.KongSetup{PKI: pki, Conf: []string{"client_ssl = on", "client_ssl_cert = " + file("gateway-client.crt")}})
 			Expect(err).To(MatchError(ContainSubstring("client_ssl_cert_key must be specified")))
 			_, err = kt.StartKong(ctx, harness.KongSetup{PKI: pki, Conf: []string{"client_ssl = on", "client_ssl_cert_key = " + file("gateway-client.key")}})
 			Expect(err).To(MatchError(ContainSubstring("client_ssl_cert must be specified")))
 		})
 
-		suite.It("K-UP-2", "precedence service > upstream > global: remove each and the next one shows", func(ctx SpecContext) {
+		suite.It("K-UP-2", "precedence service > upstream > global: remove each and the next one shows", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 			s := startKong(ctx, "client_ssl = on", "client_ssl_cert = "+file("gateway-client.crt"), "client_ssl_cert_key = "+file("gateway-client.key"))
 			host := strings.TrimPrefix(s.MTLSEchoURL, "https://")
 			upCert := certEntity(ctx, s, fixtures.UpstreamClient)
@@ -162,7 +164,7 @@ var _ = Describe("gateway → upstream mTLS (Kong's 18-upstream_tls_spec scenari
 			Expect(upstreamSaw(get(ctx, client(""), s.ProxyURL+"/p"))).To(Equal(globalCN))
 		})
 
-		suite.It("K-UP-5", "global nginx_proxy_proxy_ssl_verify = on with a trusted certificate that does not match → 502; service tls_verify=false → 200", func(ctx SpecContext) {
+		suite.It("K-UP-5", "global nginx_proxy_proxy_ssl_verify = on with a trusted certificate that does not match → 502; service tls_verify=false → 200", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 			s := startKong(ctx, "nginx_proxy_proxy_ssl_verify = on", "nginx_proxy_proxy_ssl_trusted_certificate = "+file("ca-rsa.crt"))
 			svc := serviceTo(ctx, s, "tls", s.EchoTLSURL+"/anything", "/tls", nil)
 			r := get(ctx, client(""), s.ProxyURL+"/tls", json502...)
@@ -172,7 +174,7 @@ var _ = Describe("gateway → upstream mTLS (Kong's 18-upstream_tls_spec scenari
 			Expect(get(ctx, client(""), s.ProxyURL+"/tls").Status).To(Equal(http.StatusOK))
 		})
 
-		suite.It("K-UP-5", "global verify with the right trusted certificate and nginx_proxy_proxy_ssl_verify_depth 0 → 502, depth 1 → 200", func(ctx SpecContext) {
+		suite.It("K-UP-5", "global verify with the right trusted certificate and nginx_proxy_proxy_ssl_verify_depth 0 → 502, depth 1 → 200", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 			for depth, status := range map[string]int{"0": http.StatusBadGateway, "1": http.StatusOK} {
 				s := startKong(ctx, "nginx_proxy_proxy_ssl_verify = on", "nginx_proxy_proxy_ssl_trusted_certificate = "+file("ca.crt"), "nginx_proxy_proxy_ssl_verify_depth = "+depth)
 				serviceTo(ctx, s, "tls", s.EchoTLSURL+"/anything", "/tls", nil)

@@ -13,7 +13,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/suites/conformance"
 )
 
 var _ = Describe("the Client → Kong walkthrough", func() {
@@ -47,7 +49,7 @@ var _ = Describe("the Client → Kong walkthrough", func() {
 		))
 	})
 
-	suite.It("K-MTLS-5", "walkthrough: the README's curl commands, run verbatim but for the ports", func(ctx SpecContext) {
+	suite.It("K-MTLS-5", "walkthrough: the README's curl commands, run verbatim but for the ports", conformance.Requires(catalog.READMEReplay), func(ctx SpecContext) {
 		text := replayREADME(ctx, "walkthrough", map[string]string{
 			"http://localhost:8001": sys.AdminURL, "https://localhost:8443": sys.ProxyTLSURL,
 			"http://localhost:8000": sys.ProxyURL, "http://localhost:8080": sys.EchoURL,
@@ -57,7 +59,7 @@ var _ = Describe("the Client → Kong walkthrough", func() {
 		Expect(text).To(ContainSubstring(`"X-Consumer-Custom-Id": "demo"`))
 	})
 
-	suite.It("K-UP-2", "README: global client_ssl_cert, then the service's client_certificate, then null → global again", func(ctx SpecContext) {
+	suite.It("K-UP-2", "README: global client_ssl_cert, then the service's client_certificate, then null → global again", conformance.Requires(catalog.KongConf, catalog.READMEReplay), func(ctx SpecContext) {
 		s := startKong(ctx, "client_ssl = on", "client_ssl_cert = "+file("gateway-client.crt"), "client_ssl_cert_key = "+file("gateway-client.key"))
 		text := replayREADME(ctx, "upstream-mtls", map[string]string{
 			"http://localhost:8001": s.AdminURL, "http://localhost:8000": s.ProxyURL, "https://localhost:9443": s.MTLSEchoURL,

@@ -1,0 +1,187 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/internal/version"
+)
+
+// Overall results of a conformance report, as Gateway API's ConformanceReport has them.
+const (
+	ResultSuccess = "success"
+	ResultPartial = "partial"
+	ResultFailure = "failure"
+)
+
+// ConformanceReport is reports/conformance.yaml (and .json): what one target is certified for.
+type ConformanceReport struct {
+	APIVersion      string          `json:"apiVersion" yaml:"apiVersion"`
+	Kind            string          `json:"kind" yaml:"kind"`
+	Date            time.Time       `json:"date" yaml:"date"`
+	MtlsgateVersion string          `json:"mtlsgateVersion" yaml:"mtlsgateVersion"`
+	Implementation  Implementation  `json:"implementation" yaml:"implementation"`
+	Result          string          `json:"result" yaml:"result"`
+	Statistics      Statistics      `json:"statistics" yaml:"statistics"`
+	Profiles        []ProfileReport `json:"profiles" yaml:"profiles"`
+	SuiteFailures   []string        `json:"suiteFailures,omitempty" yaml:"suiteFailures,omitempty"`
+}
+
+// Implementation names the target the run certified.
+type Implementation struct {
+	Target  string `json:"target" yaml:"target"`
+	Version string `json:"version" yaml:"version"`
+}
+
+// Statistics counts SPEC IDs by outcome.
+type Statistics struct {
+	Passed       int `json:"passed" yaml:"passed"`
+	Failed       int `json:"failed" yaml:"failed"`
+	Skipped      int `json:"skipped" yaml:"skipped"`
+	NotSupported int `json:"notSupported" yaml:"notSupported"`
+	NotCovered   int `json:"notCovered" yaml:"notCovered"`
+}
+
+func (s *Statistics) add(o Outcome) {
+	switch o {
+	case Passed:
+		s.Passed++
+	case Failed:
+		s.Failed++
+	case Skipped:
+		s.Skipped++
+	case NotSupported:
+		s.NotSupported++
+	case NotCovered:
+		s.NotCovered++
+	}
+}
+
+// result is the overall verdict: any failure → failure; any skip or gap → partial. Behaviours the
+// target declares it does not support do not count against it; they are listed.
+func (s Statistics) result() string {
+	switch {
+	case s.Failed > 0:
+		return ResultFailure
+	case s.Skipped > 0 || s.NotCovered > 0:
+		return ResultPartial
+	}
+	return ResultSuccess
+}
+
+// ProfileReport is one profile's part of the report.
+type ProfileReport struct {
+	Name                catalog.Profile   `json:"name" yaml:"name"`
+	Result              string            `json:"result" yaml:"result"`
+	Statistics          Statistics        `json:"statistics" yaml:"statistics"`
+	SupportedFeatures   []catalog.Feature `json:"supportedFeatures" yaml:"supportedFeatures"`
+	UnsupportedFeatures []catalog.Feature `json:"unsupportedFeatures,omitempty" yaml:"unsupportedFeatures,omitempty"`
+	Results             []IDEntry         `json:"results" yaml:"results"`
+}
+
+// IDEntry is one SPEC ID's line in the report.
+type IDEntry struct {
+	ID        catalog.ID      `json:"id" yaml:"id"`
+	Behaviour string          `json:"behaviour" yaml:"behaviour"`
+	Feature   catalog.Feature `json:"feature" yaml:"feature"`
+	Result    Outcome         `json:"result" yaml:"result"`
+	Reason    string          `json:"reason,omitempty" yaml:"reason,omitempty"`
+	Specs     int             `json:"specs" yaml:"specs"`
+	Passed    int             `json:"passedSpecs" yaml:"passedSpecs"`
+}
+
+// Conformance builds the conformance report of a run.
+func Conformance(run Run) ConformanceReport {
+	r := ConformanceReport{
+		APIVersion: "mtlsgate.dev/v1alpha1", Kind: "ConformanceReport", Date: run.Start.UTC(),
+		MtlsgateVersion: version.Version, SuiteFailures: run.SuiteFailures,
+		Implementation: Implementation{Target: joinOr(run.Targets, "unknown"), Version: joinOr(run.TargetVersions, "unknown")},
+	}
+	byProfile := map[catalog.Profile]*ProfileReport{}
+	var order []catalog.Profile
+	for _, res := range run.Results {
+		p, ok := byProfile[res.Profile]
+		if !ok {
+			p = &ProfileReport{Name: res.Profile}
+			byProfile[res.Profile] = p
+			order = append(order, res.Profile)
+		}
+		e := IDEntry{ID: res.ID, Behaviour: res.Title, Feature: res.Feature, Result: res.Outcome, Reason: res.Reason, Specs: len(res.Specs)}
+		for _, s := range res.Specs {
+			if s.Outcome == Passed {
+				e.Passed++
+			}
+		}
+		p.Results = append(p.Results, e)
+		p.Statistics.add(res.Outcome)
+		r.Statistics.add(res.Outcome)
+	}
+	for _, name := range order {
+		p := byProfile[name]
+		p.Result = p.Statistics.result()
+		if len(run.SuiteFailures) > 0 {
+			p.Result = ResultFailure
+		}
+		supported, unsupported := map[catalog.Feature]bool{}, map[catalog.Feature]bool{}
+		for _, e := range p.Results {
+			if e.Result == NotSupported {
+				unsupported[e.Feature] = true
+			} else {
+				supported[e.Feature] = true
+			}
+		}
+		for f := range supported {
+			p.SupportedFeatures = append(p.SupportedFeatures, f)
+		}
+		for f := range unsupported {
+			if !supported[f] {
+				p.UnsupportedFeatures = append(p.UnsupportedFeatures, f)
+			}
+		}
+		slices.Sort(p.SupportedFeatures)
+		slices.Sort(p.UnsupportedFeatures)
+		r.Profiles = append(r.Profiles, *p)
+	}
+	r.Result = r.Statistics.result()
+	if len(run.SuiteFailures) > 0 {
+		r.Result = ResultFailure
+	}
+	return r
+}
+
+func joinOr(list []string, def string) string {
+	if len(list) == 0 {
+		return def
+	}
+	out := list[0]
+	for _, s := range list[1:] {
+		out += ", " + s
+	}
+	return out
+}
+
+// writeConformance writes conformance.yaml and conformance.json into dir.
+func writeConformance(dir string, c ConformanceReport) error {
+	y, err := yaml.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode conformance.yaml: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "conformance.yaml"), y, 0o644); err != nil {
+		return fmt.Errorf("write conformance.yaml: %w", err)
+	}
+	j, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode conformance.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "conformance.json"), append(j, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write conformance.json: %w", err)
+	}
+	return nil
+}

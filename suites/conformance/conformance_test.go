@@ -1,0 +1,62 @@
+package conformance_test
+
+import (
+	"strings"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	. "github.com/onsi/gomega"
+
+	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/reports"
+	"github.com/mtlsgate/mtlsgate/suites/conformance"
+)
+
+// fakeTarget claims K-MTLS-3 and K-MTLS-4 only, and supports no extra feature.
+type fakeTarget struct{}
+
+func (fakeTarget) Name() string { return "fake" }
+func (fakeTarget) Claims(id catalog.ID) (bool, string) {
+	return id == "K-MTLS-3" || id == "K-MTLS-2", "fake claims little"
+}
+func (fakeTarget) Supports(catalog.Feature) (bool, string) { return false, "fake has no extras" }
+
+var suite = conformance.NewSuite(catalog.Kong)
+
+func TestAdmit(t *testing.T) {
+	t.Setenv(conformance.FeaturesEnv, "K-MTLS-5")
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "conformance admission")
+}
+
+var _ = BeforeSuite(func() { suite.SetTarget(fakeTarget{}) })
+var _ = BeforeEach(suite.Admit)
+
+var ran = map[string]bool{}
+
+var _ = Describe("admission", func() {
+	suite.It("K-MTLS-1", "unclaimed", func() { ran["K-MTLS-1"] = true })
+	suite.It("K-MTLS-2", "claimed but needs revocation", conformance.Requires(catalog.Revocation), func() { ran["K-MTLS-2"] = true })
+	suite.It("K-MTLS-3", "claimed", func() { ran["K-MTLS-3"] = true })
+	suite.It("K-MTLS-5", "unclaimed but forced on", func() { ran["K-MTLS-5"] = true })
+})
+
+var _ = ReportAfterSuite("outcomes", func(r types.Report) {
+	got := map[string]string{}
+	for _, s := range r.SpecReports {
+		if id, ok := reports.SpecID(s.LeafNodeText); ok {
+			got[string(id)] = s.State.String()
+			if strings.HasPrefix(s.FailureMessage(), reports.NotSupportedPrefix) {
+				got[string(id)] += " (not supported)"
+			}
+		}
+	}
+	Expect(got).To(Equal(map[string]string{
+		"K-MTLS-1": "skipped (not supported)",
+		"K-MTLS-2": "skipped (not supported)",
+		"K-MTLS-3": "passed",
+		"K-MTLS-5": "passed",
+	}))
+	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-5": true}))
+})

@@ -47,8 +47,10 @@ type KongSetup struct {
 type KongSystem struct {
 	// Version is the gateway's own version, for the conformance report.
 	Version string
-	// ProxyURL and ProxyTLSURL are the proxy listeners (http:// and https://).
+	// ProxyURL and ProxyTLSURL are the proxy listeners (http:// and https://) as the suite reaches
+	// them; ProxyTLSListenPort is the TLS listener's port as the gateway itself sees it.
 	ProxyURL, ProxyTLSURL string
+	ProxyTLSListenPort    string
 	// AdminURL is the Admin API; Admin is a client for it.
 	AdminURL string
 	Admin    *kongapi.Client
@@ -74,7 +76,9 @@ func (s *KongSystem) Stop(ctx context.Context) error {
 // targets is the registry of target names; each call builds fresh values.
 func targets() map[string]func() Target {
 	return map[string]func() Target{
-		"reference": func() Target { return Reference() },
+		"reference":           func() Target { return Reference() },
+		"reference-container": func() Target { return &ReferenceContainerTarget{} },
+		"kong":                func() Target { return &KongTargetImpl{} },
 	}
 }
 

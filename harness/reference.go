@@ -86,10 +86,13 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 	admin := g.URL("admin", false)
 	return &KongSystem{
 		Version:  "mtlsgate " + version.Version,
-		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true),
+		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true), ProxyTLSListenPort: portOf(g.URL("proxy", true)),
 		AdminURL: admin, Admin: kongapi.New(admin, nil),
 		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), MTLSEchoURL: mtlsEcho.HTTPSURL(),
 		CRLBaseURL: echo.HTTPURL(), CRLTLSBaseURL: echo.HTTPSURL(), CRL: upstream.NewCRLControl(echo.HTTPURL()),
 		stop: stop,
 	}, nil
 }
+
+// portOf is the port of a base URL.
+func portOf(u string) string { return u[strings.LastIndexByte(u, ':')+1:] }

@@ -13,7 +13,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
-	"github.com/mtlsgate/mtlsgate/suites/conformance"
+	"github.com/mtlsgate/mtlsgate/conformance"
 )
 
 // acl enables the acl plugin globally with the given config.

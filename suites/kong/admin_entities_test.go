@@ -14,7 +14,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
-	"github.com/mtlsgate/mtlsgate/suites/conformance"
+	"github.com/mtlsgate/mtlsgate/conformance"
 )
 
 // rejects posts body as JSON and expects a schema violation naming field with msg, and nothing

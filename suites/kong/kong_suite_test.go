@@ -12,7 +12,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reports"
-	"github.com/mtlsgate/mtlsgate/suites/conformance"
+	"github.com/mtlsgate/mtlsgate/conformance"
 )
 
 func TestKong(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
-	"github.com/mtlsgate/mtlsgate/suites/conformance"
+	"github.com/mtlsgate/mtlsgate/conformance"
 )
 
 var _ = Describe("the Client → Kong walkthrough", func() {

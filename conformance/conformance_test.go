@@ -10,7 +10,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/reports"
-	"github.com/mtlsgate/mtlsgate/suites/conformance"
+	"github.com/mtlsgate/mtlsgate/conformance"
 )
 
 // fakeTarget claims K-MTLS-3 and K-MTLS-4 only, and supports no extra feature.

@@ -44,11 +44,17 @@ func Requires(fs ...catalog.Feature) Labels {
 	return out
 }
 
+// BlackBox labels specs that drive the gateway as it is, changing none of its configuration; put
+// it on a Describe or an It. Only black-box specs run against a target that cannot be configured.
+const BlackBox = "blackbox"
+
 // Suite is the set of specs of one profile, bound to the target the run chose.
 type Suite struct {
 	profile catalog.Profile
 	target  Claimer
 	forced  []string
+	// setup is the feature every spec but a black-box one configures its scenario through.
+	setup catalog.Feature
 }
 
 // NewSuite starts a suite for one profile; call SetTarget in BeforeSuite.
@@ -66,6 +72,11 @@ func (s *Suite) SetTarget(t Claimer) {
 	}
 	AddReportEntry(reports.TargetEntry, t.Name())
 }
+
+// ConfiguresThrough declares that every spec not labelled BlackBox sets up its scenario through f
+// (the Kong suite through the Admin API), so a target without f runs only the black-box specs and
+// reports the rest as not supported.
+func (s *Suite) ConfiguresThrough(f catalog.Feature) { s.setup = f }
 
 // Profile is the profile this suite checks.
 func (s *Suite) Profile() catalog.Profile { return s.profile }
@@ -100,6 +111,11 @@ func (s *Suite) Admit() {
 	}
 	if claimed, why := s.target.Claims(id); !claimed && !forced(string(id), string(b.Feature)) {
 		Skip(fmt.Sprintf("%starget %s does not claim %s: %s", reports.NotSupportedPrefix, s.target.Name(), id, why))
+	}
+	if s.setup != "" && !slices.Contains(spec.Labels(), BlackBox) {
+		if supported, why := s.target.Supports(s.setup); !supported && !forced(string(id), string(s.setup)) {
+			Skip(fmt.Sprintf("%starget %s does not support %s, through which this %s spec sets up its scenario: %s", reports.NotSupportedPrefix, s.target.Name(), s.setup, id, why))
+		}
 	}
 	for _, l := range spec.Labels() {
 		f, ok := strings.CutPrefix(l, requiresPrefix)

@@ -13,12 +13,13 @@ import (
 	"github.com/mtlsgate/mtlsgate/conformance"
 )
 
-// fakeTarget claims K-MTLS-3 and K-MTLS-4 only, and supports no extra feature.
+// fakeTarget claims K-MTLS-2, K-MTLS-3 and K-MTLS-4 only, and supports no extra feature, not even
+// the Admin API the suite configures its scenarios through.
 type fakeTarget struct{}
 
 func (fakeTarget) Name() string { return "fake" }
 func (fakeTarget) Claims(id catalog.ID) (bool, string) {
-	return id == "K-MTLS-3" || id == "K-MTLS-2", "fake claims little"
+	return id == "K-MTLS-2" || id == "K-MTLS-3" || id == "K-MTLS-4", "fake claims little"
 }
 func (fakeTarget) Supports(catalog.Feature) (bool, string) { return false, "fake has no extras" }
 
@@ -30,7 +31,10 @@ func TestAdmit(t *testing.T) {
 	RunSpecs(t, "conformance admission")
 }
 
-var _ = BeforeSuite(func() { suite.SetTarget(fakeTarget{}) })
+var _ = BeforeSuite(func() {
+	suite.SetTarget(fakeTarget{})
+	suite.ConfiguresThrough(catalog.AdminAPI)
+})
 var _ = BeforeEach(suite.Admit)
 
 var ran = map[string]bool{}
@@ -38,7 +42,8 @@ var ran = map[string]bool{}
 var _ = Describe("admission", func() {
 	suite.It("K-MTLS-1", "unclaimed", func() { ran["K-MTLS-1"] = true })
 	suite.It("K-MTLS-2", "claimed but needs revocation", conformance.Requires(catalog.Revocation), func() { ran["K-MTLS-2"] = true })
-	suite.It("K-MTLS-3", "claimed", func() { ran["K-MTLS-3"] = true })
+	suite.It("K-MTLS-3", "claimed and black-box", Label(conformance.BlackBox), func() { ran["K-MTLS-3"] = true })
+	suite.It("K-MTLS-4", "claimed but configured through the Admin API", func() { ran["K-MTLS-4"] = true })
 	suite.It("K-MTLS-5", "unclaimed but forced on", func() { ran["K-MTLS-5"] = true })
 })
 
@@ -56,6 +61,7 @@ var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 		"K-MTLS-1": "skipped (not supported)",
 		"K-MTLS-2": "skipped (not supported)",
 		"K-MTLS-3": "passed",
+		"K-MTLS-4": "skipped (not supported)",
 		"K-MTLS-5": "passed",
 	}))
 	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-5": true}))

@@ -62,7 +62,9 @@ type KongSystem struct {
 	// (its certificate chains to the PKI's root), as the gateway reaches it; CRL controls it.
 	CRLBaseURL, CRLTLSBaseURL string
 	CRL                       *upstream.CRLControl
-	stop                      func(context.Context) error
+	// blackBox is the scenario an unconfigurable system's user described (see BlackBox).
+	blackBox *BlackBox
+	stop     func(context.Context) error
 }
 
 // Stop shuts the system down.
@@ -79,6 +81,7 @@ func targets() map[string]func() Target {
 		"reference":           func() Target { return Reference() },
 		"reference-container": func() Target { return &ReferenceContainerTarget{} },
 		"kong":                func() Target { return &KongTargetImpl{} },
+		"external":            func() Target { return &ExternalTarget{} },
 	}
 }
 

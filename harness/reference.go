@@ -7,12 +7,10 @@ import (
 	"strings"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
-	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
-	"github.com/mtlsgate/mtlsgate/reference/upstream"
 )
 
 // ReferenceTarget is mtlsgate's own reference gateway, run in-process: the default target, which
@@ -51,20 +49,11 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 		return nil, fmt.Errorf("start reference kong: %w", err)
 	}
 
-	upCert := setup.PKI.Get(fixtures.Upstream).TLSCertificate()
-	// The echo doubles as CRL distribution point, over HTTP and HTTPS.
-	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Certificate: &upCert,
-		Name: "echo", CRL: upstream.NewCRLResponder()})
+	ups, err := startLocalUpstreams(ctx, setup.PKI)
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, echo.Close)
-	mtlsEcho, err := upstream.Start(ctx, upstream.Config{HTTPSAddr: "127.0.0.1:0", Certificate: &upCert,
-		ClientCAs: setup.PKI.Pool(fixtures.RootCA), Name: "mtls-echo"})
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, mtlsEcho.Close)
+	closers = append(closers, ups.Close)
 
 	lines := append([]string{
 		"proxy_listen = 127.0.0.1:0, 127.0.0.1:0 http2 ssl",
@@ -84,14 +73,14 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 	}
 	closers = append(closers, g.Close)
 	admin := g.URL("admin", false)
-	return &KongSystem{
+	sys := &KongSystem{
 		Version:  "mtlsgate " + version.Version,
 		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true), ProxyTLSListenPort: portOf(g.URL("proxy", true)),
 		AdminURL: admin, Admin: kongapi.New(admin, nil),
-		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), MTLSEchoURL: mtlsEcho.HTTPSURL(),
-		CRLBaseURL: echo.HTTPURL(), CRLTLSBaseURL: echo.HTTPSURL(), CRL: upstream.NewCRLControl(echo.HTTPURL()),
 		stop: stop,
-	}, nil
+	}
+	ups.fill(sys)
+	return sys, nil
 }
 
 // portOf is the port of a base URL.

@@ -1,0 +1,44 @@
+package harness
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/reference/upstream"
+)
+
+// localUpstreams are the mock upstreams every loopback Kong-profile system proxies to: an echo
+// (HTTP and HTTPS, also the CRL distribution point) and an echo that demands a client certificate
+// from the PKI's root CA. Targets whose gateway runs on this host share them (reference, nginx,
+// external).
+type localUpstreams struct {
+	echo, mtlsEcho *upstream.Server
+}
+
+// startLocalUpstreams starts the mock upstreams on 127.0.0.1 ports.
+func startLocalUpstreams(ctx context.Context, p *fixtures.PKI) (*localUpstreams, error) {
+	upCert := p.Get(fixtures.Upstream).TLSCertificate()
+	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Certificate: &upCert,
+		Name: "echo", CRL: upstream.NewCRLResponder()})
+	if err != nil {
+		return nil, err
+	}
+	mtlsEcho, err := upstream.Start(ctx, upstream.Config{HTTPSAddr: "127.0.0.1:0", Certificate: &upCert,
+		ClientCAs: p.Pool(fixtures.RootCA), Name: "mtls-echo"})
+	if err != nil {
+		return nil, errors.Join(err, echo.Close(context.Background()))
+	}
+	return &localUpstreams{echo: echo, mtlsEcho: mtlsEcho}, nil
+}
+
+// fill sets the upstream fields of a system to these upstreams.
+func (u *localUpstreams) fill(s *KongSystem) {
+	s.EchoURL, s.EchoTLSURL, s.MTLSEchoURL = u.echo.HTTPURL(), u.echo.HTTPSURL(), u.mtlsEcho.HTTPSURL()
+	s.CRLBaseURL, s.CRLTLSBaseURL, s.CRL = u.echo.HTTPURL(), u.echo.HTTPSURL(), upstream.NewCRLControl(u.echo.HTTPURL())
+}
+
+// Close stops both upstreams.
+func (u *localUpstreams) Close(ctx context.Context) error {
+	return errors.Join(u.mtlsEcho.Close(ctx), u.echo.Close(ctx))
+}

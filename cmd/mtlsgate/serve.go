@@ -24,6 +24,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return serveUpstream(ctx, args[1:], stdout, stderr)
 	case "kong":
 		return serveKong(ctx, args[1:], stdout, stderr)
+	case "apigw":
+		return serveAPIGW(ctx, args[1:], stdout, stderr)
 	}
 	return fmt.Errorf("serve: unknown server %q (use upstream or kong)", args[0])
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lines streams what a running command writes, one line at a time.
+func lines(t *testing.T) (io.WriteCloser, <-chan string) {
+	t.Helper()
+	r, w := io.Pipe()
+	ch := make(chan string, 64)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	return w, ch
+}
+
+// waitLine returns the first line containing want, failing after a bounded wait.
+func waitLine(t *testing.T, ch <-chan string, want string) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-ch:
+			if !ok {
+				t.Fatalf("output ended before a line containing %q", want)
+			}
+			if strings.Contains(l, want) {
+				return l
+			}
+		case <-deadline:
+			t.Fatalf("no line containing %q within 10s", want)
+		}
+	}
+}
+
+func apigwGet(t *testing.T, caFile, url, host string) (int, string) {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeAPIGW(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"pki", "--out", dir}, &out, &out); err != nil {
+		t.Fatalf("pki: %v\n%s", err, out.String())
+	}
+	conf := filepath.Join(dir, "apigw.yaml")
+	writeConf := func(s string) {
+		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConf("cert: server.crt\nkey: server.key\ndomains:\n  - name: file.example.test\n    mappings:\n      - {basePath: v1, stage: prod}\n")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, outLines := lines(t)
+	stderr, errLines := lines(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "apigw", "--config", conf, "--listen", "127.0.0.1:0", "--domain", "api.example.test", "--domain", "api.example.test=v2", "--stage", "beta"}, stdout, stderr)
+		stdout.Close()
+		stderr.Close()
+	}()
+	url := strings.Fields(strings.TrimPrefix(waitLine(t, outLines, "apigw listening on "), "apigw listening on "))[0]
+	ca := filepath.Join(dir, "ca.crt")
+
+	if code, body := apigwGet(t, ca, url+"/pets", "127.0.0.1"); code != 403 || body != `{"message":"Forbidden"}` {
+		t.Errorf("IP host: %d %s", code, body)
+	}
+	if code, body := apigwGet(t, ca, url+"/pets/1", "api.example.test"); code != 200 || body != `{"id":1,"type":"dog","price":249.99}` {
+		t.Errorf("--domain root mapping: %d %s", code, body)
+	}
+	if code, _ := apigwGet(t, ca, url+"/v2/pets", "api.example.test"); code != 200 {
+		t.Errorf("--domain =v2 mapping: %d", code)
+	}
+	if code, _ := apigwGet(t, ca, url+"/v1/pets", "file.example.test"); code != 200 {
+		t.Errorf("mapping from --config: %d", code)
+	}
+
+	// SIGHUP re-reads the file: a bad one keeps the last good domains, a good one replaces them.
+	writeConf("cert: server.crt\nkey: server.key\ndomains:\n  - name: file.example.test\n    mappings:\n      - {basePath: v1, stage: prod, api: orders}\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, errLines, `unknown API \"orders\"`)
+	if code, _ := apigwGet(t, ca, url+"/v1/pets", "file.example.test"); code != 200 {
+		t.Errorf("after a bad reload: %d, want the old mapping", code)
+	}
+	writeConf("cert: server.crt\nkey: server.key\ndomains:\n  - name: new.example.test\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, outLines, "new.example.test: no API mappings")
+	if code, body := apigwGet(t, ca, url+"/v1/pets", "file.example.test"); code != 403 || body != `{"message":"Forbidden"}` {
+		t.Errorf("after a good reload the old domain answers %d %s", code, body)
+	}
+	if code, _ := apigwGet(t, ca, url+"/pets", "api.example.test"); code != 200 {
+		t.Errorf("--domain mappings lost on reload: %d", code)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve apigw returned %v on shutdown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve apigw did not stop within 10s of cancel")
+	}
+}
+
+func TestServeAPIGWRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"pki", "--out", dir}, &out, &out); err != nil {
+		t.Fatalf("pki: %v\n%s", err, out.String())
+	}
+	crt, key := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	conf := filepath.Join(dir, "apigw.yaml")
+	if err := os.WriteFile(conf, []byte("listen: 127.0.0.1:0\ncert: server.crt\nkey: server.key\ndomain: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "127.0.0.1:0"}, "no certificate: set --cert and --key"},
+		{[]string{"--listen", "127.0.0.1:0", "--cert", crt, "--key", filepath.Join(dir, "client.key")}, "load certificate"},
+		{[]string{"--listen", "127.0.0.1:0", "--cert", crt, "--key", key, "--domain", "https://api.example.test"}, "domains[0].name"},
+		{[]string{"--listen", "127.0.0.1:0", "--cert", crt, "--key", key, "--domain", "api.example.test=/v1"}, "domains[0].mappings[0].basePath"},
+		{[]string{"--listen", "127.0.0.1:0", "--cert", crt, "--key", key, "--stage", "", "--domain", "api.example.test"}, "mappings[0].stage: empty"},
+		{[]string{"--config", conf}, "field domain not found"},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"serve", "apigw"}, c.args...), &out, &out)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want it to name %q", c.args, err, c.want)
+		}
+	}
+}

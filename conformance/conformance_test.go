@@ -9,8 +9,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
-	"github.com/mtlsgate/mtlsgate/reports"
 	"github.com/mtlsgate/mtlsgate/conformance"
+	"github.com/mtlsgate/mtlsgate/reports"
 )
 
 // fakeTarget claims K-MTLS-2, K-MTLS-3 and K-MTLS-4 only, and supports no extra feature, not even

@@ -14,8 +14,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
-	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/conformance"
+	"github.com/mtlsgate/mtlsgate/fixtures"
 )
 
 var _ = Describe("the Client → Kong walkthrough", func() {

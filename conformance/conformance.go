@@ -78,6 +78,18 @@ func (s *Suite) SetTarget(t Claimer) {
 // reports the rest as not supported.
 func (s *Suite) ConfiguresThrough(f catalog.Feature) { s.setup = f }
 
+// Idle reports whether no spec of this suite can run against the bound target: it claims no
+// behaviour of the profile and the user forced none on. An idle suite starts nothing (the target
+// need not even implement the profile) and Admit reports every spec as not supported.
+func (s *Suite) Idle() bool {
+	for _, b := range catalog.ByProfile(s.profile) {
+		if claimed, _ := s.target.Claims(b.ID); claimed || slices.Contains(s.forced, string(b.ID)) || slices.Contains(s.forced, string(b.Feature)) {
+			return false
+		}
+	}
+	return true
+}
+
 // Profile is the profile this suite checks.
 func (s *Suite) Profile() catalog.Profile { return s.profile }
 

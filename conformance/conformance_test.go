@@ -34,6 +34,10 @@ func TestAdmit(t *testing.T) {
 var _ = BeforeSuite(func() {
 	suite.SetTarget(fakeTarget{})
 	suite.ConfiguresThrough(catalog.AdminAPI)
+	Expect(suite.Idle()).To(BeFalse(), "fake claims Kong behaviours")
+	alb := conformance.NewSuite(catalog.ALB)
+	alb.SetTarget(fakeTarget{})
+	Expect(alb.Idle()).To(BeTrue(), "fake claims no ALB behaviour")
 })
 var _ = BeforeEach(suite.Admit)
 

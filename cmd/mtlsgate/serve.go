@@ -17,7 +17,7 @@ import (
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("serve: say what to serve: mtlsgate serve upstream | mtlsgate serve kong")
+		return errors.New("serve: say what to serve: mtlsgate serve upstream | kong | alb | apigw")
 	}
 	switch args[0] {
 	case "upstream":
@@ -26,8 +26,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return serveKong(ctx, args[1:], stdout, stderr)
 	case "apigw":
 		return serveAPIGW(ctx, args[1:], stdout, stderr)
+	case "alb":
+		return serveALB(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("serve: unknown server %q (use upstream or kong)", args[0])
+	return fmt.Errorf("serve: unknown server %q (use upstream, kong, alb or apigw)", args[0])
 }
 
 func serveUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) error {

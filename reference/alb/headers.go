@@ -1,0 +1,113 @@
+package alb
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+)
+
+// The headers ALB adds for targets (SPEC A-MODE-2, A-HDR-1), under their default names.
+const (
+	HeaderClientCert   = "X-Amzn-Mtls-Clientcert"
+	HeaderSerialNumber = "X-Amzn-Mtls-Clientcert-Serial-Number"
+	HeaderIssuer       = "X-Amzn-Mtls-Clientcert-Issuer"
+	HeaderSubject      = "X-Amzn-Mtls-Clientcert-Subject"
+	HeaderValidity     = "X-Amzn-Mtls-Clientcert-Validity"
+	HeaderLeaf         = "X-Amzn-Mtls-Clientcert-Leaf"
+)
+
+// mtlsHeaderPrefix is the prefix of every header ALB's mTLS owns; clients may not send them.
+const mtlsHeaderPrefix = "X-Amzn-Mtls-"
+
+// headerNames are a listener's header names after its renaming attributes.
+type headerNames struct {
+	cert, serial, issuer, subject, validity, leaf string
+}
+
+// HeaderAttribute is the listener attribute that renames one header, e.g.
+// routing.http.request.x_amzn_mtls_clientcert_subject.header_name for X-Amzn-Mtls-Clientcert-Subject.
+func HeaderAttribute(header string) string {
+	return "routing.http.request." + strings.ToLower(strings.ReplaceAll(header, "-", "_")) + ".header_name"
+}
+
+// validHeaderName reports whether s is an HTTP token of 1 to 40 characters.
+func validHeaderName(s string) bool {
+	if len(s) == 0 || len(s) > 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+.^_`|~-", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// parseAttributes reads a listener's attributes: the six header_name attributes are known,
+// anything else is an error naming the key.
+func parseAttributes(attrs []Attribute, where string) (headerNames, error) {
+	h := headerNames{HeaderClientCert, HeaderSerialNumber, HeaderIssuer, HeaderSubject, HeaderValidity, HeaderLeaf}
+	slots := map[string]*string{
+		HeaderAttribute(HeaderClientCert): &h.cert, HeaderAttribute(HeaderSerialNumber): &h.serial,
+		HeaderAttribute(HeaderIssuer): &h.issuer, HeaderAttribute(HeaderSubject): &h.subject,
+		HeaderAttribute(HeaderValidity): &h.validity, HeaderAttribute(HeaderLeaf): &h.leaf,
+	}
+	for i, a := range attrs {
+		slot, ok := slots[a.Key]
+		if !ok {
+			return headerNames{}, fmt.Errorf("%s.Attributes[%d]: unknown listener attribute %q; the emulator knows %s",
+				where, i, a.Key, strings.Join(knownAttributes(), ", "))
+		}
+		if !validHeaderName(a.Value) {
+			return headerNames{}, fmt.Errorf("%s.Attributes[%d] %s: %q is not a valid header name (1–40 token characters)", where, i, a.Key, a.Value)
+		}
+		*slot = http.CanonicalHeaderKey(a.Value)
+	}
+	return h, nil
+}
+
+func knownAttributes() []string {
+	var out []string
+	for _, h := range []string{HeaderClientCert, HeaderSerialNumber, HeaderIssuer, HeaderSubject, HeaderValidity, HeaderLeaf} {
+		out = append(out, HeaderAttribute(h))
+	}
+	return out
+}
+
+// strip removes every X-Amzn-Mtls-* header and any renamed one the client sent (SPEC A-HDR-2).
+func (h headerNames) strip(hdr http.Header) {
+	for k := range hdr {
+		if strings.HasPrefix(http.CanonicalHeaderKey(k), mtlsHeaderPrefix) {
+			delete(hdr, k)
+		}
+	}
+	for _, n := range []string{h.cert, h.serial, h.issuer, h.subject, h.validity, h.leaf} {
+		hdr.Del(n)
+	}
+}
+
+// setPassthrough adds the whole chain, leaf first, URL-encoded (SPEC A-MODE-2).
+func (h headerNames) setPassthrough(hdr http.Header, chain []*x509.Certificate) {
+	if len(chain) == 0 {
+		return
+	}
+	ders := make([][]byte, len(chain))
+	for i, c := range chain {
+		ders[i] = c.Raw
+	}
+	hdr.Set(h.cert, certinfo.URLEncodedPEM(ders...))
+}
+
+// setVerify adds the verified leaf's fields (SPEC A-HDR-1).
+func (h headerNames) setVerify(hdr http.Header, leaf *x509.Certificate) {
+	hdr.Set(h.serial, certinfo.SerialHex(leaf))
+	hdr.Set(h.issuer, certinfo.IssuerDN(leaf))
+	hdr.Set(h.subject, certinfo.DN(leaf))
+	hdr.Set(h.validity, certinfo.Validity(leaf))
+	hdr.Set(h.leaf, certinfo.URLEncodedPEM(leaf.Raw))
+}

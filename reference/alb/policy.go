@@ -1,0 +1,178 @@
+package alb
+
+import (
+	"crypto/tls"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// DefaultPolicy is the console's default for a new HTTPS listener.
+const DefaultPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+// TargetPolicy is the policy ALB uses towards HTTPS targets (SPEC A-TG-1).
+const TargetPolicy = "ELBSecurityPolicy-TLS13-1-0-2021-06"
+
+// Policy is one ELB security policy as crypto/tls can serve it.
+type Policy struct {
+	Name string
+	// MinVersion and MaxVersion bound the protocol versions.
+	MinVersion, MaxVersion uint16
+	// Ciphers are the TLS 1.0–1.2 suites, in OpenSSL names, in the policy's order. Suites Go does
+	// not implement (ECDHE-*-AES256-SHA384, AES256-SHA256) are listed in Unsupported instead.
+	Ciphers     []string
+	Unsupported []string
+	// TLS13Ciphers are the TLS 1.3 suites the policy allows. Go always offers all three TLS 1.3
+	// suites; see NoChaCha20.
+	TLS13Ciphers []string
+	// NoChaCha20 marks the FIPS policy. crypto/tls cannot leave CHACHA20 out of TLS 1.3, so the
+	// emulator refuses clients that offer no AES-GCM suite and closes (logged as a failure) a
+	// connection that negotiated CHACHA20 anyway: the client sees its handshake complete, then
+	// the connection end, where ALB would fail the handshake.
+	NoChaCha20 bool
+	// Groups are the key exchange groups in preference order.
+	Groups []tls.CurveID
+}
+
+// The cipher sets of ELB's TLS 1.3 policies (describe-ssl-policies, 2021-06 generation).
+func policyTable() []Policy {
+	tls13 := []string{"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
+	groups := []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
+	ecdheGCM := []string{"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384"}
+	std := []string{"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA256", "ECDHE-RSA-AES128-SHA256",
+		"ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-RSA-AES256-SHA384"}
+	ext1 := append(slices.Clone(std), "AES128-GCM-SHA256", "AES128-SHA256", "AES256-GCM-SHA384", "AES256-SHA256")
+	ext2 := append(slices.Clone(ext1), "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA", "AES128-SHA", "AES256-SHA")
+	mk := func(name string, minV uint16, ciphers []string) Policy {
+		p := Policy{Name: name, MinVersion: minV, MaxVersion: tls.VersionTLS13, TLS13Ciphers: tls13, Groups: groups}
+		for _, c := range ciphers {
+			if _, ok := goSuite(c); ok {
+				p.Ciphers = append(p.Ciphers, c)
+			} else {
+				p.Unsupported = append(p.Unsupported, c)
+			}
+		}
+		return p
+	}
+	fips := mk("ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04", tls.VersionTLS13, nil)
+	fips.TLS13Ciphers, fips.NoChaCha20 = tls13[:2], true
+	fips.Groups = []tls.CurveID{tls.CurveP256, tls.CurveP384, tls.CurveP521}
+	pq := mk("ELBSecurityPolicy-TLS13-1-3-PQ-2025-09", tls.VersionTLS13, nil)
+	pq.Groups = append([]tls.CurveID{tls.X25519MLKEM768}, groups...)
+	return []Policy{
+		mk("ELBSecurityPolicy-TLS13-1-3-2021-06", tls.VersionTLS13, nil),
+		mk("ELBSecurityPolicy-TLS13-1-2-2021-06", tls.VersionTLS12, std),
+		mk("ELBSecurityPolicy-TLS13-1-2-Res-2021-06", tls.VersionTLS12, ecdheGCM),
+		mk("ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06", tls.VersionTLS12, ext1),
+		mk("ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06", tls.VersionTLS12, ext2),
+		mk("ELBSecurityPolicy-TLS13-1-1-2021-06", tls.VersionTLS11, ext2),
+		mk("ELBSecurityPolicy-TLS13-1-0-2021-06", tls.VersionTLS10, ext2),
+		fips,
+		pq,
+	}
+}
+
+// Policies lists the security policies the emulator knows, in ELB's order.
+func Policies() []Policy { return policyTable() }
+
+// LookupPolicy returns the policy of that name; an unknown name is an error listing the known ones.
+func LookupPolicy(name string) (Policy, error) {
+	if name == "" {
+		name = DefaultPolicy
+	}
+	for _, p := range policyTable() {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	var names []string
+	for _, p := range policyTable() {
+		names = append(names, p.Name)
+	}
+	return Policy{}, fmt.Errorf("SslPolicy %q is not a security policy the emulator knows; use one of %s", name, strings.Join(names, ", "))
+}
+
+// apply sets the policy's versions, suites and groups on c.
+func (p Policy) apply(c *tls.Config) {
+	c.MinVersion, c.MaxVersion = p.MinVersion, p.MaxVersion
+	c.CipherSuites = nil
+	for _, name := range p.Ciphers {
+		if id, ok := goSuite(name); ok {
+			c.CipherSuites = append(c.CipherSuites, id)
+		}
+	}
+	c.CurvePreferences = slices.Clone(p.Groups)
+}
+
+// openSSLNames maps crypto/tls suite IDs to OpenSSL's names, which ALB's policies and logs use.
+func openSSLNames() map[uint16]string {
+	return map[uint16]string{
+		tls.TLS_AES_128_GCM_SHA256:                        "TLS_AES_128_GCM_SHA256",
+		tls.TLS_AES_256_GCM_SHA384:                        "TLS_AES_256_GCM_SHA384",
+		tls.TLS_CHACHA20_POLY1305_SHA256:                  "TLS_CHACHA20_POLY1305_SHA256",
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:       "ECDHE-ECDSA-AES128-GCM-SHA256",
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:         "ECDHE-RSA-AES128-GCM-SHA256",
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256:       "ECDHE-ECDSA-AES128-SHA256",
+		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256:         "ECDHE-RSA-AES128-SHA256",
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:       "ECDHE-ECDSA-AES256-GCM-SHA384",
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:         "ECDHE-RSA-AES256-GCM-SHA384",
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-ECDSA-CHACHA20-POLY1305",
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:   "ECDHE-RSA-CHACHA20-POLY1305",
+		tls.TLS_RSA_WITH_AES_128_GCM_SHA256:               "AES128-GCM-SHA256",
+		tls.TLS_RSA_WITH_AES_128_CBC_SHA256:               "AES128-SHA256",
+		tls.TLS_RSA_WITH_AES_256_GCM_SHA384:               "AES256-GCM-SHA384",
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA:          "ECDHE-ECDSA-AES128-SHA",
+		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA:            "ECDHE-RSA-AES128-SHA",
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA:          "ECDHE-ECDSA-AES256-SHA",
+		tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA:            "ECDHE-RSA-AES256-SHA",
+		tls.TLS_RSA_WITH_AES_128_CBC_SHA:                  "AES128-SHA",
+		tls.TLS_RSA_WITH_AES_256_CBC_SHA:                  "AES256-SHA",
+	}
+}
+
+// OpenSSLCipherName is a suite's OpenSSL name, as ALB's connection log writes it.
+func OpenSSLCipherName(id uint16) string {
+	if n, ok := openSSLNames()[id]; ok {
+		return n
+	}
+	return tls.CipherSuiteName(id)
+}
+
+func goSuite(openssl string) (uint16, bool) {
+	for id, n := range openSSLNames() {
+		if n == openssl {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// ProtocolName is a version as ALB's log writes it: TLSv1.2, TLSv1.3.
+func ProtocolName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLSv1"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	}
+	return "-"
+}
+
+// GroupName is a key exchange group in OpenSSL's name, as the log's tls_keyexchange writes it.
+func GroupName(id tls.CurveID) string {
+	switch id {
+	case 0:
+		return "-"
+	case tls.CurveP256:
+		return "secp256r1"
+	case tls.CurveP384:
+		return "secp384r1"
+	case tls.CurveP521:
+		return "secp521r1"
+	}
+	return id.String()
+}

@@ -1,0 +1,96 @@
+package alb_test
+
+import (
+	"crypto/tls"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/reference/alb"
+)
+
+var _ = Describe("Connection log", func() {
+	suite.It("A-LOG-1", "one line per connection in ALB's field order, Success or Failed:<code>", func(ctx SpecContext) {
+		sys := start(ctx, config(alb.ModeVerify, withCRL(pkiFile("crl.pem"))))
+		port := sys.ListenerURLs[0][strings.LastIndexByte(sys.ListenerURLs[0], ':')+1:]
+		Expect(ok(ctx, client(fixtures.Client), anything(sys)).Status).To(Equal(200))
+		for _, name := range []string{"", fixtures.ClientUnknownCA, fixtures.ClientRevoked, fixtures.ClientExpired, fixtures.ClientNotYetValid, fixtures.ClientDeepChain, fixtures.ClientNoClientAuth, fixtures.ClientRSA1024} {
+			refused(ctx, client(name), anything(sys))
+		}
+		lines := sys.ConnectionLog()
+		entries := logLines(sys, 9)
+		for _, l := range lines {
+			Expect(l).To(MatchRegexp(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z 127\.0\.0\.1 \d+ %s (TLSv1\.[23]|-) \S+ \d+\.\d{3} ("[^"]*"|-) (NotBefore=\S+;NotAfter=\S+|-) ([0-9A-F]+|-) (Success|Failed:\w+) TID_[0-9a-f]{32} \S+$`, port),
+				"ALB's field order")
+		}
+		byStatus := map[string]alb.LogEntry{}
+		for _, e := range entries {
+			byStatus[e.VerifyStatus] = e
+			Expect(e.ClientIP).To(Equal("127.0.0.1"))
+			Expect(e.ClientPort).To(MatchRegexp(`^\d+$`))
+			Expect(e.ListenerPort).To(Equal(port))
+			Expect(e.TraceID).To(MatchRegexp(`^TID_[0-9a-f]{32}$`))
+			Expect(e.Time).To(BeTemporally("~", time.Now(), time.Minute))
+			Expect(e.HandshakeLatency).To(BeNumerically("<", 5*time.Second))
+		}
+		Expect(byStatus).To(HaveLen(9), "every connection has its own status: %v", lines)
+		good := byStatus["Success"]
+		leaf := pki.Get(fixtures.Client).Cert
+		Expect(good.Protocol).To(Equal("TLSv1.3"))
+		Expect(good.Cipher).To(BeElementOf("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"))
+		Expect(good.Subject).To(Equal(leaf.Subject.String()))
+		Expect(good.Serial).To(Equal(strings.ToUpper(leaf.SerialNumber.Text(16))))
+		Expect(good.Validity).To(HavePrefix("NotBefore="))
+		Expect(good.KeyExchange).To(Equal("X25519"))
+		for _, code := range []string{"ClientCertRejected", "ClientCertUntrusted", "ClientCertCrlHit", "ClientCertExpired", "ClientCertNotYetValid",
+			"ClientCertMaxChainDepthExceeded", "ClientCertPurposeInvalid", "ClientCertTypeUnsupported"} {
+			Expect(byStatus).To(HaveKey("Failed:"+code), strings.Join(lines, "\n"))
+		}
+		Expect(byStatus["Failed:ClientCertRejected"].Subject).To(BeEmpty())
+		Expect(byStatus["Failed:ClientCertCrlHit"].Subject).To(Equal(pki.Get(fixtures.ClientRevoked).Cert.Subject.String()))
+	})
+
+	suite.It("A-LOG-1", "a connection that never completes a handshake is logged once too", func(ctx SpecContext) {
+		sys := start(ctx, config(alb.ModeVerify))
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(sys.ListenerURLs[0], "https://"))
+		Expect(err).NotTo(HaveOccurred())
+		_, _ = c.Write([]byte("GET / HTTP/1.1\r\n\r\n")) // plain HTTP on the TLS port
+		_ = c.Close()
+		e := logLines(sys, 1)[0]
+		Expect(e.VerifyStatus).To(Equal("Failed:UnmappedConnectionError"))
+		Expect(e.Protocol).To(BeEmpty())
+	})
+
+	suite.It("A-LOG-1", "ConnectionLogs.Path writes the same lines to a file", func(ctx SpecContext) {
+		path := filepath.Join(GinkgoT().TempDir(), "conn.log")
+		sys := start(ctx, config(alb.ModeVerify, func(c *alb.Config) { c.ConnectionLogs.Path = path }))
+		Expect(ok(ctx, client(fixtures.Client), anything(sys)).Status).To(Equal(200))
+		refused(ctx, client(fixtures.ClientUnknownCA), anything(sys))
+		logLines(sys, 2)
+		b, err := os.ReadFile(path)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Split(strings.TrimSpace(string(b)), "\n")).To(Equal(sys.ConnectionLog()))
+	})
+})
+
+var _ = Describe("Connection log codes for broken certificates", func() {
+	suite.It("A-LOG-1", "a certificate that does not parse fails the handshake, logged ClientCertInvalid", func(ctx SpecContext) {
+		sys := start(ctx, config(alb.ModeVerify))
+		good := pki.Get(fixtures.Client).TLSCertificate()
+		der := append([]byte(nil), good.Certificate[0]...)
+		der[len(der)/2] ^= 0xff
+		der = der[:len(der)-7]
+		broken := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: good.PrivateKey}
+		c := client("", func(conf *tls.Config) {
+			conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &broken, nil }
+		})
+		refused(ctx, c, anything(sys))
+		Expect(lastStatus(sys, 1)).To(Equal("Failed:ClientCertInvalid"))
+	})
+})

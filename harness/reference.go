@@ -23,9 +23,10 @@ func Reference() *ReferenceTarget { return &ReferenceTarget{} }
 // Name implements Target.
 func (*ReferenceTarget) Name() string { return "reference" }
 
-// Claims implements Target: the reference implements every Kong and ALB behaviour.
+// Claims implements Target: the reference implements every Kong and ALB behaviour, and takes
+// the Load profile's traffic.
 func (t *ReferenceTarget) Claims(id catalog.ID) (bool, string) {
-	return claimAll(t.Name(), catalog.Kong, catalog.ALB)(id)
+	return claimAll(t.Name(), catalog.Kong, catalog.ALB, catalog.Load)(id)
 }
 
 // Supports implements Target: the reference does everything the suites ask.

@@ -28,8 +28,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"pki", "generate the test PKI (CAs, good and bad client certificates, CRLs) into a directory", runPKI},
-		{"serve", "run a reference server: serve upstream | serve kong", runServe},
+		{"serve", "run a reference server: serve upstream | kong | alb | apigw", runServe},
 		{"report", "turn a Ginkgo JSON report into reports/junit.xml and reports/summary.md", runReport},
+		{"load", "attack a gateway with a population of TLS identities and gate on violations (reports/load)", runLoad},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "mtlsgate", version.Version)
 			return err

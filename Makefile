@@ -4,9 +4,14 @@
 GO      ?= go
 TARGET  ?= reference
 REPORTS ?= reports
+# Profiles whose every SPEC ID the reports list, covered or not.
+PROFILES ?= kong,alb,load
+# The targets `make conformance-targets` certifies besides the embedded reference; each writes its
+# reports under $(REPORTS)/targets/<name>/.
+TARGETS ?= reference-container nginx haproxy
 GINKGO  := $(GO) tool ginkgo
 
-.PHONY: all build test conformance vet fmt clean
+.PHONY: all build test conformance conformance-targets load bench vet fmt clean
 
 all: build
 
@@ -27,8 +32,21 @@ conformance: build
 	@mkdir -p $(REPORTS)
 	@status=0; \
 	MTLSGATE_TARGET=$(TARGET) $(GINKGO) run --json-report=ginkgo.json --output-dir=$(REPORTS) ./suites/... || status=1; \
-	./bin/mtlsgate report --ginkgo-json $(REPORTS)/ginkgo.json --out $(REPORTS) --profiles kong || status=1; \
+	./bin/mtlsgate report --ginkgo-json $(REPORTS)/ginkgo.json --out $(REPORTS) --profiles $(PROFILES) || status=1; \
+	if [ -n "$$GITHUB_STEP_SUMMARY" ]; then cat $(REPORTS)/summary.md >> "$$GITHUB_STEP_SUMMARY"; fi; \
 	exit $$status
 
+# The same suites against every target in $(TARGETS), one after another; all run even if one fails.
+conformance-targets: build
+	@status=0; for t in $(TARGETS); do \
+	  echo "== conformance against $$t"; \
+	  $(MAKE) --no-print-directory conformance TARGET=$$t REPORTS=$(REPORTS)/targets/$$t || status=1; \
+	done; exit $$status
+
+# A load run against the embedded reference: reports/load/index.html, load.json, junit.xml.
+load: build
+	./bin/mtlsgate load --duration 10s --revoke-at 4s --thresholds load/thresholds.example.yaml --out $(REPORTS)/load
+
 clean:
-	rm -rf bin $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml $(REPORTS)/summary.md
+	rm -rf bin $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml $(REPORTS)/summary.md $(REPORTS)/conformance.yaml \
+		$(REPORTS)/conformance.json $(REPORTS)/targets $(REPORTS)/load

@@ -65,9 +65,14 @@ type ReferenceContainerTarget struct {
 // Name implements Target.
 func (*ReferenceContainerTarget) Name() string { return "reference-container" }
 
-// Claims implements Target: as the in-process reference.
+// Claims implements Target: the Kong and Load profiles, as the in-process reference. The ALB
+// profile is not claimed yet: the container target cannot start the ALB emulator and API Gateway
+// stand-in.
 func (t *ReferenceContainerTarget) Claims(id catalog.ID) (bool, string) {
-	return claimAll(t.Name(), catalog.Kong, catalog.ALB)(id)
+	if b, ok := catalog.Lookup(id); ok && b.Profile == catalog.ALB {
+		return false, t.Name() + " cannot start the ALB emulator and API Gateway stand-in as containers yet (use MTLSGATE_TARGET=reference)"
+	}
+	return claimAll(t.Name(), catalog.Kong, catalog.Load)(id)
 }
 
 // Supports implements Target.
@@ -83,7 +88,7 @@ func (t *ReferenceContainerTarget) StartKong(ctx context.Context, setup KongSetu
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", t.Name(), err)
 	}
-	return startContainerKong(ctx, &t.ups, img, setup, gatewayImage{ref: img, reference: true, version: "mtlsgate " + version.Version}, nil)
+	return startContainerKong(ctx, eng, &t.ups, img, setup, gatewayImage{ref: img, reference: true, version: "mtlsgate " + version.Version}, nil)
 }
 
 // gatewayImage is the image of the Kong-profile gateway to run and how to run it.
@@ -112,14 +117,14 @@ type kongUpstreams struct {
 }
 
 // acquire starts the shared containers if needed and returns a fresh gateway alias.
-func (u *kongUpstreams) acquire(ctx context.Context, image string, p *fixtures.PKI) (string, error) {
+func (u *kongUpstreams) acquire(ctx context.Context, eng *containers.Engine, image string, p *fixtures.PKI) (string, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.refs > 0 && u.pki != p {
 		return "", errors.New("the upstream containers already serve another PKI; stop its systems first")
 	}
 	if u.refs == 0 {
-		if err := u.start(ctx, image, p); err != nil {
+		if err := u.start(ctx, eng, image, p); err != nil {
 			u.stop(context.Background())
 			return "", err
 		}
@@ -129,13 +134,13 @@ func (u *kongUpstreams) acquire(ctx context.Context, image string, p *fixtures.P
 	return fmt.Sprintf("%s-%d", gatewayAlias, u.gateways), nil
 }
 
-func (u *kongUpstreams) start(ctx context.Context, image string, p *fixtures.PKI) error {
+func (u *kongUpstreams) start(ctx context.Context, eng *containers.Engine, image string, p *fixtures.PKI) error {
 	var err error
 	u.pki = p
 	if u.pkiFiles, err = pkiFiles(p); err != nil {
 		return err
 	}
-	if u.nw, err = containers.NewNetwork(ctx); err != nil {
+	if u.nw, err = eng.NewNetwork(ctx); err != nil {
 		return err
 	}
 	anyStatus := func(int) bool { return true }
@@ -190,7 +195,7 @@ func (u *kongUpstreams) stop(ctx context.Context) error {
 // through KONG_* variables exactly as the Kong image reads them. before runs first with the
 // network and the gateway's alias (real Kong starts its database there) and returns what to
 // stop afterwards.
-func startContainerKong(ctx context.Context, ups *kongUpstreams, mtlsgateImage string, setup KongSetup, gw gatewayImage,
+func startContainerKong(ctx context.Context, eng *containers.Engine, ups *kongUpstreams, mtlsgateImage string, setup KongSetup, gw gatewayImage,
 	before func(ctx context.Context, nw *containers.Network, alias string) (map[string]string, func(context.Context) error, error)) (*KongSystem, error) {
 	if setup.PKI == nil {
 		return nil, errors.New("start container kong: KongSetup.PKI is required")
@@ -199,7 +204,7 @@ func startContainerKong(ctx context.Context, ups *kongUpstreams, mtlsgateImage s
 	if err != nil {
 		return nil, fmt.Errorf("start container kong: %w", err)
 	}
-	alias, err := ups.acquire(ctx, mtlsgateImage, setup.PKI)
+	alias, err := ups.acquire(ctx, eng, mtlsgateImage, setup.PKI)
 	if err != nil {
 		return nil, fmt.Errorf("start container kong: %w", err)
 	}

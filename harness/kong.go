@@ -87,13 +87,9 @@ func (t *KongTargetImpl) StartKong(ctx context.Context, setup KongSetup) (*KongS
 		return nil, fmt.Errorf("start kong: %w", err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("start kong: the Kong image %s is not on this Docker engine and mtlsgate never pulls: "+
-			"pull it where a registry is reachable (docker pull %s), bring it here (docker save %s | docker load), "+
-			"or set %s to a Kong image you have", ref, ref, ref, KongImageEnv)
-	}
-	mtlsgateImage, err := eng.MtlsgateImage(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("start kong: %w", err)
+		return nil, fmt.Errorf("start kong: the Kong image %s (%s) is not on this Docker engine, and mtlsgate never pulls: "+
+			"run `docker pull %s` where a registry is reachable, or load a saved copy (`docker save -o kong.tar %s` there, "+
+			"`docker load -i kong.tar` here), or set %s to a Kong image this engine has", ref, imageSource(KongImageEnv), ref, ref, KongImageEnv)
 	}
 	gw := gatewayImage{ref: ref, reference: labels[containers.ReferenceLabel] == "true", version: "kong (" + ref + ")",
 		env: map[string]string{}}
@@ -101,17 +97,30 @@ func (t *KongTargetImpl) StartKong(ctx context.Context, setup KongSetup) (*KongS
 		gw.env[LicenseEnv] = v
 	}
 	if gw.reference {
-		return startContainerKong(ctx, &t.ups, mtlsgateImage, setup, gw, nil)
+		mtlsgateImage, err := eng.MtlsgateImage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("start kong: %w", err)
+		}
+		return startContainerKong(ctx, eng, &t.ups, mtlsgateImage, setup, gw, nil)
 	}
 	pg := os.Getenv(PostgresImageEnv)
 	if pg == "" {
 		pg = DefaultPostgresImage
 	}
 	if ok, _, err := eng.HasImage(ctx, pg); err != nil || !ok {
-		return nil, fmt.Errorf("start kong: real Kong needs PostgreSQL for a writable Admin API, and the image %s is not on this Docker engine "+
-			"(bring it here with docker save/load, or set %s)", pg, PostgresImageEnv)
+		if err != nil {
+			return nil, fmt.Errorf("start kong: %w", err)
+		}
+		return nil, fmt.Errorf("start kong: real Kong needs PostgreSQL for a writable Admin API, and the image %s (%s) is not on this Docker engine: "+
+			"run `docker pull %s` where a registry is reachable, or load a saved copy (`docker save -o postgres.tar %s` there, "+
+			"`docker load -i postgres.tar` here), or set %s to a PostgreSQL image this engine has", pg, imageSource(PostgresImageEnv), pg, pg, PostgresImageEnv)
 	}
-	return startContainerKong(ctx, &t.ups, mtlsgateImage, setup, gw, func(ctx context.Context, nw *containers.Network, alias string) (map[string]string, func(context.Context) error, error) {
+	// Only now the (slower) mtlsgate build: a missing Kong or PostgreSQL image fails in seconds.
+	mtlsgateImage, err := eng.MtlsgateImage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start kong: %w", err)
+	}
+	return startContainerKong(ctx, eng, &t.ups, mtlsgateImage, setup, gw, func(ctx context.Context, nw *containers.Network, alias string) (map[string]string, func(context.Context) error, error) {
 		return startKongDatabase(ctx, nw, pg, alias, gw)
 	})
 }
@@ -149,6 +158,14 @@ func startKongDatabase(ctx context.Context, nw *containers.Network, image, gatew
 		return nil, stop, fmt.Errorf("kong migrations bootstrap: %w", err)
 	}
 	return settings, stop, nil
+}
+
+// imageSource says where an image name came from, for error messages.
+func imageSource(env string) string {
+	if os.Getenv(env) != "" {
+		return "set by " + env
+	}
+	return "the default; set " + env + " to choose another"
 }
 
 func mergeEnv(a, b map[string]string) map[string]string {

@@ -5,6 +5,7 @@
 package containers
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -12,14 +13,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	mobynetwork "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
@@ -53,6 +59,14 @@ func Connect(ctx context.Context) (*Engine, error) {
 	setDefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	// testcontainers-go falls back to /var/run/docker.sock when DOCKER_HOST does not answer; a
+	// DOCKER_HOST the user set is the engine they mean, so it must answer itself (with the
+	// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH that go with it).
+	if host := os.Getenv("DOCKER_HOST"); host != "" {
+		if err := ping(ctx, client.FromEnv); err != nil {
+			return nil, noEngine(fmt.Errorf("DOCKER_HOST=%s: %w", host, err))
+		}
+	}
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, noEngine(err)
@@ -64,8 +78,19 @@ func Connect(ctx context.Context) (*Engine, error) {
 	return &Engine{client: cli}, nil
 }
 
+// ping asks one engine whether it is there.
+func ping(ctx context.Context, opts ...client.Opt) error {
+	cli, err := client.New(opts...)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	_, err = cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	return err
+}
+
 func noEngine(err error) error {
-	return fmt.Errorf("no Docker engine found: %w (start Docker, or set DOCKER_HOST; the in-process target MTLSGATE_TARGET=reference needs none)", err)
+	return fmt.Errorf("no Docker engine found: %w (start Docker, or point DOCKER_HOST at a running engine; the in-process target MTLSGATE_TARGET=reference needs none)", err)
 }
 
 // setDefault sets an environment variable testcontainers-go reads, unless the user set it.
@@ -92,6 +117,22 @@ func (e *Engine) HasImage(ctx context.Context, ref string) (bool, map[string]str
 		labels = res.Config.Labels
 	}
 	return true, labels, nil
+}
+
+// imagePorts lists the ports an image exposes ("8000/tcp"), sorted.
+func (e *Engine) imagePorts(ctx context.Context, ref string) ([]string, error) {
+	res, err := e.client.ImageInspect(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %q: %w", ref, err)
+	}
+	var ports []string
+	if res.Config != nil {
+		for p := range res.Config.ExposedPorts {
+			ports = append(ports, p)
+		}
+	}
+	sort.Strings(ports)
+	return ports, nil
 }
 
 // MtlsgateImage returns the mtlsgate image: MTLSGATE_IMAGE if set (it must exist), else one built
@@ -122,11 +163,25 @@ func (e *Engine) MtlsgateImage(ctx context.Context) (string, error) {
 	return ref, nil
 }
 
-// BuildImage builds the static mtlsgate binary and the FROM-scratch image around it.
+// dockerfile wraps the static binary; it is part of the image's content hash.
+const dockerfile = "FROM scratch\nLABEL " + ReferenceLabel + "=true\nCOPY mtlsgate /mtlsgate\nENTRYPOINT [\"/mtlsgate\"]\n"
+
+// ImageTag is the tag of the image built from a Dockerfile and binary: the first 16 hex digits of
+// SHA-256 over both, so an unchanged build reuses the image and any change gets a new one.
+func ImageTag(dockerfile, binary []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\n", len(dockerfile))
+	h.Write(dockerfile)
+	h.Write(binary)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// BuildImage builds the static mtlsgate binary and, unless the engine has it already, the
+// FROM-scratch image around it.
 func BuildImage(ctx context.Context, e *Engine) (string, error) {
 	dir, err := os.MkdirTemp("", "mtlsgate-image-")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("build mtlsgate image: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	root, err := moduleRoot(ctx)
@@ -142,17 +197,15 @@ func BuildImage(ctx context.Context, e *Engine) (string, error) {
 	}
 	b, err := os.ReadFile(bin)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("read the static mtlsgate build: %w", err)
 	}
-	sum := sha256.Sum256(b)
-	tag := hex.EncodeToString(sum[:])[:16]
+	tag := ImageTag([]byte(dockerfile), b)
 	ref := ImageRepo + ":" + tag
 	if ok, _, err := e.HasImage(ctx, ref); err != nil || ok {
 		return ref, err
 	}
-	dockerfile := "FROM scratch\nLABEL " + ReferenceLabel + "=true\nCOPY mtlsgate /mtlsgate\nENTRYPOINT [\"/mtlsgate\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		return "", err
+		return "", fmt.Errorf("write the image's Dockerfile: %w", err)
 	}
 	req := testcontainers.GenericContainerRequest{ContainerRequest: testcontainers.ContainerRequest{
 		FromDockerfile: testcontainers.FromDockerfile{Context: dir, Repo: ImageRepo, Tag: tag, KeepImage: true},
@@ -183,23 +236,29 @@ func moduleRoot(ctx context.Context) (string, error) {
 
 // Network is a Docker network a run created; containers reach each other on it by alias.
 type Network struct {
-	net *testcontainers.DockerNetwork
+	engine *Engine
+	net    *testcontainers.DockerNetwork
 }
 
-// NewNetwork creates a private network.
-func NewNetwork(ctx context.Context) (*Network, error) {
+// NewNetwork creates a private network on the engine.
+func (e *Engine) NewNetwork(ctx context.Context) (*Network, error) {
 	n, err := network.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create Docker network: %w", err)
 	}
-	return &Network{net: n}, nil
+	return &Network{engine: e, net: n}, nil
 }
 
 // Name is the network's name.
 func (n *Network) Name() string { return n.net.Name }
 
 // Remove deletes the network.
-func (n *Network) Remove(ctx context.Context) error { return n.net.Remove(ctx) }
+func (n *Network) Remove(ctx context.Context) error {
+	if err := n.net.Remove(ctx); err != nil {
+		return fmt.Errorf("remove Docker network %s: %w", n.net.Name, err)
+	}
+	return nil
+}
 
 // File is a file copied into a container before it starts.
 type File struct {
@@ -229,18 +288,46 @@ type Container struct {
 
 // Start runs a container on the network. The container is returned even on error when one
 // was created, so the caller can remove it.
+//
+// Ports are published on 127.0.0.1 only. Besides keeping the containers off other interfaces,
+// this avoids a Docker 20.10 fault: publishing on every address allocates the IPv4 and the IPv6
+// host port separately, so a container can get 0.0.0.0:A and [::]:B for one port while another
+// container holds 0.0.0.0:B; testcontainers-go reports the first binding of either family, and
+// 127.0.0.1:B then reaches the other container (and stops answering once that one is removed).
+//
+// Files go in as one tar archive before the container starts: one copy instead of one per file,
+// which on a slow storage driver (fuse-overlayfs) is most of a container's start-up time.
 func (n *Network) Start(ctx context.Context, r Request) (*Container, error) {
+	if len(r.Ports) == 0 {
+		// testcontainers-go publishes every port the image exposes when asked for none; publish
+		// them on loopback too (a Kong image exposes eight).
+		ports, err := n.engine.imagePorts(ctx, r.Image)
+		if err != nil {
+			return nil, fmt.Errorf("start container %s: %w", r.Alias, err)
+		}
+		r.Ports = ports
+	}
 	req := testcontainers.ContainerRequest{
 		Image: r.Image, Cmd: r.Cmd, Env: r.Env, ExposedPorts: r.Ports,
 		Networks: []string{n.net.Name}, NetworkAliases: map[string][]string{n.net.Name: {r.Alias}},
-		WaitingFor: r.Wait,
+		WaitingFor:         r.Wait,
+		HostConfigModifier: loopbackPorts(r.Ports),
 	}
-	for _, f := range r.Files {
-		mode := f.Mode
-		if mode == 0 {
-			mode = 0o644
+	if len(r.Files) > 0 {
+		archive, err := tarFiles(r.Files)
+		if err != nil {
+			return nil, fmt.Errorf("start container %s (%s): %w", r.Alias, r.Image, err)
 		}
-		req.Files = append(req.Files, testcontainers.ContainerFile{Reader: bytes.NewReader(f.Content), ContainerFilePath: f.Path, FileMode: mode})
+		req.LifecycleHooks = []testcontainers.ContainerLifecycleHooks{{
+			PostCreates: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
+				_, err := n.engine.client.CopyToContainer(ctx, c.GetContainerID(), client.CopyToContainerOptions{
+					DestinationPath: "/", Content: bytes.NewReader(archive)})
+				if err != nil {
+					return fmt.Errorf("copy %d files into the container: %w", len(r.Files), err)
+				}
+				return nil
+			}},
+		}}
 	}
 	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
 	var out *Container
@@ -255,6 +342,50 @@ func (n *Network) Start(ctx context.Context, r Request) (*Container, error) {
 		return out, fmt.Errorf("start container %s (%s): %w\n%s", r.Alias, r.Image, err, logs)
 	}
 	return out, nil
+}
+
+// loopbackPorts publishes each port on an ephemeral port of 127.0.0.1 (see Start for why).
+func loopbackPorts(ports []string) func(*container.HostConfig) {
+	return func(hc *container.HostConfig) {
+		if hc.PortBindings == nil {
+			hc.PortBindings = mobynetwork.PortMap{}
+		}
+		for _, p := range ports {
+			port, err := mobynetwork.ParsePort(p)
+			if err != nil {
+				continue // testcontainers-go rejects it with a clear error when it parses ExposedPorts
+			}
+			hc.PortBindings[port] = []mobynetwork.PortBinding{{HostIP: netip.AddrFrom4([4]byte{127, 0, 0, 1}), HostPort: "0"}}
+		}
+	}
+}
+
+// tarFiles packs files into one tar archive to extract at /. It holds no directory entries: the
+// engine creates a missing parent (0755) and leaves an existing one alone, where an entry would
+// reset its mode (a Kong image's /tmp would lose its sticky, world-writable bits).
+func tarFiles(files []File) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		name := strings.TrimPrefix(path.Clean("/"+f.Path), "/")
+		if name == "" || name == "." {
+			return nil, fmt.Errorf("container file %q: not a file path", f.Path)
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(f.Content))}); err != nil {
+			return nil, fmt.Errorf("pack %s: %w", f.Path, err)
+		}
+		if _, err := tw.Write(f.Content); err != nil {
+			return nil, fmt.Errorf("pack %s: %w", f.Path, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("pack container files: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // URL is scheme://127.0.0.1:<mapped port> for a container port.
@@ -289,8 +420,17 @@ func (c *Container) ExitCode(ctx context.Context) (int, error) {
 	return st.ExitCode, nil
 }
 
+// stopGrace bounds how long a container may take to exit on SIGTERM before it is killed: test
+// containers hold nothing worth the engine's default 10 s.
+const stopGrace = 2 * time.Second
+
 // Terminate stops and removes the container.
-func (c *Container) Terminate(ctx context.Context) error { return c.c.Terminate(ctx) }
+func (c *Container) Terminate(ctx context.Context) error {
+	if err := c.c.Terminate(ctx, testcontainers.StopTimeout(stopGrace)); err != nil {
+		return fmt.Errorf("terminate container %s: %w", c.c.GetContainerID(), err)
+	}
+	return nil
+}
 
 // DirFiles reads every regular file under dir as Files rooted at prefix in the container.
 func DirFiles(dir, prefix string) ([]File, error) {

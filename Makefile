@@ -11,7 +11,7 @@ PROFILES ?= kong,alb,load
 TARGETS ?= reference-container nginx haproxy
 GINKGO  := $(GO) tool ginkgo
 
-.PHONY: all build test conformance conformance-targets load bench vet fmt clean
+.PHONY: all build test conformance conformance-targets load bench vet fmt clean clean-images
 
 all: build
 
@@ -50,3 +50,7 @@ load: build
 clean:
 	rm -rf bin $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml $(REPORTS)/summary.md $(REPORTS)/conformance.yaml \
 		$(REPORTS)/conformance.json $(REPORTS)/targets $(REPORTS)/load
+
+# Remove the cached mtlsgate images (one per binary; the container targets rebuild what they need).
+clean-images:
+	-docker images mtlsgate/mtlsgate -q | xargs -r docker rmi

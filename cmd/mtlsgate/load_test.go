@@ -12,8 +12,8 @@ import (
 func TestLoadAgainstTheEmbeddedReferenceWritesReports(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"load", "--duration", "1500ms", "--rate", "60", "--mode", "handshake",
-		"--revoke-at", "500ms", "--cert-cache-ttl", "200ms", "--out", dir}, &out, &out)
+	err := run(context.Background(), []string{"load", "--duration", "4s", "--rate", "40", "--mode", "handshake",
+		"--revoke-at", "1s", "--cert-cache-ttl", "200ms", "--out", dir}, &out, &out)
 	if err != nil {
 		t.Fatalf("load: %v\n%s", err, out.String())
 	}

@@ -82,6 +82,8 @@ func targets() map[string]func() Target {
 		"reference-container": func() Target { return &ReferenceContainerTarget{} },
 		"kong":                func() Target { return &KongTargetImpl{} },
 		"external":            func() Target { return &ExternalTarget{} },
+		"nginx":               func() Target { return &NginxTarget{} },
+		"haproxy":             func() Target { return &HAProxyTarget{} },
 	}
 }
 

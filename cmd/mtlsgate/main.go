@@ -30,6 +30,7 @@ func commands() []command {
 		{"pki", "generate the test PKI (CAs, good and bad client certificates, CRLs) into a directory", runPKI},
 		{"serve", "run a reference server: serve upstream | kong | alb | apigw", runServe},
 		{"report", "turn a Ginkgo JSON report into reports/junit.xml and reports/summary.md", runReport},
+		{"bench", "measure the reference against nginx and HAProxy side by side; write reports/bench.md", runBench},
 		{"load", "attack a gateway with a population of TLS identities and gate on violations (reports/load)", runLoad},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			_, err := fmt.Fprintln(stdout, "mtlsgate", version.Version)

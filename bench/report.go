@@ -1,0 +1,319 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ReportFile is the name of the report Write puts in its directory.
+const ReportFile = "bench.md"
+
+// target is one goal of the issue: which figure, compared with whom, in which direction.
+type target struct {
+	// higher means the reference must be at least bound × the baseline; otherwise at most.
+	higher bool
+	bound  float64
+	text   string
+	// why explains a miss; it names the mechanism, never a figure (figures are measured).
+	why string
+}
+
+// measurement is one table of the report.
+type measurement struct {
+	title, unit, how string
+	format           string
+	get              func(*ServerResult) Series
+	// versus is the server the target compares with ("" for an absolute bound).
+	versus string
+	target *target
+}
+
+func measurements(o Options) []measurement {
+	return []measurement{
+		{
+			title: "Full mTLS handshakes per second", unit: "connections/s", format: "%.0f",
+			how:    fmt.Sprintf("%d concurrent loops of: new TCP connection, full TLS 1.3 handshake (X25519, ECDSA P-256 server and client certificates, no session cache or tickets, so never resumed), one `GET /anything` answered 200 through the gateway (so the client certificate has been accepted, also by the Kong reference, which checks it per request), close. Counted over %s.", o.HandshakeConcurrency, o.Duration),
+			get:    func(s *ServerResult) Series { return s.Handshakes },
+			versus: Nginx,
+			target: &target{higher: true, bound: 1.2, text: "≥ 1.2× nginx",
+				why: "a connection's cost is mostly public-key work that Go and OpenSSL do at similar speed on the server (one P-256 signature, two P-256 verifications — CertificateVerify and the client chain — one X25519) while the Go client sharing the 2 cores pays as much again for every server alike, which pulls every ratio toward 1; on top of that the reference spends a goroutine, net/http's connection state and a reverse-proxied request per connection, so it cannot do much less work than nginx, which a 1.2× lead would need"},
+		},
+		{
+			title: "Keep-alive proxied requests per second", unit: "requests/s", format: "%.0f",
+			how:    fmt.Sprintf("vegeta library, %d workers over %d kept-alive HTTP/1.1 mTLS connections, as fast as they go (`vegeta.Rate{Freq: 0}`), `GET /anything` proxied to the echo, for %s; only 200s count.", o.KeepAliveWorkers, o.KeepAliveWorkers, o.Duration),
+			get:    func(s *ServerResult) Series { return s.KeepAlive },
+			versus: Nginx,
+			target: &target{higher: true, bound: 1.0, text: "≥ 1.0× nginx",
+				why: "in Kong mode mtls-auth re-verifies the client chain (a P-256 ECDSA verification in crypto/x509) on every request (crypto/x509 Verify under mtls-auth is the largest single cost in a CPU profile of this attack) where nginx verifies once per connection; in both modes Go's net/http server plus httputil.ReverseProxy cost more per request (header maps, request copies, goroutine wake-ups, garbage collection) than nginx's event loop; caching the verification per TLS connection is the obvious fix for Kong mode"},
+		},
+		{
+			title: "Latency p50 at half the peak", unit: "ms", format: "%.2f",
+			how: fmt.Sprintf("vegeta library at a constant rate of half that server's keep-alive peak measured in the same round, for %s.", o.Duration),
+			get: func(s *ServerResult) Series { return s.P50 },
+		},
+		{
+			title: "Latency p99 at half the peak", unit: "ms", format: "%.2f",
+			how: "same attack as p50.",
+			get: func(s *ServerResult) Series { return s.P99 },
+		},
+		{
+			title: "Rate the latency was measured at", unit: "requests/s", format: "%.0f",
+			how: "half of that round's keep-alive peak.",
+			get: func(s *ServerResult) Series { return s.HalfRate },
+		},
+		{
+			title: fmt.Sprintf("RSS per idle mTLS connection (%d connections)", o.IdleConns), unit: "KiB", format: "%.1f",
+			how: fmt.Sprintf("RSS (VmRSS) of the server's whole process tree (nginx master and workers …) on a freshly started server that has served only the readiness probe, then again once %d connections — each a full mTLS handshake and one 200 answer, then left idle — are open and the RSS has settled; (after − before) ÷ %d. 1 in 100 connections is used again afterwards to prove the server kept them.", o.IdleConns, o.IdleConns),
+			get: func(s *ServerResult) Series { return s.IdleKiB },
+			target: &target{higher: false, bound: 64, text: "≤ 64 KiB",
+				why: "a Go TLS server holds a goroutine (8 KiB stack or more), a tls.Conn with its record buffers and net/http's bufio reader and writer (4 KiB each) for every idle connection"},
+		},
+		{
+			title: "RSS before the idle connections", unit: "MiB", format: "%.1f",
+			how: "the baseline of the measurement above.",
+			get: func(s *ServerResult) Series { return s.BaseRSSMiB },
+		},
+	}
+}
+
+// Render writes the Markdown report of a run.
+func Render(r *Result) string {
+	var b strings.Builder
+	o := r.Options
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("# mtlsgate bench\n\n")
+	p("The reference gateway (Kong mode and ALB mode) against nginx and HAProxy doing the same work, measured side by side in one run by `mtlsgate bench`. ")
+	p("Every figure below was measured in this run; each is the **median of %d rounds** (min and max beside it), and rounds were interleaved (%s, then again) so drift hits every server alike.\n\n",
+		o.Rounds, strings.Join(labels(r.Servers), ", "))
+	p("## Machine and run\n\n")
+	m := r.Machine
+	p("| | |\n|---|---|\n")
+	p("| CPUs (nproc) | %d |\n| CPU | %s |\n| kernel | %s |\n| Go | %s |\n| nginx | %s |\n| HAProxy | %s |\n", m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, m.Nginx, m.HAProxy)
+	p("| started | %s |\n| took | %s |\n| rounds × duration | %d × %s per measurement |\n", r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), o.Rounds, o.Duration)
+	p("| load average before → after | %s → %s |\n\n", r.LoadBefore, r.LoadAfter)
+	p("All servers listen on 127.0.0.1 with the same PKI (`fixtures.Generate`, seed 1: ECDSA P-256 root CA, server and client certificates), proxy to the same echo upstream (`mtlsgate serve upstream`, its own process) and get the same number of cores: ")
+	p("the reference is one Go process (GOMAXPROCS = %d), nginx runs `worker_processes 2`, HAProxy `nbthread 2`. ", m.CPUs)
+	p("The load generator (this process, Go) runs **on the same %d cores** as the server under test, so absolute figures are lower than on a dedicated client; the ratios are what this report is for. ", m.CPUs)
+	p("A machine shared with other work (compilers, tests) makes single rounds noisy; compare the min–max spread before trusting a ratio.\n\n")
+
+	for _, ms := range measurements(o) {
+		renderMeasurement(&b, r, ms)
+	}
+	renderSim(&b, r)
+	renderErrors(&b, r)
+	return b.String()
+}
+
+func labels(srs []*ServerResult) []string {
+	var out []string
+	for _, s := range srs {
+		out = append(out, s.Label)
+	}
+	return out
+}
+
+func find(r *Result, name string) *ServerResult {
+	for _, s := range r.Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func renderMeasurement(b *strings.Builder, r *Result, ms measurement) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## %s\n\n%s\n\n", ms.title, ms.how)
+	ratioCols := []string{}
+	for _, base := range []string{Nginx, HAProxy} {
+		if find(r, base) != nil {
+			ratioCols = append(ratioCols, base)
+		}
+	}
+	p("| server | median (%s) | min – max | rounds |", ms.unit)
+	for _, c := range ratioCols {
+		p(" ÷ %s |", serverLabel(c))
+	}
+	if ms.target != nil {
+		p(" target | verdict |")
+	}
+	p("\n|---|---:|---|---:|")
+	for range ratioCols {
+		p("---:|")
+	}
+	if ms.target != nil {
+		p("---|---|")
+	}
+	p("\n")
+	var misses []string
+	for _, s := range r.Servers {
+		sum := ms.get(s).Summarize()
+		if s.Skipped != "" || !sum.Valid {
+			why := s.Skipped
+			if why == "" {
+				why = "no round produced a value (see Errors)"
+			}
+			p("| %s | not measured | %s | 0 |", s.Label, escape(why))
+			for range ratioCols {
+				p(" – |")
+			}
+			if ms.target != nil {
+				p(" %s | %s |", targetCell(s, ms.target.text), targetCell(s, "not measured"))
+			}
+			p("\n")
+			continue
+		}
+		p("| %s | "+ms.format+" | "+ms.format+" – "+ms.format+" | %d |", s.Label, sum.Median, sum.Min, sum.Max, sum.N)
+		for _, c := range ratioCols {
+			if ratio, ok := Ratio(sum, ms.get(find(r, c)).Summarize()); ok && c != s.Name {
+				p(" %.2f× |", ratio)
+			} else {
+				p(" – |")
+			}
+		}
+		if ms.target != nil {
+			verdict, missed := judge(r, s, sum, ms)
+			p(" %s | %s |", targetCell(s, ms.target.text), targetCell(s, verdict))
+			if missed {
+				misses = append(misses, s.Label)
+			}
+		}
+		p("\n")
+	}
+	p("\n")
+	if len(misses) > 0 {
+		p("**Missed** by %s. Why: %s.\n\n", strings.Join(misses, " and "), ms.target.why)
+	}
+}
+
+// targetCell shows a target or verdict on the reference's rows only: the targets are the
+// reference's.
+func targetCell(s *ServerResult, text string) string {
+	if s.Name != Kong && s.Name != ALB {
+		return "–"
+	}
+	return text
+}
+
+// judge says whether the reference row s meets the measurement's target.
+func judge(r *Result, s *ServerResult, sum Summary, ms measurement) (string, bool) {
+	if s.Name != Kong && s.Name != ALB {
+		return "–", false
+	}
+	t := ms.target
+	value, lo, hi := sum.Median, sum.Min, sum.Max
+	if ms.versus != "" {
+		base := find(r, ms.versus)
+		if base == nil {
+			return "not judged: " + serverLabel(ms.versus) + " not in this run", false
+		}
+		bs := ms.get(base).Summarize()
+		ratio, ok := Ratio(sum, bs)
+		if !ok || bs.Min == 0 {
+			return "not judged: " + serverLabel(ms.versus) + " not measured", false
+		}
+		// The widest ratio the rounds allow: our worst against its best, and the reverse.
+		value, lo, hi = ratio, sum.Min/bs.Max, sum.Max/bs.Min
+	}
+	return verdict(t, value, lo, hi, ms.versus != "")
+}
+
+// verdict judges a median against a target, and says when the bound lies inside the spread the
+// rounds allow: on a noisy machine such a verdict could go either way.
+func verdict(t *target, value, lo, hi float64, ratio bool) (string, bool) {
+	met := value >= t.bound
+	if !t.higher {
+		met = value <= t.bound
+	}
+	out := "**missed**"
+	if met {
+		out = "**met**"
+	}
+	if lo < t.bound && t.bound < hi {
+		if ratio {
+			out += fmt.Sprintf(" (not conclusive: rounds allow %.2f×–%.2f×)", lo, hi)
+		} else {
+			out += fmt.Sprintf(" (not conclusive: rounds range %.1f–%.1f)", lo, hi)
+		}
+	}
+	return out, !met
+}
+
+func renderSim(b *strings.Builder, r *Result) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	s := r.Sim
+	o := r.Options
+	p("## Load simulator CPU per request vs the vegeta CLI\n\n")
+	if s.Skipped != "" {
+		p("Not measured: %s.\n\n", escape(s.Skipped))
+		return
+	}
+	p("The same attack twice per round, each as its own process, alternating which goes first: `vegeta attack -rate %d/1s -duration %s -keepalive=true -http2=false -insecure -cert client.crt -key client.key -max-workers 256` and `mtlsgate load --url … --population valid=100 (all other classes 0) --mode keepalive --rate %d --duration %s --max-workers 256`, both against %s's `GET /anything` (the fastest server in the run, so the server is not what limits either client). CPU is the process's user + system time (getrusage after it exits) divided by the requests it sent.\n\n",
+		s.Rate, o.Duration, s.Rate, o.Duration, s.Target)
+	p("| client | median CPU per request (µs) | min – max | requests (median) | rounds |\n|---|---:|---|---:|---:|\n")
+	vc, sc := s.VegetaCPU.Summarize(), s.SimCPU.Summarize()
+	for _, row := range []struct {
+		name string
+		cpu  Summary
+		reqs Series
+	}{{"vegeta CLI", vc, s.VegetaRequests}, {"mtlsgate load", sc, s.SimRequests}} {
+		if !row.cpu.Valid {
+			p("| %s | not measured | – | – | 0 |\n", row.name)
+			continue
+		}
+		p("| %s | %.1f | %.1f – %.1f | %.0f | %d |\n", row.name, row.cpu.Median, row.cpu.Min, row.cpu.Max, row.reqs.Summarize().Median, row.cpu.N)
+	}
+	p("\n")
+	ratio, ok := Ratio(sc, vc)
+	switch {
+	case !ok:
+		p("Ratio simulator ÷ vegeta: not computed (a side has no valid round). Target ≤ 1.1×: not judged.\n\n")
+	case ratio <= 1.1:
+		v, _ := verdict(&target{bound: 1.1}, ratio, sc.Min/vc.Max, sc.Max/vc.Min, true)
+		p("Ratio simulator ÷ vegeta: **%.2f×**. Target ≤ 1.1×: %s.\n\n", ratio, v)
+	default:
+		v, _ := verdict(&target{bound: 1.1}, ratio, sc.Min/vc.Max, sc.Max/vc.Min, true)
+		p("Ratio simulator ÷ vegeta: **%.2f×**. Target ≤ 1.1×: %s. Why: per answer the simulator feeds two vegeta.Metrics (the total and the class's, each a t-digest latency estimator), classifies the answer against its class's expected outcome (keeping up to 64 KiB of body) and keeps a sample for its timeline, then writes index.html, load.json and junit.xml, where the vegeta CLI only encodes each result to its output file; short runs weigh those fixed costs more (try a longer --duration).\n\n", ratio, v)
+	}
+}
+
+func renderErrors(b *strings.Builder, r *Result) {
+	var lines []string
+	for _, s := range r.Servers {
+		for _, e := range s.Errors {
+			lines = append(lines, fmt.Sprintf("- %s, %s", s.Label, firstLine(e)))
+		}
+	}
+	for _, e := range r.Sim.Errors {
+		lines = append(lines, "- simulator comparison, "+firstLine(e))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Errors\n\nRounds with an error count only where they produced a value.\n\n%s\n", strings.Join(lines, "\n"))
+}
+
+// escape keeps a message from breaking a Markdown table.
+func escape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// Write renders the report into dir/bench.md, written whole under a temporary name first so a
+// reader never sees half a report.
+func Write(dir string, r *Result) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("write bench report: %w", err)
+	}
+	path := filepath.Join(dir, ReportFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(Render(r)), 0o644); err != nil {
+		return "", fmt.Errorf("write bench report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("write bench report: %w", err)
+	}
+	return path, nil
+}

@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sampleResult() *Result {
+	o := Defaults()
+	o.Binary = "/bin/mtlsgate"
+	return &Result{
+		Options: o, Started: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC), Elapsed: 3 * time.Minute,
+		Machine:    Machine{CPUs: 2, CPUModel: "Test CPU", Kernel: "6.1", GoVersion: "go1.26", Nginx: "nginx/1.22.1", HAProxy: "HAProxy 2.6"},
+		LoadBefore: "1.00 1.00 1.00", LoadAfter: "2.00 1.50 1.00",
+		Servers: []*ServerResult{
+			{Name: Kong, Label: serverLabel(Kong), Handshakes: Series{1300, 1200, 1250}, KeepAlive: Series{900, 1000, math.NaN()},
+				P50: Series{1, 2, 3}, P99: Series{5, 6, 7}, HalfRate: Series{450, 500, 475}, IdleKiB: Series{40, 42, 41}, BaseRSSMiB: Series{20, 20, 20},
+				Errors: []string{"round 3: keep-alive peak: 0 of 10 requests answered 200\nmore detail"}},
+			{Name: ALB, Label: serverLabel(ALB), Skipped: "this binary has no `serve alb` | nothing"},
+			{Name: Nginx, Label: serverLabel(Nginx), Handshakes: Series{1000, 1000, 1000}, KeepAlive: Series{1000, 1000, 1000},
+				P50: Series{1, 1, 1}, P99: Series{2, 2, 2}, HalfRate: Series{500, 500, 500}, IdleKiB: Series{20, 20, 20}, BaseRSSMiB: Series{5, 5, 5}},
+			{Name: HAProxy, Label: serverLabel(HAProxy), Handshakes: Series{500, 500, 500}, KeepAlive: Series{2000, 2000, 2000},
+				P50: Series{1, 1, 1}, P99: Series{2, 2, 2}, HalfRate: Series{1000, 1000, 1000}, IdleKiB: Series{80, 80, 80}, BaseRSSMiB: Series{10, 10, 10}},
+		},
+		Sim: SimResult{Target: serverLabel(Nginx), Rate: 500, VegetaCPU: Series{10, 12, 11}, SimCPU: Series{15, 14, 16},
+			VegetaRequests: Series{4000, 4000, 4000}, SimRequests: Series{4000, 3990, 4000}},
+	}
+}
+
+func TestRenderQuotesMediansRatiosAndVerdicts(t *testing.T) {
+	md := Render(sampleResult())
+	for _, want := range []string{
+		"median of 3 rounds",
+		"| CPU | Test CPU |",
+		// handshakes: Kong median 1250 vs nginx 1000 → 1.25×, ≥ 1.2× met; vs HAProxy 2.50×.
+		"| reference (Kong mode) | 1250 | 1200 – 1300 | 3 | 1.25× | 2.50× | ≥ 1.2× nginx | **met** |",
+		// keep-alive: the failed round is left out: median of 900 and 1000 is 950 → 0.95×, missed.
+		"| reference (Kong mode) | 950 | 900 – 1000 | 2 | 0.95× | 0.47× | ≥ 1.0× nginx | **missed** |",
+		"**Missed** by reference (Kong mode). Why:",
+		// idle: 41 KiB ≤ 64 met, whatever nginx does; baselines are not judged.
+		"| reference (Kong mode) | 41.0 | 40.0 – 42.0 | 3 | 2.05× | 0.51× | ≤ 64 KiB | **met** |",
+		"| nginx | 20.0 | 20.0 – 20.0 | 3 | – | 0.25× | – | – |",
+		// a skipped server says why, with its pipe escaped so the table holds.
+		"| reference (ALB mode) | not measured | this binary has no `serve alb` \\| nothing | 0 |",
+		// simulator: 15 / 11 = 1.36×, missed.
+		"| mtlsgate load | 15.0 | 14.0 – 16.0 | 4000 | 3 |",
+		"Ratio simulator ÷ vegeta: **1.36×**. Target ≤ 1.1×: **missed**.",
+		"- reference (Kong mode), round 3: keep-alive peak: 0 of 10 requests answered 200\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q\n---\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "more detail") {
+		t.Error("an error's later lines leaked into the report's one-line list")
+	}
+}
+
+func TestRenderTargetsMet(t *testing.T) {
+	r := sampleResult()
+	r.Servers[0].KeepAlive = Series{1100, 1100, 1100}
+	r.Sim.SimCPU = Series{11, 11, 11}
+	md := Render(r)
+	if strings.Contains(md, "**Missed**") {
+		t.Errorf("a met target was reported missed:\n%s", md)
+	}
+	if !strings.Contains(md, "Ratio simulator ÷ vegeta: **1.00×**. Target ≤ 1.1×: **met**.") {
+		t.Errorf("simulator target not met:\n%s", md)
+	}
+}
+
+func TestRenderWithoutBaselineDoesNotJudge(t *testing.T) {
+	r := sampleResult()
+	r.Servers = []*ServerResult{r.Servers[0]}
+	r.Sim = SimResult{Skipped: "turned off (--sim-rate 0)"}
+	md := Render(r)
+	if !strings.Contains(md, "not judged: nginx not in this run") {
+		t.Errorf("ratio target judged without nginx:\n%s", md)
+	}
+	if !strings.Contains(md, "Not measured: turned off (--sim-rate 0).") {
+		t.Errorf("skipped simulator comparison not explained:\n%s", md)
+	}
+}
+
+func TestWriteReplacesReport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "reports")
+	path, err := Write(dir, sampleResult())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasPrefix(string(b), "# mtlsgate bench") {
+		t.Fatalf("read %s: %v, %.40q", path, err, b)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("temporary file left behind: %v", err)
+	}
+}
+
+func TestVerdictSaysWhenRoundsDisagree(t *testing.T) {
+	r := sampleResult()
+	// Kong's handshakes: median 1250 against nginx's 1000, but one round at 900 and nginx's
+	// best at 1100: the rounds allow 900/1100 = 0.82× up to 1300/900 = 1.44×, around 1.2×.
+	r.Servers[0].Handshakes = Series{900, 1250, 1300}
+	r.Servers[2].Handshakes = Series{900, 1000, 1100}
+	md := Render(r)
+	if want := "≥ 1.2× nginx | **met** (not conclusive: rounds allow 0.82×–1.44×) |"; !strings.Contains(md, want) {
+		t.Errorf("report lacks %q\n%s", want, md)
+	}
+	// An absolute bound inside the spread of the rounds.
+	r.Servers[0].IdleKiB = Series{50, 60, 70}
+	if want := "≤ 64 KiB | **met** (not conclusive: rounds range 50.0–70.0) |"; !strings.Contains(Render(r), want) {
+		t.Errorf("report lacks %q", want)
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mtlsgate/mtlsgate/bench"
+)
+
+// runBench is `mtlsgate bench`: the reference against nginx and HAProxy, side by side, written
+// to reports/bench.md.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := bench.Defaults()
+	fs := newFlagSet("bench", stderr)
+	out := fs.String("out", "reports", "directory to write bench.md into")
+	rounds := fs.Int("rounds", d.Rounds, "rounds; every server is measured once per round and the report quotes medians")
+	duration := fs.Duration("duration", d.Duration, "length of each timed measurement")
+	idle := fs.Int("idle-conns", d.IdleConns, "idle mTLS connections held open for the memory measurement (0 skips it)")
+	only := fs.String("only", strings.Join(d.Servers, ","), "servers to measure, comma-separated: "+strings.Join(bench.AllServers(), ", "))
+	concurrency := fs.Int("handshake-concurrency", d.HandshakeConcurrency, "connections handshaking at once")
+	workers := fs.Uint64("workers", d.KeepAliveWorkers, "keep-alive connections (vegeta workers) for the peak request rate")
+	simRate := fs.Int("sim-rate", d.SimRate, "requests/s of the simulator-vs-vegeta CPU comparison (0 skips it)")
+	vegeta := fs.String("vegeta", "", "vegeta CLI to compare the simulator with (default: vegeta on PATH, else built from the module cache)")
+	work := fs.String("work", "", "keep the PKI, server configurations and logs in this directory (default: a temporary one, removed)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench: unexpected argument %q (flags only; see mtlsgate bench -h)", fs.Arg(0))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: find the mtlsgate executable to run the servers with: %w", err)
+	}
+	var servers []string
+	for _, s := range strings.Split(*only, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			servers = append(servers, s)
+		}
+	}
+	opts := bench.Options{
+		Binary: self, Vegeta: *vegeta, WorkDir: *work, Rounds: *rounds, Duration: *duration, IdleConns: *idle,
+		Servers: servers, HandshakeConcurrency: *concurrency, KeepAliveWorkers: *workers, SimRate: *simRate,
+		Progress: stderr,
+	}
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("bench: --%w", err)
+	}
+	res, runErr := bench.Run(ctx, opts)
+	if res == nil {
+		return fmt.Errorf("bench: %w", runErr)
+	}
+	// An interrupted run still writes what it measured; the report says how many rounds each
+	// figure had.
+	path, err := bench.Write(*out, res)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if runErr != nil {
+		return fmt.Errorf("bench: %w (partial report written to %s)", runErr, path)
+	}
+	_, err = fmt.Fprintf(stdout, "bench: %d rounds in %s; report written to %s\n", *rounds, res.Elapsed.Round(1e9), path)
+	return err
+}

@@ -47,6 +47,13 @@ conformance-targets: build
 load: build
 	./bin/mtlsgate load --duration 10s --revoke-at 4s --thresholds load/thresholds.example.yaml --out $(REPORTS)/load
 
+BENCH_FLAGS ?=
+
+# The reference (Kong and ALB mode) against nginx and HAProxy, side by side; writes $(REPORTS)/bench.md.
+# Needs nginx and haproxy; BENCH_FLAGS="--rounds 5 --duration 10s" for steadier figures.
+bench: build
+	./bin/mtlsgate bench --out $(REPORTS) $(BENCH_FLAGS)
+
 clean:
 	rm -rf bin $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml $(REPORTS)/summary.md $(REPORTS)/conformance.yaml \
 		$(REPORTS)/conformance.json $(REPORTS)/targets $(REPORTS)/load

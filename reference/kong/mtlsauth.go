@@ -2,10 +2,12 @@ package kong
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
@@ -39,6 +41,59 @@ type mtlsAuthConfig struct {
 	sendCADN           bool
 	certCacheTTL       time.Duration
 	httpTimeout        time.Duration
+	// verified caches chain verification per presented chain for cache_ttl, as Kong's plugin
+	// caches its results: a keep-alive client is not verified again on every request. A config
+	// change compiles a new mtlsAuthConfig, so the cache never outlives the CAs it trusted.
+	verified verifyCache
+}
+
+// verifyCacheSize bounds the verification cache; a full cache starts over.
+const verifyCacheSize = 4096
+
+// verifyCache remembers the outcome of verifying a presented certificate chain.
+type verifyCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[[sha256.Size]byte]verifyEntry
+}
+
+type verifyEntry struct {
+	chain []*x509.Certificate // nil: verification failed
+	until time.Time
+}
+
+// verify returns the verified chain of peers (nil if it does not verify), from the cache while
+// the entry is younger than the TTL and no certificate of the chain has expired.
+func (v *verifyCache) verify(peers []*x509.Certificate, now time.Time, run func() []*x509.Certificate) []*x509.Certificate {
+	if v.ttl <= 0 {
+		return run()
+	}
+	h := sha256.New()
+	for _, c := range peers {
+		h.Write(c.Raw)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	v.mu.Lock()
+	e, ok := v.m[key]
+	v.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.chain
+	}
+	chain := run()
+	e = verifyEntry{chain: chain, until: now.Add(v.ttl)}
+	for _, c := range chain {
+		if c.NotAfter.Before(e.until) {
+			e.until = c.NotAfter
+		}
+	}
+	v.mu.Lock()
+	if v.m == nil || len(v.m) >= verifyCacheSize {
+		v.m = make(map[[sha256.Size]byte]verifyEntry)
+	}
+	v.m[key] = e
+	v.mu.Unlock()
+	return chain
 }
 
 func compileMTLSAuth(cfg map[string]any, cas map[string]*x509.Certificate) (*mtlsAuthConfig, error) {
@@ -51,6 +106,7 @@ func compileMTLSAuth(cfg map[string]any, cas map[string]*x509.Certificate) (*mtl
 		httpTimeout:  time.Duration(num(cfg["http_timeout"])) * time.Millisecond,
 		roots:        x509.NewCertPool(),
 	}
+	m.verified.ttl = time.Duration(num(cfg["cache_ttl"])) * time.Second
 	if cfg["consumer_by"] == nil {
 		m.consumerBy = []string{"username", "custom_id"}
 	}
@@ -106,20 +162,25 @@ func (m *mtlsAuthConfig) authenticate(rt *runtime, peers []*x509.Certificate, re
 		return fail(msgNoCertificate)
 	}
 	leaf := peers[0]
-	inter := x509.NewCertPool()
-	for _, c := range peers[1:] {
-		inter.AddCert(c)
-	}
-	for _, c := range m.intermediates {
-		inter.AddCert(c)
-	}
-	chains, err := leaf.Verify(x509.VerifyOptions{
-		Roots: m.roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	chain := m.verified.verify(peers, time.Now(), func() []*x509.Certificate {
+		inter := x509.NewCertPool()
+		for _, c := range peers[1:] {
+			inter.AddCert(c)
+		}
+		for _, c := range m.intermediates {
+			inter.AddCert(c)
+		}
+		chains, err := leaf.Verify(x509.VerifyOptions{
+			Roots: m.roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		})
+		if err != nil || len(chains) == 0 {
+			return nil
+		}
+		return chains[0]
 	})
-	if err != nil || len(chains) == 0 {
+	if chain == nil {
 		return fail(msgFailedVerify)
 	}
-	chain := chains[0]
 	if revoked != nil && revoked.check(m, chain) {
 		return fail(msgFailedVerify)
 	}

@@ -261,16 +261,19 @@ func startContainerKong(ctx context.Context, eng *containers.Engine, ups *kongUp
 		urls[name] = u
 	}
 	admin := kongapi.New(urls["admin"], &http.Client{})
-	sysVersion := gw.version
+	sysVersion, product := gw.version, ""
+	if gw.reference {
+		product = version.Server
+	}
 	if !gw.reference {
 		if info, err := admin.Info(ctx); err == nil {
 			if v, ok := info["version"].(string); ok {
-				sysVersion = "kong " + v
+				sysVersion, product = "kong "+v, "kong/"+v
 			}
 		}
 	}
 	return &KongSystem{
-		Version: sysVersion, ProxyURL: urls["proxy"], ProxyTLSURL: urls["proxy-tls"], ProxyTLSListenPort: "8443",
+		Version: sysVersion, Product: product, ProxyURL: urls["proxy"], ProxyTLSURL: urls["proxy-tls"], ProxyTLSListenPort: "8443",
 		AdminURL: urls["admin"], Admin: admin,
 		EchoURL: "http://" + echoAlias + ":8080", EchoTLSURL: "https://" + echoAlias + ":8443", MTLSEchoURL: "https://" + mtlsEchoAlias + ":8443",
 		CRLBaseURL: "http://" + echoAlias + ":8080", CRLTLSBaseURL: "https://" + echoAlias + ":8443", CRL: upstream.NewCRLControl(ups.echoURL),

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,7 +39,10 @@ type ExternalConfig struct {
 	// Profile is the profile the gateway implements; only "kong" is supported for now.
 	Profile string `yaml:"profile"`
 	// Version names the gateway in the conformance report ("kong 3.10 staging").
-	Version     string `yaml:"version"`
+	Version string `yaml:"version"`
+	// Product is the token the gateway announces in Via and Server ("kong/3.10.0.0"); with
+	// admin_url it defaults to the Admin API's own Server header.
+	Product     string `yaml:"product"`
 	ProxyURL    string `yaml:"proxy_url"`
 	ProxyTLSURL string `yaml:"proxy_tls_url"`
 	// AdminURL enables the specs that configure their own scenario. They delete every entity
@@ -182,7 +186,7 @@ func (t *ExternalTarget) StartKong(ctx context.Context, setup KongSetup) (*KongS
 	if len(setup.Conf) > 0 {
 		return nil, fmt.Errorf("external target: cannot apply kong.conf lines %q to a gateway mtlsgate did not start", setup.Conf)
 	}
-	sys := &KongSystem{Version: c.Version, ProxyURL: c.ProxyURL, ProxyTLSURL: c.ProxyTLSURL, AdminURL: c.AdminURL}
+	sys := &KongSystem{Version: c.Version, Product: c.Product, ProxyURL: c.ProxyURL, ProxyTLSURL: c.ProxyTLSURL, AdminURL: c.AdminURL}
 	if sys.Version == "" {
 		sys.Version = "external"
 	}
@@ -204,8 +208,12 @@ func (t *ExternalTarget) StartKong(ctx context.Context, setup KongSetup) (*KongS
 		return sys, nil
 	}
 	sys.Admin = kongapi.New(c.AdminURL, nil)
-	if _, err := sys.Admin.Info(ctx); err != nil {
+	server, err := adminServerHeader(ctx, c.AdminURL)
+	if err != nil {
 		return nil, fmt.Errorf("external target: reach the Admin API at admin_url %s: %w", c.AdminURL, err)
+	}
+	if sys.Product == "" {
+		sys.Product = server
 	}
 	if setup.PKI == nil {
 		return nil, errors.New("external target: KongSetup.PKI is required")
@@ -217,4 +225,22 @@ func (t *ExternalTarget) StartKong(ctx context.Context, setup KongSetup) (*KongS
 	ups.fill(sys)
 	sys.stop = ups.Close
 	return sys, nil
+}
+
+// adminServerHeader is the Server header of the Admin API's root: the product token the gateway
+// announces ("kong/3.10.0.0-enterprise-edition").
+func adminServerHeader(ctx context.Context, adminURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(adminURL, "/")+"/", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET / answered %s", resp.Status)
+	}
+	return resp.Header.Get("Server"), nil
 }

@@ -47,6 +47,9 @@ type KongSetup struct {
 type KongSystem struct {
 	// Version is the gateway's own version, for the conformance report.
 	Version string
+	// Product is the token the gateway announces in Via and Server ("kong/3.10.0",
+	// "mtlsgate/0.1.0"); "" when the target cannot tell.
+	Product string
 	// ProxyURL and ProxyTLSURL are the proxy listeners (http:// and https://) as the suite reaches
 	// them; ProxyTLSListenPort is the TLS listener's port as the gateway itself sees it.
 	ProxyURL, ProxyTLSURL string

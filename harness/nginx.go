@@ -32,6 +32,9 @@ import (
 	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
 )
 
+// nginxProduct is the token the nginx target's Via header announces.
+const nginxProduct = "mtlsgate-nginx"
+
 // NginxTarget certifies nginx (its OpenSSL TLS stack, its proxy) for the Kong profile's client
 // side and upstream TLS. The suites configure it through mtlsgate's own Admin API store; every
 // accepted change is rendered to an nginx.conf (harness/nginxconf) and nginx is reloaded before
@@ -134,7 +137,7 @@ func (t *NginxTarget) StartKong(ctx context.Context, setup KongSetup) (*KongSyst
 	if err != nil {
 		return nil, fmt.Errorf("start nginx: %w", err)
 	}
-	settings.Via = "1.1 mtlsgate-nginx (" + ver + ")"
+	settings.Via = "1.1 " + nginxProduct + " (" + ver + ")"
 
 	var closers []func(context.Context) error
 	stop := func(ctx context.Context) error {
@@ -168,7 +171,7 @@ func (t *NginxTarget) StartKong(ctx context.Context, setup KongSetup) (*KongSyst
 	}
 	closers = append(closers, adminSrv.Close)
 	sys := &KongSystem{
-		Version:  ver + " (rendered by mtlsgate " + version.Version + ")",
+		Version:  ver + " (rendered by mtlsgate " + version.Version + ")", Product: nginxProduct,
 		ProxyURL: "http://" + g.settings.ProxyAddr, ProxyTLSURL: "https://" + g.settings.ProxyTLSAddr, ProxyTLSListenPort: portOf(g.settings.ProxyTLSAddr),
 		AdminURL: adminSrv.URL(), Admin: kongapi.New(adminSrv.URL(), nil),
 		stop: stop,

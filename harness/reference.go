@@ -75,7 +75,7 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 	closers = append(closers, g.Close)
 	admin := g.URL("admin", false)
 	sys := &KongSystem{
-		Version:  "mtlsgate " + version.Version,
+		Version:  "mtlsgate " + version.Version, Product: version.Server,
 		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true), ProxyTLSListenPort: portOf(g.URL("proxy", true)),
 		AdminURL: admin, Admin: kongapi.New(admin, nil),
 		stop: stop,

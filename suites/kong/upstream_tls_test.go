@@ -36,7 +36,7 @@ var _ = Describe("gateway → upstream mTLS (Kong's 18-upstream_tls_spec scenari
 		r := get(ctx, client(""), sys.ProxyURL+"/mtls")
 		Expect(r.Status).To(Equal(http.StatusBadRequest))
 		Expect(string(r.Body)).To(ContainSubstring("400 " + noUpstreamCert))
-		Expect(r.Header.Get("Via")).To(ContainSubstring("mtlsgate"), "it is the upstream's answer, proxied")
+		Expect(r.Header.Get("Via")).To(ContainSubstring(sys.Product), "it is the upstream's answer, proxied")
 	})
 
 	suite.It("K-UP-4", "service client_certificate → 200; PATCH the certificate → the next request presents the new one; null → 400 again", func(ctx SpecContext) {

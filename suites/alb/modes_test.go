@@ -41,6 +41,11 @@ func mtlsHeaders(r response) map[string]string {
 	return out
 }
 
+// serverAlert starts Go's error for a TLS alert the server sent. SPEC A-MODE-3 says only that the
+// handshake fails, not which alert ALB sends (mtlsgate sends bad_certificate, OpenSSL-based
+// servers certificate_required or unknown_ca), so any alert from the server will do.
+const serverAlert = "remote error: tls: "
+
 var _ = Describe("Mutual TLS modes", func() {
 	suite.It("A-MODE-1", "off: no client certificate is requested, and the target gets no mTLS header", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff))
@@ -98,7 +103,7 @@ var _ = Describe("Mutual TLS modes", func() {
 			{fixtures.ClientEd25519, "ClientCertTypeUnsupported"},
 		} {
 			err := refused(ctx, client(c.identity), anything(sys))
-			Expect(err.Error()).To(ContainSubstring("bad certificate"), "%q: the client sees a TLS alert", c.identity)
+			Expect(err.Error()).To(ContainSubstring(serverAlert), "%q: the client sees a TLS alert", c.identity)
 			n++
 			expectLogged(sys, n, "Failed:"+c.code, c.identity)
 		}
@@ -114,10 +119,10 @@ var _ = Describe("Mutual TLS modes", func() {
 		expectLogged(sys, 2, "Failed:ClientCertMaxChainDepthExceeded")
 	})
 
-	suite.It("A-MODE-3", "verify under TLS 1.2: the handshake itself fails with a bad_certificate alert", func(ctx SpecContext) {
+	suite.It("A-MODE-3", "verify under TLS 1.2: the handshake itself fails with a TLS alert", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeVerify))
-		Expect(dial(ctx, sys, fixtures.ClientUnknownCA, tls12Only)).To(MatchError(ContainSubstring("bad certificate")))
-		Expect(dial(ctx, sys, "", tls12Only)).To(MatchError(ContainSubstring("bad certificate")))
+		Expect(dial(ctx, sys, fixtures.ClientUnknownCA, tls12Only)).To(MatchError(ContainSubstring(serverAlert)))
+		Expect(dial(ctx, sys, "", tls12Only)).To(MatchError(ContainSubstring(serverAlert)))
 		Expect(dial(ctx, sys, fixtures.Client, tls12Only)).To(Succeed())
 		expectLogged(sys, 3, "Success")
 	})

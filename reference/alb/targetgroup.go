@@ -200,8 +200,10 @@ func targetTransport() *http.Transport {
 		TLSClientConfig:       conf,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		ResponseHeaderTimeout: 60 * time.Second,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       60 * time.Second,
+		// Enough idle connections per target that a busy listener reuses them instead of
+		// dialling one per request.
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     60 * time.Second,
 	}
 }
 

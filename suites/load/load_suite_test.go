@@ -26,7 +26,9 @@ func TestLoad(t *testing.T) {
 // Suite-wide state, set once per Ginkgo process in BeforeSuite.
 var (
 	suite = conformance.NewSuite(catalog.Load)
-	pki   *fixtures.PKI
+	// target is the target under test; an ALB-profile attack starts its own system on it.
+	target harness.Target
+	pki    *fixtures.PKI
 	sys   *harness.KongSystem
 	kong  *scenario.Kong
 )
@@ -39,6 +41,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	t, err := harness.FromEnv()
 	Expect(err).NotTo(HaveOccurred())
 	suite.SetTarget(t)
+	target = t
 	if suite.Idle() {
 		return // every spec will be skipped as not supported: start nothing
 	}

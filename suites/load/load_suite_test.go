@@ -29,8 +29,8 @@ var (
 	// target is the target under test; an ALB-profile attack starts its own system on it.
 	target harness.Target
 	pki    *fixtures.PKI
-	sys   *harness.KongSystem
-	kong  *scenario.Kong
+	sys    *harness.KongSystem
+	kong   *scenario.Kong
 )
 
 // cacheTTL is mtls-auth's cert_cache_ttl in the suite: it bounds how late a revocation may be

@@ -210,7 +210,8 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.upstreamError,
 		ErrorLog:       nil,
-		FlushInterval:  -1,
+		// Kong buffers responses (response_buffering defaults to true): one write, not one per chunk.
+		FlushInterval: 0,
 	}
 }
 

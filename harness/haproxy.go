@@ -94,14 +94,8 @@ func (t *HAProxyTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSyste
 	if err != nil {
 		return nil, fmt.Errorf("start haproxy: %w", err)
 	}
-	var closers []func(context.Context) error
-	stop := func(ctx context.Context) error {
-		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i](ctx))
-		}
-		return errors.Join(errs...)
-	}
+	var closers cleanups
+	stop := closers.run
 	fail := func(err error) (*ALBSystem, error) {
 		_ = stop(context.Background())
 		return nil, fmt.Errorf("start haproxy: %w", err)
@@ -111,12 +105,12 @@ func (t *HAProxyTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSyste
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, echo.Close)
+	closers.add(echo.Close)
 	gw, err := apigw.Start(ctx, apigw.Config{Certificate: setup.PKI.Get(fixtures.Server).TLSCertificate(), Domains: setup.Domains})
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, gw.Close)
+	closers.add(gw.Close)
 	sys := &ALBSystem{
 		Version: ver + " (rendered by mtlsgate " + version.Version + ")",
 		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), APIGWURL: gw.URL(),
@@ -137,7 +131,7 @@ func (t *HAProxyTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSyste
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, lb.close)
+	closers.add(lb.close)
 	for _, a := range lb.listenAddrs {
 		sys.ListenerURLs = append(sys.ListenerURLs, "https://"+a)
 	}

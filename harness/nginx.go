@@ -139,14 +139,8 @@ func (t *NginxTarget) StartKong(ctx context.Context, setup KongSetup) (*KongSyst
 	}
 	settings.Via = "1.1 " + nginxProduct + " (" + ver + ")"
 
-	var closers []func(context.Context) error
-	stop := func(ctx context.Context) error {
-		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i](ctx))
-		}
-		return errors.Join(errs...)
-	}
+	var closers cleanups
+	stop := closers.run
 	fail := func(err error) (*KongSystem, error) {
 		_ = stop(context.Background())
 		return nil, fmt.Errorf("start nginx: %w", err)
@@ -155,13 +149,13 @@ func (t *NginxTarget) StartKong(ctx context.Context, setup KongSetup) (*KongSyst
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, ups.Close)
+	closers.add(ups.Close)
 
 	g, err := startNginx(ctx, bin, settings)
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, g.close)
+	closers.add(g.close)
 	api := admin.NewAPI(g.db, admin.APIOptions{Server: version.Server, Info: func() map[string]any {
 		return map[string]any{"version": version.Version, "configuration": map[string]any{"database": "off", "nginx": ver}}
 	}})
@@ -169,9 +163,9 @@ func (t *NginxTarget) StartKong(ctx context.Context, setup KongSetup) (*KongSyst
 	if err != nil {
 		return fail(fmt.Errorf("start the Admin API: %w", err))
 	}
-	closers = append(closers, adminSrv.Close)
+	closers.add(adminSrv.Close)
 	sys := &KongSystem{
-		Version:  ver + " (rendered by mtlsgate " + version.Version + ")", Product: nginxProduct,
+		Version: ver + " (rendered by mtlsgate " + version.Version + ")", Product: nginxProduct,
 		ProxyURL: "http://" + g.settings.ProxyAddr, ProxyTLSURL: "https://" + g.settings.ProxyTLSAddr, ProxyTLSListenPort: portOf(g.settings.ProxyTLSAddr),
 		AdminURL: adminSrv.URL(), Admin: kongapi.New(adminSrv.URL(), nil),
 		stop: stop,

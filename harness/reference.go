@@ -37,14 +37,8 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 	if setup.PKI == nil {
 		return nil, errors.New("start reference kong: KongSetup.PKI is required")
 	}
-	var closers []func(context.Context) error
-	stop := func(ctx context.Context) error {
-		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i](ctx))
-		}
-		return errors.Join(errs...)
-	}
+	var closers cleanups
+	stop := closers.run
 	fail := func(err error) (*KongSystem, error) {
 		_ = stop(context.Background())
 		return nil, fmt.Errorf("start reference kong: %w", err)
@@ -54,7 +48,7 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, ups.Close)
+	closers.add(ups.Close)
 
 	lines := append([]string{
 		"proxy_listen = 127.0.0.1:0, 127.0.0.1:0 http2 ssl",
@@ -72,10 +66,10 @@ func (t *ReferenceTarget) StartKong(ctx context.Context, setup KongSetup) (*Kong
 	if err := g.Start(ctx); err != nil {
 		return fail(err)
 	}
-	closers = append(closers, g.Close)
+	closers.add(g.Close)
 	admin := g.URL("admin", false)
 	sys := &KongSystem{
-		Version:  "mtlsgate " + version.Version, Product: version.Server,
+		Version: "mtlsgate " + version.Version, Product: version.Server,
 		ProxyURL: g.URL("proxy", false), ProxyTLSURL: g.URL("proxy", true), ProxyTLSListenPort: portOf(g.URL("proxy", true)),
 		AdminURL: admin, Admin: kongapi.New(admin, nil),
 		stop: stop,

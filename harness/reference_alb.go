@@ -18,14 +18,8 @@ func (t *ReferenceTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSys
 	if setup.PKI == nil {
 		return nil, errors.New("start reference alb: ALBSetup.PKI is required")
 	}
-	var closers []func(context.Context) error
-	stop := func(ctx context.Context) error {
-		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i](ctx))
-		}
-		return errors.Join(errs...)
-	}
+	var closers cleanups
+	stop := closers.run
 	fail := func(err error) (*ALBSystem, error) {
 		_ = stop(context.Background())
 		return nil, fmt.Errorf("start reference alb: %w", err)
@@ -35,12 +29,12 @@ func (t *ReferenceTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSys
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, echo.Close)
+	closers.add(echo.Close)
 	gw, err := apigw.Start(ctx, apigw.Config{Certificate: setup.PKI.Get(fixtures.Server).TLSCertificate(), Domains: setup.Domains})
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, gw.Close)
+	closers.add(gw.Close)
 	sys := &ALBSystem{
 		Version: "mtlsgate " + version.Version,
 		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), APIGWURL: gw.URL(),
@@ -54,7 +48,7 @@ func (t *ReferenceTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSys
 	if err != nil {
 		return fail(err)
 	}
-	closers = append(closers, lb.Close)
+	closers.add(lb.Close)
 	sys.ListenerURLs = lb.URLs()
 	sys.apply = lb.Reload
 	sys.health = lb.TargetHealth

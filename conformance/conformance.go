@@ -32,7 +32,7 @@ type Claimer interface {
 // where the target does not claim them, so a claim can be put to the test.
 const FeaturesEnv = "MTLSGATE_FEATURES"
 
-// requiresPrefix marks the labels that name a spec's extra required features.
+// requiresPrefix marks the labels that name a spec's extra required features or behaviours.
 const requiresPrefix = "requires:"
 
 // Requires declares features a spec needs beyond its ID's own; pass it to Suite.It.
@@ -40,6 +40,17 @@ func Requires(fs ...catalog.Feature) Labels {
 	out := make(Labels, len(fs))
 	for i, f := range fs {
 		out[i] = requiresPrefix + string(f)
+	}
+	return out
+}
+
+// RequiresBehaviour declares behaviours of another profile a spec needs the target to claim (a
+// load spec attacking an ALB in verify mode needs A-MODE-3); pass it to Suite.It.
+func RequiresBehaviour(ids ...catalog.ID) Labels {
+	out := make(Labels, len(ids))
+	for i, id := range ids {
+		catalog.MustLookup(id)
+		out[i] = requiresPrefix + string(id)
 	}
 	return out
 }
@@ -132,6 +143,12 @@ func (s *Suite) Admit() {
 	for _, l := range spec.Labels() {
 		f, ok := strings.CutPrefix(l, requiresPrefix)
 		if !ok {
+			continue
+		}
+		if _, isID := catalog.Lookup(catalog.ID(f)); isID {
+			if claimed, why := s.target.Claims(catalog.ID(f)); !claimed && !forced(string(id), f) {
+				Skip(fmt.Sprintf("%starget %s does not claim %s, which this %s spec needs: %s", reports.NotSupportedPrefix, s.target.Name(), f, id, why))
+			}
 			continue
 		}
 		if supported, why := s.target.Supports(catalog.Feature(f)); !supported && !forced(string(id), f) {

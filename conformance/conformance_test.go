@@ -13,13 +13,13 @@ import (
 	"github.com/mtlsgate/mtlsgate/reports"
 )
 
-// fakeTarget claims K-MTLS-2, K-MTLS-3 and K-MTLS-4 only, and supports no extra feature, not even
+// fakeTarget claims K-MTLS-2, -3, -4 and -6 only, and supports no extra feature, not even
 // the Admin API the suite configures its scenarios through.
 type fakeTarget struct{}
 
 func (fakeTarget) Name() string { return "fake" }
 func (fakeTarget) Claims(id catalog.ID) (bool, string) {
-	return id == "K-MTLS-2" || id == "K-MTLS-3" || id == "K-MTLS-4", "fake claims little"
+	return id == "K-MTLS-2" || id == "K-MTLS-3" || id == "K-MTLS-4" || id == "K-MTLS-6", "fake claims little"
 }
 func (fakeTarget) Supports(catalog.Feature) (bool, string) { return false, "fake has no extras" }
 
@@ -48,6 +48,8 @@ var _ = Describe("admission", func() {
 	suite.It("K-MTLS-2", "claimed but needs revocation", conformance.Requires(catalog.Revocation), func() { ran["K-MTLS-2"] = true })
 	suite.It("K-MTLS-3", "claimed and black-box", Label(conformance.BlackBox), func() { ran["K-MTLS-3"] = true })
 	suite.It("K-MTLS-4", "claimed but configured through the Admin API", func() { ran["K-MTLS-4"] = true })
+	suite.It("K-MTLS-6", "claimed and black-box, but needs an unclaimed behaviour", Label(conformance.BlackBox),
+		conformance.RequiresBehaviour("A-MODE-3"), func() { ran["K-MTLS-6"] = true })
 	suite.It("K-MTLS-5", "unclaimed but forced on", func() { ran["K-MTLS-5"] = true })
 })
 
@@ -67,6 +69,7 @@ var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 		"K-MTLS-3": "passed",
 		"K-MTLS-4": "skipped (not supported)",
 		"K-MTLS-5": "passed",
+		"K-MTLS-6": "skipped (not supported)",
 	}))
 	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-5": true}))
 })

@@ -48,6 +48,13 @@ type ALBSystem struct {
 	Version string
 	// ListenerURLs are the listeners' base URLs, in configuration order.
 	ListenerURLs []string
+	// ClientIP is the address the load balancer sees the suite's connections come from, as its
+	// connection log records it: 127.0.0.1 in-process; for containers, the Docker network's
+	// gateway (published ports are forwarded from there).
+	ClientIP string
+	// ListenerPorts are the ports the listeners are bound to where the load balancer runs, as its
+	// connection log records them (in a container, its own ports rather than the published ones).
+	ListenerPorts []string
 	// EchoURL, EchoTLSURL and APIGWURL are the upstreams as a suite reaches them directly.
 	EchoURL, EchoTLSURL, APIGWURL string
 

@@ -65,14 +65,10 @@ type ReferenceContainerTarget struct {
 // Name implements Target.
 func (*ReferenceContainerTarget) Name() string { return "reference-container" }
 
-// Claims implements Target: the Kong and Load profiles, as the in-process reference. The ALB
-// profile is not claimed yet: the container target cannot start the ALB emulator and API Gateway
-// stand-in.
+// Claims implements Target: the Kong, ALB and Load profiles, as the in-process reference (the
+// ALB profile through StartALB in container_alb.go).
 func (t *ReferenceContainerTarget) Claims(id catalog.ID) (bool, string) {
-	if b, ok := catalog.Lookup(id); ok && b.Profile == catalog.ALB {
-		return false, t.Name() + " cannot start the ALB emulator and API Gateway stand-in as containers yet (use MTLSGATE_TARGET=reference)"
-	}
-	return claimAll(t.Name(), catalog.Kong, catalog.Load)(id)
+	return claimAll(t.Name(), catalog.Kong, catalog.ALB, catalog.Load)(id)
 }
 
 // Supports implements Target.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/internal/version"
@@ -50,6 +51,10 @@ func (t *ReferenceTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSys
 	}
 	closers.add(lb.Close)
 	sys.ListenerURLs = lb.URLs()
+	sys.ClientIP = "127.0.0.1"
+	for _, u := range sys.ListenerURLs {
+		sys.ListenerPorts = append(sys.ListenerPorts, u[strings.LastIndexByte(u, ':')+1:])
+	}
 	sys.apply = lb.Reload
 	sys.health = lb.TargetHealth
 	sys.stop = stop

@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/reference/alb"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
 )
 
@@ -115,4 +116,164 @@ ConnectionLogs: {Path: connections.log}
 	g.Expect(string(log)).To(ContainSubstring("Failed:ClientCertCrlHit"))
 	cancel()
 	g.Eventually(done).WithTimeout(10 * time.Second).Should(Receive(BeNil()))
+}
+
+// TestServeALBControlAPI drives `serve alb --status-listen`: readiness, target health, a
+// configuration by POST (a bad one refused with the emulator's error and nothing changed), the
+// connection log as lines, followed, and as the file.
+func TestServeALBControlAPI(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pki, err := fixtures.Generate(ctx, fixtures.Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	dir := t.TempDir()
+	g.Expect(pki.WriteDir(dir)).To(Succeed())
+	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0"})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer echo.Close(context.Background())
+	echoPort := echo.HTTPURL()[strings.LastIndexByte(echo.HTTPURL(), ':')+1:]
+	conf := func(mode, crl string) string {
+		s := `Listeners:
+  - Port: 0
+    Protocol: HTTPS
+    Certificates: [{CertificateFile: ` + filepath.Join(dir, "server.crt") + `, PrivateKeyFile: ` + filepath.Join(dir, "server.key") + `}]
+    MutualAuthentication: {Mode: ` + mode + `, TrustStoreArn: ts}
+    DefaultActions: [{Type: forward, TargetGroupArn: echo}]
+TrustStores:
+  - Name: ts
+    CaCertificatesBundleFile: ` + filepath.Join(dir, "ca.crt") + `
+`
+		if crl != "" {
+			s += "    RevocationContents: [{File: " + crl + "}]\n"
+		}
+		return s + `TargetGroups:
+  - TargetGroupName: echo
+    Protocol: HTTP
+    HealthCheckPath: /status/200
+    HealthCheckIntervalSeconds: 0.05
+    HealthyThresholdCount: 2
+    Targets: [{Id: 127.0.0.1, Port: ` + echoPort + `}]
+ConnectionLogs: {Path: ` + filepath.Join(dir, "connections.log") + `}
+`
+	}
+	g.Expect(os.WriteFile(filepath.Join(dir, "alb.yaml"), []byte(conf("verify", "")), 0o644)).To(Succeed())
+
+	stdout, outLines := lines(t)
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "alb", "--config", filepath.Join(dir, "alb.yaml"), "--watch-interval", "0", "--status-listen", "127.0.0.1:0"}, stdout, stderr)
+		stdout.Close()
+	}()
+	listener := strings.Fields(waitLine(t, outLines, "alb listener 0"))
+	url := listener[len(listener)-1] + "/anything"
+	ctl := strings.TrimSpace(strings.TrimPrefix(waitLine(t, outLines, "alb control "), "alb control "))
+	go func() {
+		for range outLines { //nolint:revive // drain
+		}
+	}()
+
+	call := func(method, path, body string) (int, string) {
+		req, err := http.NewRequestWithContext(ctx, method, ctl+path, strings.NewReader(body))
+		g.Expect(err).NotTo(HaveOccurred())
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	get := func(identity string) error {
+		conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // test client
+		if identity != "" {
+			conf.Certificates = []tls.Certificate{pki.Get(identity).TLSCertificate()}
+		}
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: conf}}
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+
+	code, body := call("GET", "/status/ready", "")
+	g.Expect(code).To(Equal(200), body)
+	g.Eventually(func() string { _, b := call("GET", "/target-health?group=echo", ""); return b }).WithTimeout(5 * time.Second).WithPolling(20 * time.Millisecond).
+		Should(ContainSubstring(`"State":"healthy"`))
+	code, body = call("GET", "/target-health?group=nope", "")
+	g.Expect(code).To(Equal(404))
+	g.Expect(body).To(ContainSubstring(`no target group "nope"`))
+
+	// A follower sees every line, the ones before it connected too.
+	followReq, err := http.NewRequestWithContext(ctx, "GET", ctl+"/connection-log?follow=true", nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	followResp, err := http.DefaultClient.Do(followReq)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer followResp.Body.Close()
+	followed := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(followResp.Body)
+		for sc.Scan() {
+			followed <- sc.Text()
+		}
+		close(followed)
+	}()
+
+	g.Expect(get(fixtures.ClientRevoked)).To(Succeed(), "no CRL yet")
+	g.Expect(get("")).NotTo(Succeed(), "verify mode wants a certificate")
+
+	code, body = call("POST", "/config", conf("verfy", filepath.Join(dir, "crl.pem")))
+	g.Expect(code).To(Equal(400))
+	g.Expect(body).To(ContainSubstring(`MutualAuthentication.Mode "verfy"`))
+	g.Expect(body).To(ContainSubstring("previous configuration stays"))
+	code, _ = call("POST", "/config", "Listeners: [{Prot: HTTPS}]\n")
+	g.Expect(code).To(Equal(400), "an unknown key is refused")
+	g.Expect(get(fixtures.ClientRevoked)).To(Succeed(), "the refused configurations changed nothing")
+
+	code, body = call("POST", "/config", conf("verify", filepath.Join(dir, "crl.pem")))
+	g.Expect(code).To(Equal(204), body)
+	g.Expect(get(fixtures.ClientRevoked)).NotTo(Succeed(), "the posted CRL is in force")
+	g.Expect(get(fixtures.Client)).To(Succeed())
+
+	want := []string{"Success", "Failed:ClientCertRejected", "Success", "Failed:ClientCertCrlHit", "Success"}
+	var got []string
+	for range want {
+		select {
+		case l := <-followed:
+			e, err := alb.ParseLogLine(l)
+			g.Expect(err).NotTo(HaveOccurred())
+			got = append(got, e.VerifyStatus)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the follower got %v, want %v", got, want)
+		}
+	}
+	g.Expect(got).To(ConsistOf(want))
+	_, lines := call("GET", "/connection-log", "")
+	g.Expect(strings.Split(strings.TrimSpace(lines), "\n")).To(HaveLen(5))
+	_, file := call("GET", "/connection-log/file", "")
+	g.Expect(file).To(Equal(lines), "the file holds the same lines")
+
+	cancel()
+	g.Eventually(done).WithTimeout(10*time.Second).Should(Receive(BeNil()), "a follower must not hold up shutdown")
+}
+
+// TestLineRing keeps the newest lines and numbers them from the first ever written.
+func TestLineRing(t *testing.T) {
+	g := NewWithT(t)
+	r := &lineRing{max: 3}
+	_, _ = io.WriteString(r, "a\nb\nc")
+	lines, next, _ := r.since(0)
+	g.Expect(lines).To(Equal([]string{"a", "b"}), "an unfinished line is held back")
+	g.Expect(next).To(Equal(2))
+	_, changed := func() (int, <-chan struct{}) { _, n, c := r.since(next); return n, c }()
+	_, _ = io.WriteString(r, "\nd\ne\n")
+	g.Expect(changed).To(BeClosed(), "a follower is woken")
+	lines, next, _ = r.since(next)
+	g.Expect(lines).To(Equal([]string{"c", "d", "e"}))
+	g.Expect(next).To(Equal(5))
+	lines, _, _ = r.since(0)
+	g.Expect(lines).To(Equal([]string{"c", "d", "e"}), "only max lines are kept")
+	lines, _, _ = r.since(4)
+	g.Expect(lines).To(Equal([]string{"e"}))
 }

@@ -3,16 +3,20 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/reference/apigw"
 )
 
@@ -39,6 +43,9 @@ func serveAPIGW(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	keyFile := fs.String("key", "", "private key of --cert (PEM)")
 	stage := fs.String("stage", "prod", "stage the --domain mappings point at")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	status := fs.String("status-listen", "", "plain-HTTP control listener (off when empty; e.g. 127.0.0.1:8100, or 0.0.0.0:8100 in a container): "+
+		"GET /status/ready, GET /domains and PUT /domains (a JSON list of {Name, Mappings: [{BasePath, Stage, API}]}, the --domain mappings added; "+
+		"204, or 400 with the error and the domains kept). No authentication: bind it to loopback or a private network only")
 	var domains domainFlags
 	fs.Var(&domains, "domain", "custom domain name mapped to the PetStore API: `name[=basepath]` (repeatable; no basepath = root mapping)")
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +89,19 @@ func serveAPIGW(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("serve apigw: %w", err)
 	}
+	if *status != "" {
+		ctl, err := serve.Listen(ctx, *status, apigwControl(s, flagDomains, log), serve.Options{ErrorLog: log})
+		if err != nil {
+			_ = s.Close(context.Background())
+			return fmt.Errorf("serve apigw: --status-listen: %w", err)
+		}
+		defer func() {
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = ctl.Close(shutdown)
+		}()
+		fmt.Fprintf(stdout, "apigw control %s\n", ctl.URL())
+	}
 	hup := make(chan os.Signal, 1)
 	if *confPath != "" {
 		signal.Notify(hup, syscall.SIGHUP)
@@ -104,6 +124,39 @@ func serveAPIGW(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return s.Close(shutdown)
 		}
 	}
+}
+
+// maxDomainsBody bounds a PUT /domains body.
+const maxDomainsBody = 1 << 20
+
+// apigwControl is the control API of --status-listen: readiness and the custom domain names.
+func apigwControl(s *apigw.Server, withFlags func([]apigw.Domain) []apigw.Domain, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status/ready", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ready":true}`+"\n")
+	})
+	mux.HandleFunc("GET /domains", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Domains())
+	})
+	mux.HandleFunc("PUT /domains", func(w http.ResponseWriter, req *http.Request) {
+		var ds []apigw.Domain
+		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxDomainsBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ds); err != nil {
+			http.Error(w, fmt.Sprintf("domains: %v (send a JSON list of {\"Name\": ..., \"Mappings\": [{\"BasePath\", \"Stage\", \"API\"}]})", err), http.StatusBadRequest)
+			return
+		}
+		if err := s.SetDomains(withFlags(ds)); err != nil {
+			log.Error("domains from the control API refused; the last good domains stay", "err", err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		log.Info("domains replaced", "trigger", "control API")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
 }
 
 // reloadDomains re-reads the domains of path; a bad file changes nothing.

@@ -175,3 +175,83 @@ func TestServeAPIGWRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestServeAPIGWControlAPI: PUT /domains replaces the domains at once (the --domain mappings
+// kept), a bad list is refused naming the field and changes nothing, GET /domains shows them.
+func TestServeAPIGWControlAPI(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"pki", "--out", dir}, &out, &out); err != nil {
+		t.Fatalf("pki: %v\n%s", err, out.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, outLines := lines(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "apigw", "--listen", "127.0.0.1:0", "--cert", filepath.Join(dir, "server.crt"), "--key", filepath.Join(dir, "server.key"),
+			"--domain", "flag.example.test", "--status-listen", "127.0.0.1:0"}, stdout, io.Discard)
+		stdout.Close()
+	}()
+	ctl := strings.TrimSpace(strings.TrimPrefix(waitLine(t, outLines, "apigw control "), "apigw control "))
+	url := strings.Fields(strings.TrimPrefix(waitLine(t, outLines, "apigw listening on "), "apigw listening on "))[0]
+	go func() {
+		for range outLines { //nolint:revive // drain
+		}
+	}()
+	ca := filepath.Join(dir, "ca.crt")
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, ctl+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("GET", "/status/ready", ""); code != 200 {
+		t.Fatalf("ready: %d %s", code, body)
+	}
+	if code, _ := apigwGet(t, ca, url+"/pets", "api.example.test"); code != 403 {
+		t.Errorf("before PUT: %d, want 403", code)
+	}
+	if code, body := call("PUT", "/domains", `[{"Name":"api.example.test","Mappings":[{"BasePath":"","Stage":"prod","API":"petstore"}]}]`); code != 204 {
+		t.Fatalf("PUT /domains: %d %s", code, body)
+	}
+	if code, _ := apigwGet(t, ca, url+"/pets", "api.example.test"); code != 200 {
+		t.Errorf("after PUT: %d, want 200", code)
+	}
+	if code, _ := apigwGet(t, ca, url+"/pets", "flag.example.test"); code != 200 {
+		t.Errorf("the --domain mapping was lost: %d", code)
+	}
+	for body, want := range map[string]string{
+		`[{"Name":"api.example.test","Mappings":[{"BasePath":"/v1","Stage":"prod"}]}]`: "basePath",
+		`[{"Nam":"api.example.test"}]`: `unknown field "Nam"`,
+		`{"Name":"api.example.test"}`:  "JSON list",
+	} {
+		code, got := call("PUT", "/domains", body)
+		if code != 400 || !strings.Contains(got, want) {
+			t.Errorf("PUT %s: %d %q, want 400 naming %q", body, code, got, want)
+		}
+	}
+	if code, _ := apigwGet(t, ca, url+"/pets", "api.example.test"); code != 200 {
+		t.Errorf("a refused PUT changed the domains: %d", code)
+	}
+	if _, body := call("GET", "/domains", ""); !strings.Contains(body, `"Name":"api.example.test"`) || !strings.Contains(body, `"Name":"flag.example.test"`) {
+		t.Errorf("GET /domains: %s", body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve apigw returned %v on shutdown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve apigw did not stop within 10s of cancel")
+	}
+}

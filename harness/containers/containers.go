@@ -252,6 +252,21 @@ func (e *Engine) NewNetwork(ctx context.Context) (*Network, error) {
 // Name is the network's name.
 func (n *Network) Name() string { return n.net.Name }
 
+// Gateway is the network's IPv4 gateway: the address containers see connections to published
+// ports come from.
+func (n *Network) Gateway(ctx context.Context) (string, error) {
+	res, err := n.engine.client.NetworkInspect(ctx, n.net.ID, client.NetworkInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect Docker network %s: %w", n.net.Name, err)
+	}
+	for _, c := range res.Network.IPAM.Config {
+		if c.Gateway.Is4() {
+			return c.Gateway.String(), nil
+		}
+	}
+	return "", fmt.Errorf("Docker network %s has no IPv4 gateway", n.net.Name)
+}
+
 // Remove deletes the network.
 func (n *Network) Remove(ctx context.Context) error {
 	if err := n.net.Remove(ctx); err != nil {
@@ -283,7 +298,8 @@ type Request struct {
 
 // Container is a started container.
 type Container struct {
-	c testcontainers.Container
+	c      testcontainers.Container
+	engine *Engine
 }
 
 // Start runs a container on the network. The container is returned even on error when one
@@ -332,7 +348,7 @@ func (n *Network) Start(ctx context.Context, r Request) (*Container, error) {
 	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
 	var out *Container
 	if c != nil {
-		out = &Container{c: c}
+		out = &Container{c: c, engine: n.engine}
 	}
 	if err != nil {
 		logs := ""
@@ -386,6 +402,24 @@ func tarFiles(files []File) ([]byte, error) {
 		return nil, fmt.Errorf("pack container files: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// CopyFiles copies files into the running container as one tar archive (see Start), so a
+// harness can hand a running program new files (a CRL) before it reloads.
+func (c *Container) CopyFiles(ctx context.Context, files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	archive, err := tarFiles(files)
+	if err != nil {
+		return err
+	}
+	_, err = c.engine.client.CopyToContainer(ctx, c.c.GetContainerID(), client.CopyToContainerOptions{
+		DestinationPath: "/", Content: bytes.NewReader(archive)})
+	if err != nil {
+		return fmt.Errorf("copy %d files into container %s: %w", len(files), c.c.GetContainerID(), err)
+	}
+	return nil
 }
 
 // URL is scheme://127.0.0.1:<mapped port> for a container port.

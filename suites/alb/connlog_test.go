@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 var _ = Describe("Connection log", func() {
 	suite.It("A-LOG-1", "one line per connection in ALB's field order, Success or Failed:<code>", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeVerify, withCRL(pkiFile("crl.pem"))))
-		port := sys.ListenerURLs[0][strings.LastIndexByte(sys.ListenerURLs[0], ':')+1:]
+		port := sys.ListenerPorts[0]
 		Expect(ok(ctx, client(fixtures.Client), anything(sys)).Status).To(Equal(200))
 		for _, name := range []string{"", fixtures.ClientUnknownCA, fixtures.ClientRevoked, fixtures.ClientExpired, fixtures.ClientNotYetValid, fixtures.ClientDeepChain, fixtures.ClientNoClientAuth, fixtures.ClientRSA1024} {
 			refused(ctx, client(name), anything(sys))
@@ -26,13 +27,13 @@ var _ = Describe("Connection log", func() {
 		lines := sys.ConnectionLog()
 		entries := logLines(sys, 9)
 		for _, l := range lines {
-			Expect(l).To(MatchRegexp(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z 127\.0\.0\.1 \d+ %s (TLSv1\.[23]|-) \S+ \d+\.\d{3} ("[^"]*"|-) (NotBefore=\S+;NotAfter=\S+|-) ([0-9A-F]+|-) (Success|Failed:\w+) TID_[0-9a-f]{32} \S+$`, port),
+			Expect(l).To(MatchRegexp(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z %s \d+ %s (TLSv1\.[23]|-) \S+ \d+\.\d{3} ("[^"]*"|-) (NotBefore=\S+;NotAfter=\S+|-) ([0-9A-F]+|-) (Success|Failed:\w+) TID_[0-9a-f]{32} \S+$`, regexp.QuoteMeta(sys.ClientIP), port),
 				"ALB's field order")
 		}
 		byStatus := map[string]alb.LogEntry{}
 		for _, e := range entries {
 			byStatus[e.VerifyStatus] = e
-			Expect(e.ClientIP).To(Equal("127.0.0.1"))
+			Expect(e.ClientIP).To(Equal(sys.ClientIP))
 			Expect(e.ClientPort).To(MatchRegexp(`^\d+$`))
 			Expect(e.ListenerPort).To(Equal(port))
 			Expect(e.TraceID).To(MatchRegexp(`^TID_[0-9a-f]{32}$`))

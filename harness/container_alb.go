@@ -1,0 +1,380 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/harness/containers"
+	"github.com/mtlsgate/mtlsgate/internal/version"
+	"github.com/mtlsgate/mtlsgate/reference/alb"
+	"github.com/mtlsgate/mtlsgate/reference/apigw"
+)
+
+// ALB-profile container layout: listener i of a configuration listens on albListenerPort+i in
+// the load balancer's container; the load balancer and the API Gateway stand-in serve their
+// control API (serve alb/apigw --status-listen) on containerStatusPort.
+const (
+	albListenerPort  = 8443
+	apigwPort        = "443/tcp"
+	albConfigPath    = "/etc/mtlsgate/alb.yaml"
+	albAlias         = "alb"
+	apigwAlias       = "apigw"
+	albControlWait   = 60 * time.Second
+	albControlLimit  = 16 << 20
+	albControlPerReq = 30 * time.Second
+)
+
+// StartALB implements ALBTarget: the echo upstream (shared with the Kong profile's systems), the
+// API Gateway stand-in and the ALB emulator run as containers on the run's network. The
+// configuration the suite gives is rewritten for the container (listeners on fixed container
+// ports published on 127.0.0.1, well-known target Ids resolved to network aliases), and every
+// file it names is copied into the load balancer's container at the same absolute path, before
+// the start and before each Apply; Apply, target health, the connection log and the stand-in's
+// domains go through the containers' control APIs, so a refused configuration returns the
+// emulator's own error and leaves the running one in force.
+func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSystem, error) {
+	if setup.PKI == nil {
+		return nil, errors.New("start reference-container alb: ALBSetup.PKI is required")
+	}
+	if len(setup.Config.Listeners) == 0 {
+		return nil, errors.New("start reference-container alb: ALBSetup.Config.Listeners: at least one listener is needed")
+	}
+	eng, err := t.engine.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start %s alb: %w", t.Name(), err)
+	}
+	img, err := eng.MtlsgateImage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start %s alb: %w", t.Name(), err)
+	}
+	gwName, err := t.ups.acquire(ctx, eng, img, setup.PKI)
+	if err != nil {
+		return nil, fmt.Errorf("start %s alb: %w", t.Name(), err)
+	}
+	stops := []func(context.Context) error{t.ups.release}
+	stop := func(ctx context.Context) error {
+		var errs []error
+		for i := len(stops) - 1; i >= 0; i-- {
+			errs = append(errs, stops[i](ctx))
+		}
+		return errors.Join(errs...)
+	}
+	fail := func(err error) (*ALBSystem, error) {
+		_ = stop(context.Background())
+		return nil, fmt.Errorf("start %s alb: %w", t.Name(), err)
+	}
+	// acquire numbers the systems on the shared network; the ALB's containers take the number.
+	n := strings.TrimPrefix(gwName, gatewayAlias+"-")
+	gwAlias, lbAlias := apigwAlias+"-"+n, albAlias+"-"+n
+	nw, echo := t.ups.nw, t.ups.echo
+	echoTLSURL, err := echo.URL(ctx, "8443/tcp", "https")
+	if err != nil {
+		return fail(err)
+	}
+
+	var gwFiles []containers.File
+	for _, f := range t.ups.pkiFiles {
+		if f.Path == "/pki/"+fixtures.Server+".crt" || f.Path == "/pki/"+fixtures.Server+".key" {
+			gwFiles = append(gwFiles, f)
+		}
+	}
+	gw, err := nw.Start(ctx, containers.Request{
+		Image: img, Alias: gwAlias, Files: gwFiles, Ports: []string{apigwPort, containerStatusPort},
+		Cmd: []string{"serve", "apigw", "--listen", "0.0.0.0:443", "--cert", "/pki/" + fixtures.Server + ".crt", "--key", "/pki/" + fixtures.Server + ".key",
+			"--status-listen", "0.0.0.0:8100"},
+		Wait: wait.ForHTTP("/status/ready").WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
+	})
+	if gw != nil {
+		stops = append(stops, gw.Terminate)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	gwURL, err := gw.URL(ctx, apigwPort, "https")
+	if err != nil {
+		return fail(err)
+	}
+	gwControl, err := gw.URL(ctx, containerStatusPort, "http")
+	if err != nil {
+		return fail(err)
+	}
+	ctl := &controlClient{http: &http.Client{Timeout: albControlPerReq}}
+	setDomains := func(ctx context.Context, ds []apigw.Domain) error {
+		if ds == nil {
+			ds = []apigw.Domain{}
+		}
+		body, err := json.Marshal(ds)
+		if err != nil {
+			return fmt.Errorf("set apigw domains: %w", err)
+		}
+		return ctl.send(ctx, http.MethodPut, gwControl+"/domains", "application/json", body)
+	}
+	if len(setup.Domains) > 0 {
+		if err := setDomains(ctx, setup.Domains); err != nil {
+			return fail(err)
+		}
+	}
+
+	sys := &ALBSystem{
+		Version: "mtlsgate " + version.Version,
+		EchoURL: t.ups.echoURL, EchoTLSURL: echoTLSURL, APIGWURL: gwURL,
+		log: &LineBuffer{},
+		resolver: map[string]string{
+			ALBTargetEcho: echoAlias + ":8080", ALBTargetEchoTLS: echoAlias + ":8443", ALBTargetAPIGW: gwAlias + ":" + strings.TrimSuffix(apigwPort, "/tcp"),
+		},
+	}
+	lbFiles := &albFiles{made: map[string]bool{}}
+	first := containerALBConfig(sys.Resolve(setup.Config))
+	yml, err := first.Marshal()
+	if err != nil {
+		return fail(fmt.Errorf("render the ALB configuration: %w", err))
+	}
+	files, err := lbFiles.of(first)
+	if err != nil {
+		return fail(err)
+	}
+	ports := []string{containerStatusPort}
+	for i := range first.Listeners {
+		ports = append(ports, strconv.Itoa(albListenerPort+i)+"/tcp")
+	}
+	lb, err := nw.Start(ctx, containers.Request{
+		Image: img, Alias: lbAlias, Ports: ports,
+		Files: append(files, containers.File{Path: albConfigPath, Content: yml}),
+		Cmd:   []string{"serve", "alb", "--config", albConfigPath, "--watch-interval", "0", "--status-listen", "0.0.0.0:8100"},
+		Wait:  wait.ForHTTP("/status/ready").WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
+	})
+	if lb != nil {
+		stops = append(stops, lb.Terminate)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	lbControl, err := lb.URL(ctx, containerStatusPort, "http")
+	if err != nil {
+		return fail(err)
+	}
+	for i := range first.Listeners {
+		u, err := lb.URL(ctx, strconv.Itoa(albListenerPort+i)+"/tcp", "https")
+		if err != nil {
+			return fail(err)
+		}
+		sys.ListenerURLs = append(sys.ListenerURLs, u)
+		sys.ListenerPorts = append(sys.ListenerPorts, strconv.Itoa(albListenerPort+i))
+	}
+	if sys.ClientIP, err = nw.Gateway(ctx); err != nil {
+		return fail(err)
+	}
+	connLog := &albConnLog{ctl: ctl, base: lbControl, out: sys.log, path: setup.Config.ConnectionLogs.Path}
+	followCtx, stopFollow := context.WithCancel(context.Background())
+	followed := make(chan struct{})
+	go connLog.follow(followCtx, followed)
+	stops = append(stops, func(context.Context) error {
+		stopFollow()
+		<-followed
+		return nil
+	})
+	sys.apply = func(ctx context.Context, cfg alb.Config) error {
+		cfg = containerALBConfig(cfg)
+		files, err := lbFiles.of(cfg)
+		if err != nil {
+			return fmt.Errorf("apply ALB configuration: %w", err)
+		}
+		if err := lb.CopyFiles(ctx, files); err != nil {
+			return fmt.Errorf("apply ALB configuration: %w", err)
+		}
+		yml, err := cfg.Marshal()
+		if err != nil {
+			return fmt.Errorf("apply ALB configuration: render it: %w", err)
+		}
+		if err := ctl.send(ctx, http.MethodPost, lbControl+"/config", "application/yaml", yml); err != nil {
+			return err
+		}
+		connLog.setPath(cfg.ConnectionLogs.Path)
+		return nil
+	}
+	sys.health = func(group string) ([]alb.TargetHealth, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), albControlPerReq)
+		defer cancel()
+		var hs []alb.TargetHealth
+		if err := ctl.get(ctx, lbControl+"/target-health?group="+url.QueryEscape(group), &hs); err != nil {
+			return nil, err
+		}
+		return hs, nil
+	}
+	sys.domains = func(ds []apigw.Domain) error {
+		ctx, cancel := context.WithTimeout(context.Background(), albControlPerReq)
+		defer cancel()
+		return setDomains(ctx, ds)
+	}
+	sys.stop = stop
+	return sys, nil
+}
+
+// containerALBConfig moves the listeners to their fixed container ports on every address of the
+// container (where the published ports arrive).
+func containerALBConfig(cfg alb.Config) alb.Config {
+	ls := make([]alb.Listener, len(cfg.Listeners))
+	copy(ls, cfg.Listeners)
+	for i := range ls {
+		ls[i].Address, ls[i].Port = "0.0.0.0", albListenerPort+i
+	}
+	cfg.Listeners = ls
+	return cfg
+}
+
+// albFiles collects the files a configuration names for the load balancer's container.
+type albFiles struct {
+	mu   sync.Mutex
+	made map[string]bool // connection log files created in the container
+}
+
+// of reads every file cfg names (certificates, CA bundles, CRLs) so they can be copied in at the
+// same absolute path. A file that cannot be read is left out: the emulator then reports it
+// missing, naming the field, as the in-process one does. A connection log file is created
+// empty the first time a configuration names it (so its directory exists in the container).
+func (a *albFiles) of(cfg alb.Config) ([]containers.File, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []containers.File
+	seen := map[string]bool{}
+	for _, p := range cfg.Files() {
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		if !path.IsAbs(p) {
+			return nil, fmt.Errorf("file %q: the container target needs absolute file names in the ALB configuration", p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		out = append(out, containers.File{Path: p, Content: b})
+	}
+	if p := cfg.ConnectionLogs.Path; p != "" && !a.made[p] {
+		if !path.IsAbs(p) {
+			return nil, fmt.Errorf("ConnectionLogs.Path %q: the container target needs an absolute file name", p)
+		}
+		a.made[p] = true
+		out = append(out, containers.File{Path: p})
+	}
+	return out, nil
+}
+
+// albConnLog follows the connection log through the load balancer's control API (GET
+// /connection-log?follow=true) into the system's LineBuffer. When the configuration names
+// ConnectionLogs.Path, the file the emulator writes in its container is copied out to the same
+// path on this host before new lines are handed on, so a suite that has seen a line finds it in
+// the file where it asked for it, as with a bind mount.
+type albConnLog struct {
+	ctl  *controlClient
+	base string
+	out  *LineBuffer
+
+	mu   sync.Mutex
+	path string
+}
+
+func (l *albConnLog) setPath(p string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.path = p
+}
+
+// follow streams lines until ctx ends or the stream does; done is closed then.
+func (l *albConnLog) follow(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.base+"/connection-log?follow=true", nil)
+	if err != nil {
+		return
+	}
+	resp, err := (&http.Client{}).Do(req) // no timeout: the answer lasts as long as the system
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		l.mu.Lock()
+		p := l.path
+		l.mu.Unlock()
+		if p != "" {
+			if b, err := l.ctl.read(ctx, l.base+"/connection-log/file"); err == nil {
+				_ = os.WriteFile(p, b, 0o644)
+			}
+		}
+		_, _ = io.WriteString(l.out, line+"\n")
+	}
+}
+
+// controlClient talks to the control APIs of `serve alb` and `serve apigw`.
+type controlClient struct {
+	http *http.Client
+}
+
+// send PUTs or POSTs body; an answer other than 2xx returns the server's error text as the error.
+func (c *controlClient) send(ctx context.Context, method, u, contentType string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	_, err = c.do(req)
+	return err
+}
+
+// get decodes a JSON answer into v.
+func (c *controlClient) get(ctx context.Context, u string, v any) error {
+	b, err := c.read(ctx, u)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("GET %s: decode the answer: %w", u, err)
+	}
+	return nil
+}
+
+// read returns the body of a 2xx answer.
+func (c *controlClient) read(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	return c.do(req)
+}
+
+func (c *controlClient) do(req *http.Request) ([]byte, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, albControlLimit))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read the answer: %w", req.Method, req.URL, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		// The server's text is the error itself (the emulator's, naming the field).
+		return nil, errors.New(strings.TrimSpace(string(b)))
+	}
+	return b, nil
+}

@@ -107,7 +107,7 @@ func (e *Error) Error() string {
 }
 
 func unsupported(entity string, e admin.Entity, field, reason string) error {
-	return &Error{Entity: entity, ID: str(e["id"]), Field: field, Reason: reason}
+	return &Error{Entity: entity, ID: admin.String(e["id"]), Field: field, Reason: reason}
 }
 
 // renderer holds the state of one Render call.
@@ -219,7 +219,7 @@ func (u aclUse) variable() string {
 // compileACL checks an acl configuration against what nginx can do (SPEC K-MTLS-7).
 func compileACL(e admin.Entity, n int) (*aclPlugin, error) {
 	cfg, _ := e["config"].(map[string]any)
-	a := &aclPlugin{n: strconv.Itoa(n), id: str(e["id"]), allow: strs(cfg["allow"]), deny: strs(cfg["deny"]), hide: cfg["hide_groups_header"] == true}
+	a := &aclPlugin{n: strconv.Itoa(n), id: admin.String(e["id"]), allow: admin.Strings(cfg["allow"]), deny: admin.Strings(cfg["deny"]), hide: cfg["hide_groups_header"] == true}
 	if cfg["always_use_authenticated_groups"] == true {
 		return nil, unsupported("plugin", e, "config.always_use_authenticated_groups", "not rendered by the nginx target")
 	}
@@ -331,7 +331,7 @@ func (r *renderer) compile() (*model, error) {
 	cas := map[string]*x509.Certificate{}
 	caPEM := map[string][]byte{}
 	for _, e := range r.snap.List("ca_certificates") {
-		block, _ := pem.Decode([]byte(str(e["cert"])))
+		block, _ := pem.Decode([]byte(admin.String(e["cert"])))
 		if block == nil {
 			return nil, unsupported("ca_certificate", e, "cert", "not PEM")
 		}
@@ -339,23 +339,23 @@ func (r *renderer) compile() (*model, error) {
 		if err != nil {
 			return nil, unsupported("ca_certificate", e, "cert", err.Error())
 		}
-		cas[str(e["id"])] = c
-		caPEM[str(e["id"])] = pem.EncodeToMemory(block)
+		cas[admin.String(e["id"])] = c
+		caPEM[admin.String(e["id"])] = pem.EncodeToMemory(block)
 	}
 	certs, alts := map[string]*KeyPair{}, map[string]*KeyPair{}
 	for _, e := range r.snap.List("certificates") {
-		certs[str(e["id"])] = &KeyPair{Cert: []byte(str(e["cert"])), Key: []byte(str(e["key"]))}
+		certs[admin.String(e["id"])] = &KeyPair{Cert: []byte(admin.String(e["cert"])), Key: []byte(admin.String(e["key"]))}
 		if e["cert_alt"] != nil && e["key_alt"] != nil {
-			alts[str(e["id"])] = &KeyPair{Cert: []byte(str(e["cert_alt"])), Key: []byte(str(e["key_alt"]))}
+			alts[admin.String(e["id"])] = &KeyPair{Cert: []byte(admin.String(e["cert_alt"])), Key: []byte(admin.String(e["key_alt"]))}
 		}
 	}
 	bySNI := map[string]*sniServer{}
 	for _, e := range r.snap.List("snis") {
-		id := refID(e["certificate"])
+		id := admin.RefID(e["certificate"])
 		if certs[id] == nil {
 			continue
 		}
-		name := strings.TrimSuffix(strings.ToLower(str(e["name"])), ".")
+		name := strings.TrimSuffix(strings.ToLower(admin.String(e["name"])), ".")
 		if !sniName.MatchString(name) {
 			return nil, unsupported("sni", e, "name", fmt.Sprintf("%q: the nginx target renders names of letters, digits, '-', '.' and one leading or trailing '*'", name))
 		}
@@ -372,18 +372,18 @@ func (r *renderer) compile() (*model, error) {
 	}
 	for _, e := range r.snap.List("consumers") {
 		for _, f := range []string{"username", "custom_id"} {
-			if err := checkValue(str(e[f])); err != nil {
+			if err := checkValue(admin.String(e[f])); err != nil {
 				return nil, unsupported("consumer", e, f, err.Error())
 			}
 		}
-		m.consumers = append(m.consumers, consumer{id: str(e["id"]), username: str(e["username"]), customID: str(e["custom_id"])})
+		m.consumers = append(m.consumers, consumer{id: admin.String(e["id"]), username: admin.String(e["username"]), customID: admin.String(e["custom_id"])})
 	}
 	m.groups = map[string][]string{}
 	for _, e := range r.snap.List("acls") {
-		if err := checkValue(str(e["group"])); err != nil {
+		if err := checkValue(admin.String(e["group"])); err != nil {
 			return nil, unsupported("acl", e, "group", err.Error())
 		}
-		m.groups[refID(e["consumer"])] = append(m.groups[refID(e["consumer"])], str(e["group"]))
+		m.groups[admin.RefID(e["consumer"])] = append(m.groups[admin.RefID(e["consumer"])], admin.String(e["group"]))
 	}
 
 	// Plugins: mtls-auth and acl, global or scoped to a service or route.
@@ -395,23 +395,23 @@ func (r *renderer) compile() (*model, error) {
 		if e["enabled"] == false {
 			continue
 		}
-		if refID(e["consumer"]) != "" {
+		if admin.RefID(e["consumer"]) != "" {
 			return nil, unsupported("plugin", e, "consumer", "nginx decides per location, not per consumer")
 		}
-		if protos := strs(e["protocols"]); len(protos) > 0 && !(slices.Contains(protos, "http") && slices.Contains(protos, "https")) {
+		if protos := admin.Strings(e["protocols"]); len(protos) > 0 && !(slices.Contains(protos, "http") && slices.Contains(protos, "https")) {
 			return nil, unsupported("plugin", e, "protocols", "the nginx target runs a plugin on both listeners (http and https)")
 		}
-		switch str(e["name"]) {
+		switch admin.String(e["name"]) {
 		case "mtls-auth":
 		case "acl":
 			a, err := compileACL(e, len(acls)+1)
 			if err != nil {
 				return nil, err
 			}
-			acls[scoped{refID(e["route"]), refID(e["service"])}] = a
+			acls[scoped{admin.RefID(e["route"]), admin.RefID(e["service"])}] = a
 			continue
 		default:
-			return nil, unsupported("plugin", e, "name", fmt.Sprintf("the nginx target renders mtls-auth and acl only, not %s", str(e["name"])))
+			return nil, unsupported("plugin", e, "name", fmt.Sprintf("the nginx target renders mtls-auth and acl only, not %s", admin.String(e["name"])))
 		}
 		p, err := r.compileMTLS(e, len(plugins)+1, cas)
 		if err != nil {
@@ -424,7 +424,7 @@ func (r *renderer) compile() (*model, error) {
 			return nil, unsupported("plugin", e, "config.ca_certificates",
 				"every enabled mtls-auth plugin must trust the same CAs: nginx verifies client certificates per listener, before routing")
 		}
-		plugins[scoped{refID(e["route"]), refID(e["service"])}] = p
+		plugins[scoped{admin.RefID(e["route"]), admin.RefID(e["service"])}] = p
 		m.mtls = append(m.mtls, p)
 	}
 	for _, id := range caSet {
@@ -435,29 +435,29 @@ func (r *renderer) compile() (*model, error) {
 	// Upstream entities become nginx upstream blocks.
 	balancers := map[string]*balancer{}
 	for _, e := range r.snap.List("upstreams") {
-		b := &balancer{name: str(e["name"]), hostHeader: str(e["host_header"])}
-		if id := refID(e["client_certificate"]); id != "" {
+		b := &balancer{name: admin.String(e["name"]), hostHeader: admin.String(e["host_header"])}
+		if id := admin.RefID(e["client_certificate"]); id != "" {
 			b.clientCert = certs[id]
 		}
-		b.block = &upstreamBlock{name: "mtlsgate_upstream_" + strings.ReplaceAll(str(e["id"]), "-", "")}
-		balancers[str(e["id"])] = b
+		b.block = &upstreamBlock{name: "mtlsgate_upstream_" + strings.ReplaceAll(admin.String(e["id"]), "-", "")}
+		balancers[admin.String(e["id"])] = b
 		balancers["name:"+b.name] = b
 	}
 	for _, e := range r.snap.List("targets") {
-		b := balancers[refID(e["upstream"])]
-		if b == nil || num(e["weight"]) <= 0 {
+		b := balancers[admin.RefID(e["upstream"])]
+		if b == nil || admin.Int(e["weight"]) <= 0 {
 			continue
 		}
-		t := str(e["target"])
+		t := admin.String(e["target"])
 		if err := checkHostPort(t); err != nil {
 			return nil, unsupported("target", e, "target", err.Error())
 		}
-		b.block.servers = append(b.block.servers, fmt.Sprintf("%s weight=%d", t, num(e["weight"])))
+		b.block.servers = append(b.block.servers, fmt.Sprintf("%s weight=%d", t, admin.Int(e["weight"])))
 	}
 
 	services := map[string]admin.Entity{}
 	for _, e := range r.snap.List("services") {
-		services[str(e["id"])] = e
+		services[admin.String(e["id"])] = e
 	}
 	for _, e := range r.snap.List("routes") {
 		for _, f := range []string{"methods", "headers"} {
@@ -465,18 +465,18 @@ func (r *renderer) compile() (*model, error) {
 				return nil, unsupported("route", e, f, "the nginx target routes by paths, hosts and snis only")
 			}
 		}
-		protos := strs(e["protocols"])
+		protos := admin.Strings(e["protocols"])
 		if len(protos) == 0 {
 			protos = []string{"http", "https"}
 		}
 		if !slices.Contains(protos, "http") && !slices.Contains(protos, "https") {
 			return nil, unsupported("route", e, "protocols", "the nginx target proxies http and https only")
 		}
-		if code := num(e["https_redirect_status_code"]); code != 0 && code != 426 {
+		if code := admin.Int(e["https_redirect_status_code"]); code != 0 && code != 426 {
 			return nil, unsupported("route", e, "https_redirect_status_code", "the nginx target answers 426 only")
 		}
 		var hosts []string
-		for _, h := range strs(e["hosts"]) {
+		for _, h := range admin.Strings(e["hosts"]) {
 			h = strings.ToLower(h)
 			if !routeHost.MatchString(h) {
 				return nil, unsupported("route", e, "hosts", fmt.Sprintf("%q: the nginx target renders names with one leading or trailing '*' and no port", h))
@@ -484,10 +484,10 @@ func (r *renderer) compile() (*model, error) {
 			hosts = append(hosts, h)
 		}
 		var snis []string
-		for _, s := range strs(e["snis"]) {
+		for _, s := range admin.Strings(e["snis"]) {
 			snis = append(snis, strings.TrimSuffix(strings.ToLower(s), "."))
 		}
-		paths := strs(e["paths"])
+		paths := admin.Strings(e["paths"])
 		if len(paths) == 0 {
 			paths = []string{""}
 		}
@@ -495,10 +495,10 @@ func (r *renderer) compile() (*model, error) {
 			if p != "" && !safePath.MatchString(p) {
 				return nil, unsupported("route", e, "paths", fmt.Sprintf("%q is not a plain prefix (letters, digits and /._~-): regex paths are not rendered", p))
 			}
-			loc := &location{path: p, routeID: str(e["id"]), strip: e["strip_path"] == true, preserve: e["preserve_host"] == true,
-				hosts: hosts, snis: snis, protocols: protos, createdAt: num(e["created_at"])}
+			loc := &location{path: p, routeID: admin.String(e["id"]), strip: e["strip_path"] == true, preserve: e["preserve_host"] == true,
+				hosts: hosts, snis: snis, protocols: protos, createdAt: admin.Int(e["created_at"])}
 			loc.priority = piecePriority(p, hosts, snis)
-			for _, k := range []scoped{{loc.routeID, refID(e["service"])}, {loc.routeID, ""}, {"", refID(e["service"])}, {"", ""}} {
+			for _, k := range []scoped{{loc.routeID, admin.RefID(e["service"])}, {loc.routeID, ""}, {"", admin.RefID(e["service"])}, {"", ""}} {
 				if p := plugins[k]; p != nil && loc.plugin == nil {
 					loc.plugin = p
 				}
@@ -510,12 +510,12 @@ func (r *renderer) compile() (*model, error) {
 				m.aclUses = append(m.aclUses, aclUse{acl: loc.acl, mtls: loc.plugin})
 			}
 			m.locations = append(m.locations, loc)
-			svc := services[refID(e["service"])]
+			svc := services[admin.RefID(e["service"])]
 			if svc == nil || svc["enabled"] == false {
 				loc.fixed, loc.status = msgNoService, 503
 				continue
 			}
-			t, err := r.serviceTarget(svc, balancers["name:"+str(svc["host"])], certs, caPEM)
+			t, err := r.serviceTarget(svc, balancers["name:"+admin.String(svc["host"])], certs, caPEM)
 			if err != nil {
 				return nil, err
 			}
@@ -523,7 +523,7 @@ func (r *renderer) compile() (*model, error) {
 				loc.fixed, loc.status = msgNoPeer, 503
 			}
 			loc.svc = t
-			loc.rewrites, loc.prefixHdr = rewrites(p, loc.strip, str(svc["path"]))
+			loc.rewrites, loc.prefixHdr = rewrites(p, loc.strip, admin.String(svc["path"]))
 		}
 	}
 	// Kong's order: more attribute kinds first, plain hosts over wildcards, longer paths, then
@@ -582,11 +582,11 @@ var (
 // compileMTLS checks an mtls-auth configuration against what nginx can do.
 func (r *renderer) compileMTLS(e admin.Entity, n int, cas map[string]*x509.Certificate) (*mtlsPlugin, error) {
 	cfg, _ := e["config"].(map[string]any)
-	p := &mtlsPlugin{n: strconv.Itoa(n), id: str(e["id"]), consumerBy: strs(cfg["consumer_by"]), defaultConsumer: str(cfg["default_consumer"])}
+	p := &mtlsPlugin{n: strconv.Itoa(n), id: admin.String(e["id"]), consumerBy: admin.Strings(cfg["consumer_by"]), defaultConsumer: admin.String(cfg["default_consumer"])}
 	if cfg["consumer_by"] == nil {
 		p.consumerBy = []string{"username", "custom_id"}
 	}
-	for _, id := range strs(cfg["ca_certificates"]) {
+	for _, id := range admin.Strings(cfg["ca_certificates"]) {
 		c, ok := cas[id]
 		if !ok {
 			return nil, unsupported("plugin", e, "config.ca_certificates", fmt.Sprintf("CA Certificate '%s' does not exist", id))
@@ -596,15 +596,15 @@ func (r *renderer) compileMTLS(e admin.Entity, n int, cas map[string]*x509.Certi
 		}
 		p.caIDs = append(p.caIDs, id)
 	}
-	p.anonymous = str(cfg["anonymous"])
+	p.anonymous = admin.String(cfg["anonymous"])
 	p.skipLookup = cfg["skip_consumer_lookup"] == true
-	p.groupByCN = str(cfg["authenticated_group_by"]) != "DN"
+	p.groupByCN = admin.String(cfg["authenticated_group_by"]) != "DN"
 	switch {
 	case p.skipLookup && r.s.NJSModule == "":
 		return nil, unsupported("plugin", e, "config.skip_consumer_lookup", "X-Client-Cert-SAN needs the certificate's SANs, which nginx exposes only through the njs module (apt-get install -y libnginx-mod-http-js)")
 	case cfg["allow_partial_chain"] == true:
 		return nil, unsupported("plugin", e, "config.allow_partial_chain", "nginx has no partial-chain setting")
-	case str(cfg["revocation_check_mode"]) == "STRICT":
+	case admin.String(cfg["revocation_check_mode"]) == "STRICT":
 		return nil, unsupported("plugin", e, "config.revocation_check_mode", "nginx does not fetch CRLs from distribution points, so STRICT would refuse every certificate")
 	}
 	return p, nil
@@ -620,8 +620,8 @@ func (r *renderer) consumerLookup(p *mtlsPlugin, m *model) {
 		byID[c.id] = c
 	}
 	for _, e := range r.snap.List("mtls_auth_credentials") {
-		if _, ok := byID[refID(e["consumer"])]; ok {
-			creds[str(e["subject_name"])] = append(creds[str(e["subject_name"])], cred{refID(e["consumer"]), refID(e["ca_certificate"])})
+		if _, ok := byID[admin.RefID(e["consumer"])]; ok {
+			creds[admin.String(e["subject_name"])] = append(creds[admin.String(e["subject_name"])], cred{admin.RefID(e["consumer"]), admin.RefID(e["ca_certificate"])})
 		}
 	}
 	names := map[string]bool{}
@@ -711,13 +711,13 @@ type balancer struct {
 // means an upstream entity without targets.
 func (r *renderer) serviceTarget(svc admin.Entity, b *balancer, certs map[string]*KeyPair, caPEM map[string][]byte) (*serviceTarget, error) {
 	t := &serviceTarget{
-		scheme: str(svc["protocol"]), connect: num(svc["connect_timeout"]), read: num(svc["read_timeout"]), write: num(svc["write_timeout"]),
+		scheme: admin.String(svc["protocol"]), connect: admin.Int(svc["connect_timeout"]), read: admin.Int(svc["read_timeout"]), write: admin.Int(svc["write_timeout"]),
 	}
 	if t.scheme != "http" && t.scheme != "https" {
 		return nil, unsupported("service", svc, "protocol", fmt.Sprintf("%q: the nginx target proxies http and https only", t.scheme))
 	}
-	host, port := str(svc["host"]), num(svc["port"])
-	if sp := str(svc["path"]); sp != "" && !safePath.MatchString(sp) {
+	host, port := admin.String(svc["host"]), admin.Int(svc["port"])
+	if sp := admin.String(svc["path"]); sp != "" && !safePath.MatchString(sp) {
 		return nil, unsupported("service", svc, "path", fmt.Sprintf("%q: the nginx target renders paths of letters, digits and /._~- only", sp))
 	}
 	switch {
@@ -741,7 +741,7 @@ func (r *renderer) serviceTarget(svc admin.Entity, b *balancer, certs map[string
 			t.hostHeader = host
 		}
 	}
-	if id := refID(svc["client_certificate"]); id != "" {
+	if id := admin.RefID(svc["client_certificate"]); id != "" {
 		c := certs[id]
 		if c == nil {
 			return nil, unsupported("service", svc, "client_certificate", fmt.Sprintf("certificate %s does not exist", id))
@@ -751,7 +751,7 @@ func (r *renderer) serviceTarget(svc admin.Entity, b *balancer, certs map[string
 	if v, ok := svc["tls_verify"].(bool); ok {
 		t.verify = &v
 	}
-	for _, id := range strs(svc["ca_certificates"]) {
+	for _, id := range admin.Strings(svc["ca_certificates"]) {
 		p, ok := caPEM[id]
 		if !ok {
 			return nil, unsupported("service", svc, "ca_certificates", fmt.Sprintf("CA Certificate '%s' does not exist", id))
@@ -759,7 +759,7 @@ func (r *renderer) serviceTarget(svc admin.Entity, b *balancer, certs map[string
 		t.trustedPEM = append(t.trustedPEM, p...)
 	}
 	if d, ok := svc["tls_verify_depth"]; ok && d != nil {
-		v := num(d)
+		v := admin.Int(d)
 		t.depth = &v
 	}
 	return t, nil

@@ -560,37 +560,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-func strs(v any) []string {
-	list, _ := v.([]any)
-	out := make([]string, 0, len(list))
-	for _, e := range list {
-		out = append(out, str(e))
-	}
-	return out
-}
-
-func num(v any) int64 {
-	switch t := v.(type) {
-	case int64:
-		return t
-	case int:
-		return int64(t)
-	case float64:
-		return int64(t)
-	}
-	return 0
-}
-
-func refID(v any) string {
-	m, _ := v.(map[string]any)
-	return str(m["id"])
-}
-
 // empty reports whether an optional list or map field holds nothing.
 func empty(v any) bool {
 	switch t := v.(type) {

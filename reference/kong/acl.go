@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
 // aclConfig is a compiled acl plugin configuration.
@@ -15,7 +17,7 @@ type aclConfig struct {
 
 func compileACL(cfg map[string]any) *aclConfig {
 	return &aclConfig{
-		allow: strs(cfg["allow"]), deny: strs(cfg["deny"]),
+		allow: admin.Strings(cfg["allow"]), deny: admin.Strings(cfg["deny"]),
 		hideGroupsHeader:             cfg["hide_groups_header"] == true,
 		alwaysUseAuthenticatedGroups: cfg["always_use_authenticated_groups"] == true,
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
 // Messages of the mtls-auth plugin (SPEC K-MTLS-1, -2, -3, -7).
@@ -98,19 +100,19 @@ func (v *verifyCache) verify(peers []*x509.Certificate, now time.Time, run func(
 
 func compileMTLSAuth(cfg map[string]any, cas map[string]*x509.Certificate) (*mtlsAuthConfig, error) {
 	m := &mtlsAuthConfig{
-		consumerBy: strs(cfg["consumer_by"]), skipConsumerLookup: cfg["skip_consumer_lookup"] == true,
-		groupBy: str(cfg["authenticated_group_by"]), anonymous: str(cfg["anonymous"]),
-		defaultConsumer: str(cfg["default_consumer"]), revocationMode: str(cfg["revocation_check_mode"]),
+		consumerBy: admin.Strings(cfg["consumer_by"]), skipConsumerLookup: cfg["skip_consumer_lookup"] == true,
+		groupBy: admin.String(cfg["authenticated_group_by"]), anonymous: admin.String(cfg["anonymous"]),
+		defaultConsumer: admin.String(cfg["default_consumer"]), revocationMode: admin.String(cfg["revocation_check_mode"]),
 		allowPartialChain: cfg["allow_partial_chain"] == true, sendCADN: cfg["send_ca_dn"] == true,
-		certCacheTTL: time.Duration(num(cfg["cert_cache_ttl"])) * time.Millisecond,
-		httpTimeout:  time.Duration(num(cfg["http_timeout"])) * time.Millisecond,
+		certCacheTTL: time.Duration(admin.Int(cfg["cert_cache_ttl"])) * time.Millisecond,
+		httpTimeout:  time.Duration(admin.Int(cfg["http_timeout"])) * time.Millisecond,
 		roots:        x509.NewCertPool(),
 	}
-	m.verified.ttl = time.Duration(num(cfg["cache_ttl"])) * time.Second
+	m.verified.ttl = time.Duration(admin.Int(cfg["cache_ttl"])) * time.Second
 	if cfg["consumer_by"] == nil {
 		m.consumerBy = []string{"username", "custom_id"}
 	}
-	for _, id := range strs(cfg["ca_certificates"]) {
+	for _, id := range admin.Strings(cfg["ca_certificates"]) {
 		c, ok := cas[id]
 		if !ok {
 			return nil, fmt.Errorf("CA Certificate '%s' does not exist", id)

@@ -69,35 +69,6 @@ type pluginInstance struct {
 	acl       *aclConfig
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-func strs(v any) []string {
-	list, _ := v.([]any)
-	out := make([]string, 0, len(list))
-	for _, e := range list {
-		out = append(out, str(e))
-	}
-	return out
-}
-
-func num(v any) int64 {
-	switch t := v.(type) {
-	case int64:
-		return t
-	case float64:
-		return int64(t)
-	}
-	return 0
-}
-
-func refID(v any) string {
-	m, _ := v.(map[string]any)
-	return str(m["id"])
-}
-
 // compile builds a runtime from a snapshot; an error means the snapshot cannot be served and
 // the Admin API change that produced it is rejected.
 func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
@@ -108,15 +79,15 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 		snis: map[string]*certPair{},
 	}
 	for _, e := range snap.List("ca_certificates") {
-		block, _ := pem.Decode([]byte(str(e["cert"])))
+		block, _ := pem.Decode([]byte(admin.String(e["cert"])))
 		if block == nil {
-			return nil, fmt.Errorf("ca_certificate %s: not PEM", str(e["id"]))
+			return nil, fmt.Errorf("ca_certificate %s: not PEM", admin.String(e["id"]))
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("ca_certificate %s: %w", str(e["id"]), err)
+			return nil, fmt.Errorf("ca_certificate %s: %w", admin.String(e["id"]), err)
 		}
-		rt.caCerts[str(e["id"])] = c
+		rt.caCerts[admin.String(e["id"])] = c
 	}
 
 	certs := map[string]*certPair{}
@@ -128,26 +99,26 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 		certs[c.id] = c
 	}
 	for _, e := range snap.List("snis") {
-		if c := certs[refID(e["certificate"])]; c != nil {
-			rt.snis[strings.ToLower(str(e["name"]))] = c
+		if c := certs[admin.RefID(e["certificate"])]; c != nil {
+			rt.snis[strings.ToLower(admin.String(e["name"]))] = c
 		}
 	}
 	balancers := map[string]*balancer{}
 	for _, e := range snap.List("upstreams") {
-		b := &balancer{name: str(e["name"]), hostHeader: str(e["host_header"]), next: new(atomic.Uint64)}
-		if id := refID(e["client_certificate"]); id != "" {
+		b := &balancer{name: admin.String(e["name"]), hostHeader: admin.String(e["host_header"]), next: new(atomic.Uint64)}
+		if id := admin.RefID(e["client_certificate"]); id != "" {
 			b.clientCert = certs[id]
 		}
-		balancers[str(e["id"])] = b
+		balancers[admin.String(e["id"])] = b
 		balancers["name:"+b.name] = b
 	}
 	for _, e := range snap.List("targets") {
-		b := balancers[refID(e["upstream"])]
-		t, err := parseTarget(str(e["target"]))
+		b := balancers[admin.RefID(e["upstream"])]
+		t, err := parseTarget(admin.String(e["target"]))
 		if err != nil || b == nil {
 			continue
 		}
-		t.weight = int(num(e["weight"]))
+		t.weight = int(admin.Int(e["weight"]))
 		if t.weight > 0 {
 			b.targets = append(b.targets, t)
 			b.total += t.weight
@@ -157,12 +128,12 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 	services := map[string]*service{}
 	for _, e := range snap.List("services") {
 		s := &service{
-			id: str(e["id"]), name: str(e["name"]), protocol: str(e["protocol"]), host: str(e["host"]),
-			port: int(num(e["port"])), path: str(e["path"]), enabled: e["enabled"] != false,
-			connectTimeout: time.Duration(num(e["connect_timeout"])) * time.Millisecond,
-			readTimeout:    time.Duration(num(e["read_timeout"])) * time.Millisecond,
-			writeTimeout:   time.Duration(num(e["write_timeout"])) * time.Millisecond,
-			balancer:       balancers["name:"+str(e["host"])],
+			id: admin.String(e["id"]), name: admin.String(e["name"]), protocol: admin.String(e["protocol"]), host: admin.String(e["host"]),
+			port: int(admin.Int(e["port"])), path: admin.String(e["path"]), enabled: e["enabled"] != false,
+			connectTimeout: time.Duration(admin.Int(e["connect_timeout"])) * time.Millisecond,
+			readTimeout:    time.Duration(admin.Int(e["read_timeout"])) * time.Millisecond,
+			writeTimeout:   time.Duration(admin.Int(e["write_timeout"])) * time.Millisecond,
+			balancer:       balancers["name:"+admin.String(e["host"])],
 		}
 		t, err := resolveTLS(s, e, certs, rt.caCerts, g)
 		if err != nil {
@@ -177,21 +148,21 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 	paths := map[*route][]string{}
 	for _, e := range snap.List("routes") {
 		r := &route{
-			id: str(e["id"]), name: str(e["name"]), createdAt: num(e["created_at"]),
-			protocols: strs(e["protocols"]), methods: strs(e["methods"]), snis: strs(e["snis"]),
+			id: admin.String(e["id"]), name: admin.String(e["name"]), createdAt: admin.Int(e["created_at"]),
+			protocols: admin.Strings(e["protocols"]), methods: admin.Strings(e["methods"]), snis: admin.Strings(e["snis"]),
 			stripPath: e["strip_path"] == true, preserveHost: e["preserve_host"] == true,
-			redirectStatus: int(num(e["https_redirect_status_code"])), regexPriority: int(num(e["regex_priority"])),
+			redirectStatus: int(admin.Int(e["https_redirect_status_code"])), regexPriority: int(admin.Int(e["regex_priority"])),
 		}
 		for i, s := range r.snis {
 			r.snis[i] = strings.TrimSuffix(strings.ToLower(s), ".")
 		}
-		for _, h := range strs(e["hosts"]) {
+		for _, h := range admin.Strings(e["hosts"]) {
 			r.hosts = append(r.hosts, newHostMatcher(h))
 		}
 		if hm, ok := e["headers"].(map[string]any); ok && len(hm) > 0 {
 			r.headers = map[string][]string{}
 			for name, vals := range hm {
-				for _, v := range strs(vals) {
+				for _, v := range admin.Strings(vals) {
 					if !strings.HasPrefix(v, "~*") {
 						v = strings.ToLower(v)
 					}
@@ -199,16 +170,16 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 				}
 			}
 		}
-		if id := refID(e["service"]); id != "" {
+		if id := admin.RefID(e["service"]); id != "" {
 			r.service = services[id]
 		}
 		routes = append(routes, r)
-		paths[r] = strs(e["paths"])
+		paths[r] = admin.Strings(e["paths"])
 	}
 	rt.router = newRouter(routes, paths)
 
 	for _, e := range snap.List("consumers") {
-		c := &consumer{id: str(e["id"]), username: str(e["username"]), customID: str(e["custom_id"])}
+		c := &consumer{id: admin.String(e["id"]), username: admin.String(e["username"]), customID: admin.String(e["custom_id"])}
 		rt.consumers[c.id] = c
 		if c.username != "" {
 			rt.byName[c.username] = c
@@ -218,19 +189,19 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 		}
 	}
 	for _, e := range snap.List("mtls_auth_credentials") {
-		c := rt.consumers[refID(e["consumer"])]
+		c := rt.consumers[admin.RefID(e["consumer"])]
 		if c == nil {
 			continue
 		}
-		name := str(e["subject_name"])
+		name := admin.String(e["subject_name"])
 		if rt.credentials[name] == nil {
 			rt.credentials[name] = map[string]*consumer{}
 		}
-		rt.credentials[name][refID(e["ca_certificate"])] = c
+		rt.credentials[name][admin.RefID(e["ca_certificate"])] = c
 	}
 	for _, e := range snap.List("acls") {
-		if c := rt.consumers[refID(e["consumer"])]; c != nil {
-			c.groups = append(c.groups, str(e["group"]))
+		if c := rt.consumers[admin.RefID(e["consumer"])]; c != nil {
+			c.groups = append(c.groups, admin.String(e["group"]))
 		}
 	}
 
@@ -238,7 +209,7 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 		if e["enabled"] == false {
 			continue
 		}
-		p := &pluginInstance{id: str(e["id"]), name: str(e["name"]), protocols: strs(e["protocols"])}
+		p := &pluginInstance{id: admin.String(e["id"]), name: admin.String(e["name"]), protocols: admin.Strings(e["protocols"])}
 		cfg, _ := e["config"].(map[string]any)
 		switch p.name {
 		case "mtls-auth":
@@ -260,7 +231,7 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 		if p.name == "acl" {
 			p.acl = compileACL(cfg)
 		}
-		key := pluginKey{name: p.name, route: refID(e["route"]), service: refID(e["service"]), consumer: refID(e["consumer"])}
+		key := pluginKey{name: p.name, route: admin.RefID(e["route"]), service: admin.RefID(e["service"]), consumer: admin.RefID(e["consumer"])}
 		rt.plugins[key] = p
 	}
 	return rt, nil
@@ -301,14 +272,14 @@ func (p *pluginInstance) runsOn(scheme string) bool {
 
 // compileCertificate loads a certificates entity's pair and alternative pair.
 func compileCertificate(e map[string]any) (*certPair, error) {
-	id := str(e["id"])
-	main, err := tls.X509KeyPair([]byte(str(e["cert"])), []byte(str(e["key"])))
+	id := admin.String(e["id"])
+	main, err := tls.X509KeyPair([]byte(admin.String(e["cert"])), []byte(admin.String(e["key"])))
 	if err != nil {
 		return nil, fmt.Errorf("certificate %s: %w", id, err)
 	}
 	c := &certPair{id: id, main: main}
 	if e["cert_alt"] != nil && e["key_alt"] != nil {
-		alt, err := tls.X509KeyPair([]byte(str(e["cert_alt"])), []byte(str(e["key_alt"])))
+		alt, err := tls.X509KeyPair([]byte(admin.String(e["cert_alt"])), []byte(admin.String(e["key_alt"])))
 		if err != nil {
 			return nil, fmt.Errorf("certificate %s: alternative pair: %w", id, err)
 		}

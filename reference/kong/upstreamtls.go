@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
 // globals are the kong.conf settings that apply to every upstream connection unless a service
@@ -101,10 +103,10 @@ func resolveTLS(s *service, e map[string]any, certs map[string]*certPair, cas ma
 	t := upstreamTLS{verify: g.verify, roots: g.roots, depth: g.depth, serverName: s.host}
 	keyParts := []string{}
 	switch {
-	case refID(e["client_certificate"]) != "":
-		c := certs[refID(e["client_certificate"])]
+	case admin.RefID(e["client_certificate"]) != "":
+		c := certs[admin.RefID(e["client_certificate"])]
 		if c == nil {
-			return t, fmt.Errorf("service %s: client_certificate %s does not exist", s.id, refID(e["client_certificate"]))
+			return t, fmt.Errorf("service %s: client_certificate %s does not exist", s.id, admin.RefID(e["client_certificate"]))
 		}
 		t.clientCert = &c.main
 	case s.balancer != nil && s.balancer.clientCert != nil:
@@ -119,7 +121,7 @@ func resolveTLS(s *service, e map[string]any, certs map[string]*certPair, cas ma
 		t.verify = v
 	}
 	rootsKey := g.rootsKey
-	if ids := strs(e["ca_certificates"]); len(ids) > 0 {
+	if ids := admin.Strings(e["ca_certificates"]); len(ids) > 0 {
 		t.roots = x509.NewCertPool()
 		var digests []string
 		for _, id := range ids {
@@ -133,7 +135,7 @@ func resolveTLS(s *service, e map[string]any, certs map[string]*certPair, cas ma
 		rootsKey = strings.Join(digests, ",")
 	}
 	if d, ok := e["tls_verify_depth"]; ok && d != nil {
-		t.depth = int(num(d))
+		t.depth = int(admin.Int(d))
 	}
 	if s.balancer != nil {
 		t.serverName = s.balancer.name

@@ -19,13 +19,10 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
-	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness/daemon"
 	"github.com/mtlsgate/mtlsgate/harness/haproxyconf"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
-	"github.com/mtlsgate/mtlsgate/reference/apigw"
-	"github.com/mtlsgate/mtlsgate/reference/upstream"
 )
 
 // HAProxyTarget certifies HAProxy (its OpenSSL TLS stack, its proxy and health checks) for the
@@ -100,26 +97,11 @@ func (t *HAProxyTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSyste
 		_ = stop(context.Background())
 		return nil, fmt.Errorf("start haproxy: %w", err)
 	}
-	upCert := setup.PKI.Get(fixtures.Upstream).TLSCertificate()
-	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Certificate: &upCert, Name: "echo"})
+	sys, err := startALBUpstreams(ctx, setup, &closers)
 	if err != nil {
 		return fail(err)
 	}
-	closers.add(echo.Close)
-	gw, err := apigw.Start(ctx, apigw.Config{Certificate: setup.PKI.Get(fixtures.Server).TLSCertificate(), Domains: setup.Domains})
-	if err != nil {
-		return fail(err)
-	}
-	closers.add(gw.Close)
-	sys := &ALBSystem{
-		Version: ver + " (rendered by mtlsgate " + version.Version + ")",
-		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), APIGWURL: gw.URL(),
-		log: &LineBuffer{},
-		resolver: map[string]string{
-			ALBTargetEcho: hostPort(echo.HTTPURL()), ALBTargetEchoTLS: hostPort(echo.HTTPSURL()), ALBTargetAPIGW: hostPort(gw.URL()),
-		},
-		domains: gw.SetDomains,
-	}
+	sys.Version = ver + " (rendered by mtlsgate " + version.Version + ")"
 	// A free port another process takes between choosing and binding is retried with new ports,
 	// three times at most.
 	var lb *haproxyLB

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/reference/apigw"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
 )
 
@@ -41,4 +42,29 @@ func (u *localUpstreams) fill(s *KongSystem) {
 // Close stops both upstreams.
 func (u *localUpstreams) Close(ctx context.Context) error {
 	return errors.Join(u.mtlsEcho.Close(ctx), u.echo.Close(ctx))
+}
+
+// startALBUpstreams starts what stands behind a loopback ALB-profile system, the echo and the API
+// Gateway stand-in, registers their stops in closers, and returns the system with their URLs,
+// target resolver and domain control filled in; the caller adds the load balancer.
+func startALBUpstreams(ctx context.Context, setup ALBSetup, closers *cleanups) (*ALBSystem, error) {
+	upCert := setup.PKI.Get(fixtures.Upstream).TLSCertificate()
+	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Certificate: &upCert, Name: "echo"})
+	if err != nil {
+		return nil, err
+	}
+	closers.add(echo.Close)
+	gw, err := apigw.Start(ctx, apigw.Config{Certificate: setup.PKI.Get(fixtures.Server).TLSCertificate(), Domains: setup.Domains})
+	if err != nil {
+		return nil, err
+	}
+	closers.add(gw.Close)
+	return &ALBSystem{
+		EchoURL: echo.HTTPURL(), EchoTLSURL: echo.HTTPSURL(), APIGWURL: gw.URL(),
+		log: &LineBuffer{},
+		resolver: map[string]string{
+			ALBTargetEcho: hostPort(echo.HTTPURL()), ALBTargetEchoTLS: hostPort(echo.HTTPSURL()), ALBTargetAPIGW: hostPort(gw.URL()),
+		},
+		domains: gw.SetDomains,
+	}, nil
 }

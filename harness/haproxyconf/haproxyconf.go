@@ -611,7 +611,7 @@ func headerNames(attrs []alb.Attribute, where string) (names, error) {
 			}
 			return names{}, fmt.Errorf("%s.Attributes[%d]: unknown listener attribute %q; the haproxy target knows %s", where, i, a.Key, strings.Join(known, ", "))
 		}
-		if !token(a.Value) {
+		if !alb.ValidHeaderName(a.Value) {
 			return names{}, fmt.Errorf("%s.Attributes[%d] %s: %q is not a valid header name (1–40 token characters)", where, i, a.Key, a.Value)
 		}
 		if strings.Trim(a.Value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
@@ -620,19 +620,4 @@ func headerNames(attrs []alb.Attribute, where string) (names, error) {
 		*slot = http.CanonicalHeaderKey(a.Value)
 	}
 	return n, nil
-}
-
-// token reports whether s is an HTTP token of 1 to 40 characters (ALB's header name limit).
-func token(s string) bool {
-	if len(s) == 0 || len(s) > 40 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+.^_`|~-", c) >= 0 {
-			continue
-		}
-		return false
-	}
-	return true
 }

@@ -33,8 +33,9 @@ func HeaderAttribute(header string) string {
 	return "routing.http.request." + strings.ToLower(strings.ReplaceAll(header, "-", "_")) + ".header_name"
 }
 
-// validHeaderName reports whether s is an HTTP token of 1 to 40 characters.
-func validHeaderName(s string) bool {
+// ValidHeaderName reports whether s may rename an mTLS header: an HTTP token of 1 to 40
+// characters, ALB's limit. Renderers for other load balancers check names by the same rule.
+func ValidHeaderName(s string) bool {
 	if len(s) == 0 || len(s) > 40 {
 		return false
 	}
@@ -63,7 +64,7 @@ func parseAttributes(attrs []Attribute, where string) (headerNames, error) {
 			return headerNames{}, fmt.Errorf("%s.Attributes[%d]: unknown listener attribute %q; the emulator knows %s",
 				where, i, a.Key, strings.Join(knownAttributes(), ", "))
 		}
-		if !validHeaderName(a.Value) {
+		if !ValidHeaderName(a.Value) {
 			return headerNames{}, fmt.Errorf("%s.Attributes[%d] %s: %q is not a valid header name (1–40 token characters)", where, i, a.Key, a.Value)
 		}
 		*slot = http.CanonicalHeaderKey(a.Value)

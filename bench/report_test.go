@@ -117,3 +117,21 @@ func TestVerdictSaysWhenRoundsDisagree(t *testing.T) {
 		t.Errorf("report lacks %q", want)
 	}
 }
+
+// A server that did not start or a vegeta CLI that could not be built is a missing baseline;
+// a comparison turned off on purpose is not.
+func TestResultMissing(t *testing.T) {
+	r := &Result{Servers: []*ServerResult{
+		{Name: Kong, Label: "mtlsgate (Kong mode)"},
+		{Name: Nginx, Label: "nginx", Skipped: "nginx not found on PATH"},
+	}, Sim: SimResult{Skipped: "build the vegeta CLI: missing go.sum entry"}}
+	got := r.Missing()
+	if len(got) != 2 || !strings.Contains(got[0], "nginx not measured: nginx not found") || !strings.Contains(got[1], "vegeta CLI not measured") {
+		t.Fatalf("Missing() = %q", got)
+	}
+	r.Servers[1].Skipped = ""
+	r.Sim = SimResult{Skipped: "turned off (--sim-rate 0)", Off: true}
+	if got := r.Missing(); len(got) != 0 {
+		t.Fatalf("Missing() with nothing missing = %q", got)
+	}
+}

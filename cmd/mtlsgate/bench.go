@@ -24,6 +24,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	workers := fs.Uint64("workers", d.KeepAliveWorkers, "keep-alive connections (vegeta workers) for the peak request rate")
 	simRate := fs.Int("sim-rate", d.SimRate, "requests/s of the simulator-vs-vegeta CPU comparison (0 skips it)")
 	vegeta := fs.String("vegeta", "", "vegeta CLI to compare the simulator with (default: vegeta on PATH, else built from the module cache)")
+	allowMissing := fs.Bool("allow-missing", false, "write the report and exit 0 even when a server or the vegeta baseline could not be measured (default: such a run fails)")
 	work := fs.String("work", "", "keep the PKI, server configurations and logs in this directory (default: a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,6 +62,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if runErr != nil {
 		return fmt.Errorf("bench: %w (partial report written to %s)", runErr, path)
+	}
+	if missing := res.Missing(); len(missing) > 0 && !*allowMissing {
+		return fmt.Errorf("bench: report written to %s, but it lacks a baseline:\n  %s\ninstall what is missing, leave the server out with --only, turn the simulator comparison off with --sim-rate 0, or pass --allow-missing", path, strings.Join(missing, "\n  "))
 	}
 	_, err = fmt.Fprintf(stdout, "bench: %d rounds in %s; report written to %s\n", *rounds, res.Elapsed.Round(1e9), path)
 	return err

@@ -161,8 +161,13 @@ type SimResult struct {
 	VegetaCPU, SimCPU Series
 	// VegetaRequests and SimRequests are how many requests each sent.
 	VegetaRequests, SimRequests Series
-	Errors                      []string
-	Skipped                     string
+	// DialCPU and SimHandshakeCPU are microseconds of CPU per full mTLS handshake: the bare
+	// crypto/tls loop's and `mtlsgate load --mode handshake`'s, at the same rate.
+	DialCPU, SimHandshakeCPU Series
+	// DialHandshakes and SimHandshakes are how many handshakes each completed.
+	DialHandshakes, SimHandshakes Series
+	Errors                        []string
+	Skipped                       string
 	// Off says the comparison was turned off on purpose (--sim-rate 0), so its absence is no
 	// missing baseline.
 	Off bool

@@ -24,6 +24,10 @@ type target struct {
 // simBound is the most CPU per request the simulator may spend against the vegeta CLI's.
 const simBound = 1.0
 
+// handshakeBound is the most CPU per full handshake the simulator may spend against a bare
+// crypto/tls dial loop's.
+const handshakeBound = 1.15
+
 // measurement is one table of the report.
 type measurement struct {
 	title, unit, how string
@@ -111,6 +115,9 @@ func Render(r *Result) string {
 		renderMeasurement(&b, r, ms)
 	}
 	renderSim(&b, r)
+	if r.Sim.Skipped == "" {
+		renderSimHandshakes(&b, r)
+	}
 	renderErrors(&b, r)
 	return b.String()
 }
@@ -239,7 +246,20 @@ func judgements(r *Result) []judgement {
 		}
 	}
 	j.conclusive = !strings.Contains(j.verdict, "not ")
-	return append(out, j)
+	out = append(out, j)
+	h := judgement{what: "Simulator CPU per full mTLS handshake", server: "mtlsgate load --mode handshake", target: fmt.Sprintf("≤ %.2f× bare crypto/tls loop", handshakeBound), value: "–"}
+	hc, dc := r.Sim.SimHandshakeCPU.Summarize(), r.Sim.DialCPU.Summarize()
+	if ratio, ok := Ratio(hc, dc); ok && r.Sim.Skipped == "" && dc.Min > 0 {
+		h.verdict, h.missed = verdict(&target{bound: handshakeBound}, ratio, hc.Min/dc.Max, hc.Max/dc.Min, true)
+		h.value = fmt.Sprintf("%.2f× (%.2f×–%.2f×)", ratio, hc.Min/dc.Max, hc.Max/dc.Min)
+	} else {
+		h.verdict = "not measured"
+		if r.Sim.Skipped != "" {
+			h.verdict += ": " + r.Sim.Skipped
+		}
+	}
+	h.conclusive = !strings.Contains(h.verdict, "not ")
+	return append(out, h)
 }
 
 // valueCell writes a median as a ratio to the target's baseline with the range the rounds allow,
@@ -378,6 +398,67 @@ func renderSim(b *strings.Builder, r *Result) {
 		v, _ := verdict(&target{bound: simBound}, ratio, sc.Min/vc.Max, sc.Max/vc.Min, true)
 		p("Ratio simulator ÷ vegeta: **%.2f×**. Target ≤ %.1f×: %s. Why: per answer the simulator feeds two vegeta.Metrics (the total and the class's, each a t-digest latency estimator), classifies the answer against its class's expected outcome (keeping up to 64 KiB of body) and keeps a sample for its timeline, then writes index.html, load.json and junit.xml, where the vegeta CLI only encodes each result to its output file; short runs weigh those fixed costs more (try a longer --duration).\n\n", ratio, simBound, v)
 	}
+}
+
+// renderSimHandshakes compares the simulator's CPU per full handshake with the bare loop's, and
+// turns both CPU figures into what one simulator core sustains, against nginx's peak.
+func renderSimHandshakes(b *strings.Builder, r *Result) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	s := r.Sim
+	o := r.Options
+	p("## Load simulator CPU per full mTLS handshake vs a bare crypto/tls loop\n\n")
+	p("The same handshake attack twice per round, each as its own process, alternating which goes first: `mtlsgate bench dial-loop` (the least a Go client can do: dial, a full TLS handshake with the client certificate and no resumption, one `GET` with `Connection: close`, read the answer, close; %d connections started per second for %s) and `mtlsgate load --mode handshake` at the same rate, against %s. CPU per completed handshake as above.\n\n",
+		s.Rate, o.Duration, s.Target)
+	p("| client | median CPU per handshake (µs) | min – max | handshakes (median) | rounds |\n|---|---:|---|---:|---:|\n")
+	dc, hc := s.DialCPU.Summarize(), s.SimHandshakeCPU.Summarize()
+	for _, row := range []struct {
+		name string
+		cpu  Summary
+		n    Series
+	}{{"bare crypto/tls loop", dc, s.DialHandshakes}, {"mtlsgate load --mode handshake", hc, s.SimHandshakes}} {
+		if !row.cpu.Valid {
+			p("| %s | not measured | – | – | 0 |\n", row.name)
+			continue
+		}
+		p("| %s | %.1f | %.1f – %.1f | %.0f | %d |\n", row.name, row.cpu.Median, row.cpu.Min, row.cpu.Max, row.n.Summarize().Median, row.cpu.N)
+	}
+	p("\n")
+	if ratio, ok := Ratio(hc, dc); ok && dc.Min > 0 {
+		v, missed := verdict(&target{bound: handshakeBound}, ratio, hc.Min/dc.Max, hc.Max/dc.Min, true)
+		p("Ratio simulator ÷ bare loop: **%.2f×**. Target ≤ %.2f×: %s.", ratio, handshakeBound, v)
+		if missed {
+			p(" Why: per handshake the simulator also runs net/http's transport (a pooled-connection lookup, a request object, header parsing into maps) and vegeta's result pipeline, where the loop writes one fixed request and reads the status line.")
+		}
+		p("\n\n")
+	} else {
+		p("Ratio simulator ÷ bare loop: not computed (a side has no valid round).\n\n")
+	}
+
+	p("### How many simulator cores a gateway needs\n\n")
+	p("One core gives 1,000,000 µs of CPU a second, so what one simulator process sustains per core is 1,000,000 ÷ its CPU per operation (measured above at a rate it kept up with). Set against nginx's peak in this run, that is how many simulator cores it takes to load nginx here; scale by your gateway's own peak.\n\n")
+	p("| operation | simulator CPU (µs) | per simulator core (/s) | nginx peak here (/s) | simulator cores for nginx's peak |\n|---|---:|---:|---:|---:|\n")
+	nginx := find(r, Nginx)
+	for _, row := range []struct {
+		what string
+		cpu  Summary
+		peak func(*ServerResult) Series
+	}{{"keep-alive request", s.SimCPU.Summarize(), func(x *ServerResult) Series { return x.KeepAlive }},
+		{"full mTLS handshake", hc, func(x *ServerResult) Series { return x.Handshakes }}} {
+		if !row.cpu.Valid || row.cpu.Median <= 0 {
+			p("| %s | not measured | – | – | – |\n", row.what)
+			continue
+		}
+		perCore := 1e6 / row.cpu.Median
+		peak, cores := "not measured", "–"
+		if nginx != nil {
+			if ps := row.peak(nginx).Summarize(); ps.Valid {
+				peak = fmt.Sprintf("%.0f", ps.Median)
+				cores = fmt.Sprintf("%.2f", ps.Median/perCore)
+			}
+		}
+		p("| %s | %.1f | %.0f | %s | %s |\n", row.what, row.cpu.Median, perCore, peak, cores)
+	}
+	p("\n")
 }
 
 func renderErrors(b *strings.Builder, r *Result) {

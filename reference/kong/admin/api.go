@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,8 @@ type APIOptions struct {
 type API struct {
 	db   *DB
 	opts APIOptions
+	// configHash is the md5 of the declarative document POST /config last loaded (check_hash).
+	configHash atomic.Pointer[string]
 }
 
 // NewAPI returns the Admin API handler.
@@ -83,12 +86,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	status, body := a.route(r)
 	a.opts.Log.Debug("admin request", "method", r.Method, "path", r.URL.Path, "status", status)
-	if status == http.StatusNoContent {
+	if status == http.StatusNoContent || status == http.StatusNotModified {
 		rw.WriteHeader(status)
 		return
 	}
+	// Encoded before the status is sent: a value JSON cannot hold becomes a 500 with a message,
+	// never a success with an empty body.
+	b, err := json.Marshal(body)
+	if err != nil {
+		a.opts.Log.Error("admin response not encodable", "method", r.Method, "path", r.URL.Path, "err", err)
+		status, b = http.StatusInternalServerError, []byte(`{"message":"An unexpected error occurred"}`)
+	}
 	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(body)
+	_, _ = rw.Write(append(b, '\n'))
 }
 
 type latencyWriter struct {

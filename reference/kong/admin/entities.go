@@ -119,7 +119,7 @@ func certificatesSchema() *schema {
 			str("key_alt").validate(checkKey),
 			tags(),
 			// snis is a shorthand: it creates and lists SNI entities, it is not stored here.
-			strArray("snis").validate(checkSNIList),
+			strArray("snis").elemCheck(checkSNIName),
 		},
 		check: checkCertificate,
 	}
@@ -191,15 +191,6 @@ func checkSNIName(v any) string {
 	}
 	if !sniPattern.MatchString(s) {
 		return "invalid value: " + s
-	}
-	return ""
-}
-
-func checkSNIList(v any) string {
-	for _, s := range v.([]any) {
-		if msg := checkSNIName(s); msg != "" {
-			return msg
-		}
 	}
 	return ""
 }
@@ -419,7 +410,8 @@ func routesSchema() *schema {
 			boolean("preserve_host").withDefault(false),
 			boolean("request_buffering").withDefault(true),
 			boolean("response_buffering").withDefault(true),
-			strArray("snis").validate(checkSNIList),
+			// typedefs.wildcard_host under the traditional_compatible router (Kong's default).
+			strSet("snis").elemCheck(checkSNIName),
 			{name: "sources", kind: kArray, elem: &field{kind: kMap}},
 			{name: "destinations", kind: kArray, elem: &field{kind: kMap}},
 			tags(),

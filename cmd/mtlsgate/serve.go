@@ -91,12 +91,19 @@ func serveUpstream(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return s.Close(shutdown)
 }
 
+// adminTokenEnv names the environment variable that sets serve kong's --admin-token.
+const adminTokenEnv = "MTLSGATE_ADMIN_TOKEN"
+
 func serveKong(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve kong", stderr)
 	confPath := fs.String("conf", "", "kong.conf to read (Kong's defaults when empty); KONG_* environment variables override it")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	token := fs.String("admin-token", "", "require this token in every Admin API request's Kong-Admin-Token header (or set "+adminTokenEnv+", which keeps it out of the process list)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *token == "" {
+		*token = os.Getenv(adminTokenEnv)
 	}
 	log, err := logger(stderr, *level)
 	if err != nil {
@@ -106,7 +113,7 @@ func serveKong(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("serve kong: %w", err)
 	}
-	g, err := kong.New(kong.Options{Config: conf, Log: log})
+	g, err := kong.New(kong.Options{Config: conf, Log: log, AdminToken: *token})
 	if err != nil {
 		return fmt.Errorf("serve kong: %w", err)
 	}

@@ -41,7 +41,15 @@ type APIOptions struct {
 	Server string
 	// DBLess is Kong's database = off: entities are read-only and /config replaces them all.
 	DBLess bool
-	Log    *slog.Logger
+	// GUIURL is kong.conf's admin_gui_url: its origin is the one CORS grants and the one that may
+	// send state-changing calls from a browser; its host is an accepted Host.
+	GUIURL string
+	// Hosts are names, besides IP addresses and loopback names, the Admin API answers to (the
+	// names in admin_listen, say); any other Host is refused (DNS rebinding).
+	Hosts []string
+	// Token, when set, is required in every request's Kong-Admin-Token header.
+	Token string
+	Log   *slog.Logger
 }
 
 // API serves Kong's Admin API over a DB.
@@ -75,7 +83,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Server != "" {
 		w.Header().Set("Server", a.opts.Server)
 	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if origin := a.guiOrigin(); origin != "" {
+		// Kong grants admin_gui_url's origin; mtlsgate grants no other (SPEC K-ADM-5).
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
 	rw := &latencyWriter{ResponseWriter: w, start: start}
 	defer func() {
 		if v := recover(); v != nil {
@@ -84,7 +95,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = rw.Write([]byte(`{"message":"An unexpected error occurred"}` + "\n"))
 		}
 	}()
-	status, body := a.route(r)
+	status, refusal := a.guard(r)
+	var body any = refusal
+	switch {
+	case status != 0:
+		a.opts.Log.Warn("admin request refused", "method", r.Method, "path", r.URL.Path, "status", status, "host", r.Host, "origin", r.Header.Get("Origin"))
+	case r.Method == http.MethodOptions:
+		a.preflight(rw, r)
+		return
+	default:
+		status, body = a.route(r)
+	}
 	a.opts.Log.Debug("admin request", "method", r.Method, "path", r.URL.Path, "status", status)
 	if status == http.StatusNoContent || status == http.StatusNotModified {
 		rw.WriteHeader(status)

@@ -80,6 +80,7 @@ func (f *field) elemOneOf(of ...string) *field {
 	f.elem = &e
 	return f
 }
+
 // elemCheck validates each element, so errors name its position (snis.2: …) as Kong's do.
 func (f *field) elemCheck(c func(any) string) *field {
 	e := *f.elem

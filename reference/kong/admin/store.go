@@ -223,6 +223,12 @@ func (t *tx) prepare(s *schema, in map[string]any, form bool, existing Entity, m
 		if name == nil && existing != nil {
 			name = existing["name"]
 		}
+		if cfg, given := in["config"]; given && cfg == nil && m != modePatch {
+			// A null config is validated as an empty one: its defaults, required fields and
+			// entity checks all apply, so it can never switch a plugin's checks off (K-ADM-6).
+			in = maps.Clone(in)
+			in["config"] = map[string]any{}
+		}
 		bound, _, perrs := forPlugin(s, t.db.plugins, name)
 		if perrs != nil {
 			for k, v := range errs {

@@ -65,10 +65,14 @@ type ReferenceContainerTarget struct {
 // Name implements Target.
 func (*ReferenceContainerTarget) Name() string { return "reference-container" }
 
-// Claims implements Target: the Kong, ALB and Load profiles, as the in-process reference (the
-// ALB profile through StartALB in container_alb.go).
+// Claims implements Target: the Kong, ALB and Load behaviours the mtlsgate image has been run
+// against, by allow-list (the ALB profile through StartALB in container_alb.go).
 func (t *ReferenceContainerTarget) Claims(id catalog.ID) (bool, string) {
-	return claimAll(t.Name(), catalog.Kong, catalog.ALB, catalog.Load)(id)
+	return t.claims(catalog.Lookup, id)
+}
+
+func (t *ReferenceContainerTarget) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
+	return allowList(lookup, t.Name(), id, referenceContainerBehaviours(), nil)
 }
 
 // Supports implements Target.

@@ -482,7 +482,8 @@ func writeDispatch(m *model, p func(int, string, ...any)) {
 }
 
 // pieceRegexes match "$scheme|$host|$ssl_server_name" for a route piece: its hosts (exact,
-// "*.x" for any labels before .x, "x.*" for any after x.) and, over https only, its snis.
+// "*.x" for any labels before .x, "x.*" for any after x.) and, over https only, its snis (with
+// the same wildcards).
 func pieceRegexes(loc *location) []string {
 	host := "[^|]*"
 	if len(loc.hosts) > 0 {
@@ -504,7 +505,15 @@ func pieceRegexes(loc *location) []string {
 	}
 	snis := make([]string, len(loc.snis))
 	for i, s := range loc.snis {
-		snis[i] = regexp.QuoteMeta(s)
+		// Kong's router: "*.x" matches names ending ".x", "x.*" names starting "x.".
+		switch {
+		case strings.HasPrefix(s, "*"):
+			snis[i] = "[^|]*" + regexp.QuoteMeta(s[1:])
+		case strings.HasSuffix(s, "*"):
+			snis[i] = regexp.QuoteMeta(s[:len(s)-1]) + "[^|]*"
+		default:
+			snis[i] = regexp.QuoteMeta(s)
+		}
 	}
 	return []string{
 		"~^https\\|" + host + "\\|(?:" + strings.Join(snis, "|") + ")$",

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -223,6 +225,11 @@ func startContainerKong(ctx context.Context, eng *containers.Engine, ups *kongUp
 	for k, v := range gw.env {
 		env[k] = v
 	}
+	if h := dockerHostName(); gw.reference && h != "" {
+		// The suite reaches the Admin API through the Docker host's name; mtlsgate answers only
+		// names it was given (K-ADM-5).
+		env["MTLSGATE_ADMIN_HOSTS"] = h
+	}
 	if before != nil {
 		extra, after, err := before(ctx, ups.nw, alias)
 		if after != nil {
@@ -292,6 +299,21 @@ func pkiFiles(p *fixtures.PKI) ([]containers.File, error) {
 		return nil, err
 	}
 	return containers.DirFiles(dir, "/pki")
+}
+
+// dockerHostName is the name mapped container ports are reached by when it is not an IP address
+// or localhost: TESTCONTAINERS_HOST_OVERRIDE, else DOCKER_HOST's host; "" otherwise.
+func dockerHostName() string {
+	h := os.Getenv("TESTCONTAINERS_HOST_OVERRIDE")
+	if h == "" {
+		if u, err := url.Parse(os.Getenv("DOCKER_HOST")); err == nil && (u.Scheme == "tcp" || u.Scheme == "http" || u.Scheme == "https") {
+			h = u.Hostname()
+		}
+	}
+	if h == "" || h == "localhost" || net.ParseIP(h) != nil {
+		return ""
+	}
+	return h
 }
 
 // kongEnv turns kong.conf lines into the KONG_* variables Kong reads, and copies every file a

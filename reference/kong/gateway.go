@@ -36,6 +36,9 @@ type Options struct {
 	Log    *slog.Logger
 	// AdminToken, when set, is required in every Admin API request's Kong-Admin-Token header.
 	AdminToken string
+	// AdminHosts are host names the Admin API answers to besides IP addresses, loopback names
+	// and the names in admin_listen (K-ADM-5).
+	AdminHosts []string
 }
 
 // Gateway is a running (or ready to run) reference gateway.
@@ -111,7 +114,7 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.api = admin.NewAPI(g.db, admin.APIOptions{Info: g.info, Server: version.Server, Log: g.log, DBLess: conf.Database == "off",
-		GUIURL: conf.Values["admin_gui_url"], Hosts: listenHosts(conf.AdminListen), Token: opts.AdminToken})
+		GUIURL: conf.Values["admin_gui_url"], Hosts: append(listenHosts(conf.AdminListen), opts.AdminHosts...), Token: opts.AdminToken})
 	if conf.DeclarativeConfig != "" {
 		if conf.Database != "off" {
 			return nil, fmt.Errorf("declarative_config %s is only read when database = off", conf.DeclarativeConfig)

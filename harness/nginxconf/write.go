@@ -489,14 +489,7 @@ func pieceRegexes(loc *location) []string {
 	if len(loc.hosts) > 0 {
 		alts := make([]string, len(loc.hosts))
 		for i, h := range loc.hosts {
-			switch {
-			case strings.HasPrefix(h, "*."):
-				alts[i] = "[^|]*" + regexp.QuoteMeta(h[1:])
-			case strings.HasSuffix(h, ".*"):
-				alts[i] = regexp.QuoteMeta(h[:len(h)-1]) + "[^|]*"
-			default:
-				alts[i] = regexp.QuoteMeta(h)
-			}
+			alts[i] = wildcardRegex(h)
 		}
 		host = "(?:" + strings.Join(alts, "|") + ")"
 	}
@@ -505,20 +498,24 @@ func pieceRegexes(loc *location) []string {
 	}
 	snis := make([]string, len(loc.snis))
 	for i, s := range loc.snis {
-		// Kong's router: "*.x" matches names ending ".x", "x.*" names starting "x.".
-		switch {
-		case strings.HasPrefix(s, "*"):
-			snis[i] = "[^|]*" + regexp.QuoteMeta(s[1:])
-		case strings.HasSuffix(s, "*"):
-			snis[i] = regexp.QuoteMeta(s[:len(s)-1]) + "[^|]*"
-		default:
-			snis[i] = regexp.QuoteMeta(s)
-		}
+		snis[i] = wildcardRegex(s)
 	}
 	return []string{
 		"~^https\\|" + host + "\\|(?:" + strings.Join(snis, "|") + ")$",
 		"~^http\\|" + host + "\\|",
 	}
+}
+
+// wildcardRegex matches a route's host or SNI as Kong's router does: a leading "*" any name
+// ending in the rest ("*.x": any labels before .x), a trailing "*" any name starting with the rest.
+func wildcardRegex(name string) string {
+	switch {
+	case strings.HasPrefix(name, "*"):
+		return "[^|]*" + regexp.QuoteMeta(name[1:])
+	case strings.HasSuffix(name, "*"):
+		return regexp.QuoteMeta(name[:len(name)-1]) + "[^|]*"
+	}
+	return regexp.QuoteMeta(name)
 }
 
 // jsonMessage is Kong's {"message":"…"} body as an nginx string.

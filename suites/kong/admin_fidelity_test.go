@@ -294,6 +294,23 @@ var _ = Describe("Admin API as Kong's own specs describe it", func() {
 			Expect(snapshot(ctx)).To(Equal(before))
 		})
 
+		suite.It("K-ADM-2", "grpc routes: no methods, no strip_path (false by default), and a host, header, path or SNI to match on", func(ctx SpecContext) {
+			before := snapshot(ctx)
+			grpcs := "must set one of 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'grpcs'"
+			expectKongError(postJSON(ctx, http.MethodPost, "/routes", map[string]any{"protocols": []string{"grpc", "grpcs"}}), http.StatusBadRequest, map[string]any{
+				"code": 2.0, "name": "schema violation", "message": "schema violation (" + grpcs + ")", "fields": map[string]any{"@entity": []any{grpcs}}})
+			for field, value := range map[string]any{"strip_path": true, "methods": []string{"GET"}} {
+				msg := "cannot set '" + field + "' when 'protocols' is 'grpc' or 'grpcs'"
+				expectKongError(postJSON(ctx, http.MethodPost, "/routes", map[string]any{"protocols": []string{"grpc", "grpcs"}, "paths": []string{"/"}, field: value}),
+					http.StatusBadRequest, map[string]any{"code": 2.0, "name": "schema violation", "message": "schema violation (" + field + ": " + msg + ")",
+						"fields": map[string]any{field: msg}})
+			}
+			Expect(snapshot(ctx)).To(Equal(before))
+			r := postJSON(ctx, http.MethodPost, "/routes", map[string]any{"protocols": []string{"grpc", "grpcs"}, "paths": []string{"/"}})
+			Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
+			Expect(r.JSON()).To(HaveKeyWithValue("strip_path", false))
+		})
+
 		suite.It("K-ADM-3", "routes take wildcard SNIs (*.example.test, example.*); a second wildcard is refused at its position", func(ctx SpecContext) {
 			r := postJSON(ctx, http.MethodPost, "/routes", map[string]any{"protocols": []string{"https"}, "snis": []string{"*.example.test", "example.*"}})
 			Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
@@ -381,6 +398,22 @@ var _ = Describe("DB-less Admin API as Kong's 15-off_spec describes it", func() 
 		Expect(ok).To(BeTrue(), string(r.Body))
 		Expect(cfg).To(And(ContainSubstring(`_format_version: "3.0"`), ContainSubstring("_transform: false"),
 			ContainSubstring("d885e256-1abe-5e24-80b6-8f68fe59ea8e"), ContainSubstring("created_at: 1566863706"), ContainSubstring("custom_id: null")))
+	})
+
+	suite.It("K-ADM-4", "POST /config keeps the ids of a certificate's SNIs, nested or listed apart, and relates them to it", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
+		cert, key := keyPair(fixtures.SNIAPI)
+		const certID, sniID = "d83994d2-c24c-4315-b431-ee76b6611dcb", "1c6e83b7-c9ad-40ac-94e8-52f5ee7bde44"
+		sni := map[string]any{"name": "foo.example", "id": sniID}
+		for _, doc := range []map[string]any{
+			{"_format_version": "1.1", "certificates": []any{map[string]any{"id": certID, "cert": cert, "key": key, "snis": []any{sni}}}},
+			{"_format_version": "1.1", "certificates": []any{map[string]any{"id": certID, "cert": cert, "key": key}},
+				"snis": []any{map[string]any{"name": "foo.example", "id": sniID, "certificate": map[string]any{"id": certID}}}},
+		} {
+			r := send(ctx, http.MethodPost, "/config", "application/json", string(must(json.Marshal(doc))))
+			Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
+			Expect(r.JSON()).To(And(HaveKeyWithValue("certificates", HaveKey(certID)),
+				HaveKeyWithValue("snis", HaveKeyWithValue(sniID, HaveKeyWithValue("certificate", HaveKeyWithValue("id", certID))))))
+		}
 	})
 
 	suite.It("K-ADM-4", "POST /config errors: invalid declarative configuration (14) with fields by position, Lua-printed in the message, flattened only on request", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {

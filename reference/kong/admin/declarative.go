@@ -208,18 +208,12 @@ func (t *tx) declEntity(d *declErrors, path []string, kind string, in map[string
 			delete(in, child)
 		}
 	}
-	if kind == "certificates" {
-		if snis, ok := in["snis"].([]any); ok {
-			names := make([]any, 0, len(snis))
-			for _, sn := range snis {
-				if m, ok := sn.(map[string]any); ok {
-					names = append(names, m["name"])
-				} else {
-					names = append(names, sn)
-				}
-			}
-			in["snis"] = names
-		}
+	if snis, ok := in["snis"].([]any); ok && kind == "certificates" && len(snis) > 0 &&
+		!slices.ContainsFunc(snis, func(v any) bool { _, isMap := v.(map[string]any); return !isMap }) {
+		// Nested SNI records ({name, id}) are SNI entities of their own, ids kept, as Kong's
+		// declarative loader makes them; a list of names stays the certificates shorthand.
+		children["snis"] = snis
+		delete(in, "snis")
 	}
 	// References by name or id, as declarative files write them ("service: echo").
 	for _, f := range s.fields {
@@ -262,6 +256,9 @@ func (t *tx) declEntity(d *declErrors, path []string, kind string, in map[string
 	sort.Strings(keys)
 	for _, child := range keys {
 		spec := declNested[kind][child]
+		if kind == "certificates" { // its nested snis records, taken above
+			spec = [2]string{"snis", "certificate"}
+		}
 		for i, raw := range children[child] {
 			e, ok := raw.(map[string]any)
 			cpath := append(slices.Clone(path), child, strconv.Itoa(i+1))

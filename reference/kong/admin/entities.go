@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -418,6 +419,7 @@ func routesSchema() *schema {
 			foreign("service", "services"),
 		},
 		parent: "service",
+		expand: expandRoute,
 		check:  checkRoute,
 	}
 }
@@ -458,6 +460,39 @@ func checkRoutePaths(v any) string {
 	return ""
 }
 
+// routeFamily is the routes subschema a route's first protocol selects (routes_subschemas.lua):
+// "http" for http and https, "grpc" for grpc and grpcs, "stream" for the others.
+func routeFamily(protocols any) string {
+	var first string
+	switch t := protocols.(type) {
+	case []any:
+		if len(t) > 0 {
+			first = String(t[0])
+		}
+	case string:
+		first = t
+	}
+	switch first {
+	case "grpc", "grpcs":
+		return "grpc"
+	case "tcp", "tls", "udp", "tls_passthrough":
+		return "stream"
+	}
+	return "http"
+}
+
+// expandRoute applies the grpc subschema's default: strip_path is false for grpc routes.
+func expandRoute(in map[string]any, _ fieldErrors) map[string]any {
+	if _, given := in["strip_path"]; given || routeFamily(in["protocols"]) != "grpc" {
+		return in
+	}
+	out := maps.Clone(in)
+	out["strip_path"] = false
+	return out
+}
+
+// checkRoute is routes.lua's and routes_subschemas.lua's checks for the http, grpc and stream
+// families: the fields a family cannot set, and the attributes it must match on.
 func checkRoute(e Entity, errs fieldErrors) {
 	protos, _ := e["protocols"].([]any)
 	has := func(p string) bool { return slices.Contains(protos, any(p)) }
@@ -470,13 +505,40 @@ func checkRoute(e Entity, errs fieldErrors) {
 		}
 		return false
 	}
-	if has("http") || has("https") {
-		if !set("methods") && !set("hosts") && !set("headers") && !set("paths") && !(has("https") && set("snis")) {
-			if has("https") {
-				errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'")
-			} else {
-				errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'")
+	cannot := func(fields []string, when string) {
+		for _, f := range fields {
+			if set(f) {
+				errs.add(f, "cannot set '"+f+"' when 'protocols' is "+when)
 			}
+		}
+	}
+	switch routeFamily(e["protocols"]) {
+	case "http":
+		cannot([]string{"sources", "destinations"}, "'http' or 'https'")
+		switch {
+		case has("https") && !set("methods") && !set("hosts") && !set("headers") && !set("paths") && !set("snis"):
+			errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'")
+		case !has("https") && !set("methods") && !set("hosts") && !set("headers") && !set("paths"):
+			errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'")
+		}
+	case "grpc":
+		if e["strip_path"] == true {
+			errs.add("strip_path", "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'")
+		}
+		cannot([]string{"methods", "sources", "destinations"}, "'grpc' or 'grpcs'")
+		switch {
+		case has("grpcs") && !set("hosts") && !set("headers") && !set("paths") && !set("snis"):
+			errs.entity("must set one of 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'grpcs'")
+		case !has("grpcs") && !set("hosts") && !set("headers") && !set("paths"):
+			errs.entity("must set one of 'hosts', 'headers', 'paths' when 'protocols' is 'grpc'")
+		}
+	case "stream":
+		cannot([]string{"methods", "hosts", "paths", "headers"}, "'tcp', 'tls', 'tls_passthrough' or 'udp'")
+		if (has("tcp") || has("tls") || has("udp")) && !set("sources") && !set("destinations") && !set("snis") {
+			errs.entity("must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls' or 'udp'")
+		}
+		if has("tls_passthrough") && !set("snis") {
+			errs.entity("must set snis when 'protocols' is 'tls_passthrough'")
 		}
 	}
 	if set("snis") && !has("https") && !has("grpcs") && !has("tls") && !has("tls_passthrough") {

@@ -30,8 +30,8 @@ func (a *API) guard(r *http.Request) (int, map[string]any) {
 	}
 	if !a.hostAllowed(strings.Trim(host, "[]")) {
 		return http.StatusForbidden, map[string]any{"message": "the Admin API answers only to its own address: Host '" + shorten(host) +
-			"' is not an IP address, a loopback name or admin_gui_url's host (a guard against DNS rebinding); "+
-			"to use this name, start mtlsgate serve kong with --admin-hosts "+shorten(host)+" (or MTLSGATE_ADMIN_HOSTS)"}
+			"' is not an IP address, a loopback name or admin_gui_url's host (a guard against DNS rebinding); " +
+			"to use this name, start mtlsgate serve kong with --admin-hosts " + shorten(host) + " (or MTLSGATE_ADMIN_HOSTS)"}
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:

@@ -101,6 +101,18 @@ var _ = Describe("Admin API as Kong's own specs describe it", func() {
 			Expect(must(sys.Admin.List(ctx, "/certificates"))).To(HaveLen(2))
 		})
 
+		suite.It("K-ADM-1", "snis given as form fields (snis[]=…, snis[1]=… in multipart) create the certificate's SNIs", func(ctx SpecContext) {
+			cert, key := keyPair(fixtures.SNIAPI)
+			r := adminForm(ctx, http.MethodPost, "/certificates", url.Values{"cert": {cert}, "key": {key}, "snis[]": {"n1.example.test", "n2.example.test"}})
+			Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
+			Expect(r.JSON()).To(And(HaveKeyWithValue("snis", Equal([]any{"n1.example.test", "n2.example.test"})),
+				HaveKeyWithValue("cert_alt", BeNil()), HaveKeyWithValue("key_alt", BeNil())))
+			r = adminMultipart(ctx, http.MethodPost, "/certificates", map[string]string{"cert": cert, "key": key,
+				"snis[1]": "n3.example.test", "snis[2]": "n4.example.test"}, nil)
+			Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
+			Expect(r.JSON()["snis"]).To(Equal([]any{"n3.example.test", "n4.example.test"}))
+		})
+
 		suite.It("K-ADM-1", "snis come back sorted, [] when there are none, and a JSON null clears them", func(ctx SpecContext) {
 			cert, key := keyPair(fixtures.SNIAPI)
 			r := postJSON(ctx, http.MethodPost, "/certificates", map[string]any{"cert": cert, "key": key})
@@ -247,6 +259,17 @@ var _ = Describe("Admin API as Kong's own specs describe it", func() {
 			r = adminForm(ctx, http.MethodPost, "/services", url.Values{"url": {"https://service.test/"}})
 			Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
 			Expect(r.JSON()).To(And(HaveKeyWithValue("protocol", "https"), HaveKeyWithValue("port", 443.0)))
+		})
+
+		suite.It("K-ADM-1", "a service named in UTF-8 is found by its name, raw or percent-escaped; ASCII punctuation other than . - _ ~ is refused", func(ctx SpecContext) {
+			svc := must(sys.Admin.CreateService(ctx, kongapi.Service{Name: "円", URL: "http://example.test"}))
+			for _, path := range []string{"/services/円", "/services/%E5%86%86"} {
+				r := adminRaw(ctx, http.MethodGet, path, "", nil)
+				Expect(r.Status).To(Equal(http.StatusOK), path)
+				Expect(r.JSON()).To(HaveKeyWithValue("id", svc.ID), path)
+			}
+			rejects(ctx, http.MethodPost, "/services", map[string]any{"name": "a b", "url": "http://example.test"}, http.StatusBadRequest,
+				"name", Equal("invalid value 'a b': the only accepted ascii characters are alphanumerics or ., -, _, and ~"))
 		})
 
 		suite.It("K-ADM-2", "a service url without a host → 400 naming host and path; protocols are Kong's open-source eight", func(ctx SpecContext) {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // schema describes one entity type of the Admin API.
@@ -357,11 +358,24 @@ func checkService(e Entity, errs fieldErrors) {
 	}
 }
 
-var nameChars = regexp.MustCompile(`^[0-9a-zA-Z.\-_~]+$`)
-
+// checkName is Kong's typedefs.utf8_name (services', routes' and plugins' names): valid UTF-8 of
+// ASCII letters, digits, ".", "-", "_", "~" and any non-ASCII character.
 func checkName(v any) string {
-	if !nameChars.MatchString(v.(string)) {
-		return "invalid value '" + v.(string) + "': it must only contain alphanumeric and '., -, _, ~' characters"
+	s := v.(string)
+	if !utf8.ValidString(s) {
+		pos := 1
+		for i, r := range s {
+			if r == utf8.RuneError {
+				pos = i + 1
+				break
+			}
+		}
+		return fmt.Sprintf("invalid utf-8 character sequence detected at position %d", pos)
+	}
+	for _, r := range s {
+		if r < utf8.RuneSelf && !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune(".-_~", r)) {
+			return "invalid value '" + s + "': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
+		}
 	}
 	return ""
 }

@@ -252,8 +252,8 @@ func (g *Gateway) listenerTLS(role string, http2 bool) *tls.Config {
 	}
 }
 
-// newRevocation builds the CRL fetcher; its HTTPS trust is lua_ssl_trusted_certificate, as for
-// Kong's Lua sockets ("system" is the system pool).
+// newRevocation builds the OCSP and CRL client; with ssl_verify (the default) its HTTPS trust is
+// lua_ssl_trusted_certificate, as for Kong's Lua sockets ("system" is the system pool).
 func newRevocation(conf *kongconf.Config, log *slog.Logger) (*revocationChecker, error) {
 	var roots *x509.CertPool
 	for _, t := range conf.LuaSSLTrustedCertificate {
@@ -273,8 +273,9 @@ func newRevocation(conf *kongconf.Config, log *slog.Logger) (*revocationChecker,
 			return nil, fmt.Errorf("lua_ssl_trusted_certificate: failed loading certificate from %s", t)
 		}
 	}
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: false, MaxIdleConnsPerHost: 4}
-	return newRevocationChecker(&http.Client{Transport: transport}, log), nil
+	verify := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 4}
+	insecure := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 4} //nolint:gosec // ssl_verify=false asks for exactly this
+	return newRevocationChecker(&http.Client{Transport: verify}, &http.Client{Transport: insecure}, log), nil
 }
 
 // loadGlobals reads the kong.conf settings every upstream connection starts from.

@@ -59,7 +59,8 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 	if len(l.Certificates) == 0 {
 		return nil, fmt.Errorf("%s.Certificates: an HTTPS listener needs at least one certificate", where)
 	}
-	conf := &tls.Config{NextProtos: []string{"http/1.1"}}
+	// ALB's HTTPS listeners offer HTTP/2 by ALPN, and HTTP/1.1 (SPEC A-H2-1).
+	conf := &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
 	ls.policy.apply(conf)
 	for j, c := range l.Certificates {
 		pair, err := tls.LoadX509KeyPair(c.CertificateFile, c.PrivateKeyFile)
@@ -157,7 +158,8 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 			}
 			return ctx
 		},
-		ErrorLog: a.opts.Log,
+		ErrorLog:  a.opts.Log,
+		Protocols: httpAndH2(),
 	})
 	if err != nil {
 		ln.Close()
@@ -167,6 +169,14 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 	out.wg.Add(1)
 	go out.acceptLoop()
 	return out, nil
+}
+
+// httpAndH2 is HTTP/1.1 and HTTP/2, what an HTTPS listener serves.
+func httpAndH2() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	return &p
 }
 
 func (l *listener) url() string {

@@ -176,7 +176,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 			if l.SSL {
 				tlsConf = g.listenerTLS(grp.role, l.HTTP2)
 			}
-			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log})
+			// HTTP/2 only where the listener has the http2 flag, over TLS (SPEC K-H2-1).
+			var protos http.Protocols
+			protos.SetHTTP1(true)
+			protos.SetHTTP2(l.SSL && l.HTTP2)
+			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log, Protocols: &protos})
 			if err != nil {
 				_ = g.Close(context.Background())
 				return fmt.Errorf("start %s listener %s: %w", grp.role, l.Address, err)

@@ -74,7 +74,11 @@ func clientOver(proto, identity string, tweak ...func(*tls.Config)) *http.Client
 	var p http.Protocols
 	p.SetHTTP1(proto == "HTTP/1.1")
 	p.SetHTTP2(proto == "HTTP/2.0")
-	c.Transport.(*http.Transport).Protocols = &p
+	t := c.Transport.(*http.Transport)
+	t.Protocols = &p
+	if proto == "HTTP/1.1" {
+		t.TLSClientConfig.NextProtos = []string{"http/1.1"} // Go sends no ALPN for HTTP/1.1 otherwise
+	}
 	return c
 }
 

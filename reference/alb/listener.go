@@ -76,6 +76,10 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 	if ls.group = groups[tgName]; ls.group == nil {
 		return nil, fmt.Errorf("%s.DefaultActions[0].TargetGroupArn %q: no target group has that TargetGroupName or TargetGroupArn", where, tgName)
 	}
+	// "Session resumption is not supported while using mutual TLS passthrough or verify modes"
+	// (mutual-authentication): every connection in those modes is a full handshake, so every
+	// one presents (and has verified) a certificate. Off mode resumes, as ALB does (SPEC A-MODE-1).
+	conf.SessionTicketsDisabled = ls.mode == ModePassthrough || ls.mode == ModeVerify
 	switch ls.mode {
 	case ModePassthrough:
 		conf.ClientAuth = tls.RequestClientCert

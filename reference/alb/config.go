@@ -24,6 +24,9 @@ type Config struct {
 	// ConnectionLogs is where the connection log goes (the load balancer attribute
 	// connection_logs.s3.enabled, with a file instead of a bucket).
 	ConnectionLogs ConnectionLogs `yaml:"ConnectionLogs,omitempty"`
+	// LoadBalancerName is CreateLoadBalancer's Name, which the connection log's elb field
+	// carries ("app/<name>/<id>"); empty means "mtlsgate".
+	LoadBalancerName string `yaml:"LoadBalancerName,omitempty"`
 }
 
 // ConnectionLogs names the connection log file; empty Path means no file.

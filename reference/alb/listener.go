@@ -234,8 +234,9 @@ func (l *listener) handshake(raw net.Conn) {
 		err = fmt.Errorf("policy %s does not allow %s", ls.policy.Name, OpenSSLCipherName(cs.CipherSuite))
 	}
 	clientIP, clientPort, _ := net.SplitHostPort(raw.RemoteAddr().String())
+	nodeIP, _, _ := net.SplitHostPort(raw.LocalAddr().String())
 	e := LogEntry{Time: start, ClientIP: clientIP, ClientPort: clientPort, ListenerPort: strconv.Itoa(l.port),
-		HandshakeLatency: latency, TraceID: trace, VerifyStatus: "Success"}
+		HandshakeLatency: latency, TraceID: trace, VerifyStatus: "Success", ELB: ResourceID(st.cfg.LoadBalancerName), IPAddress: nodeIP}
 	if cs.Version != 0 {
 		e.Protocol, e.Cipher, e.KeyExchange = ProtocolName(cs.Version), OpenSSLCipherName(cs.CipherSuite), GroupName(cs.CurveID)
 	}

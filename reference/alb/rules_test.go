@@ -201,7 +201,7 @@ func TestHeaderFormats(t *testing.T) {
 	h := http.Header{}
 	names.setVerify(h, leaf)
 	for k, want := range map[string]string{
-		"X-Amzn-Mtls-Clientcert-Serial-Number": "A1B2C3D4E5F",
+		"X-Amzn-Mtls-Clientcert-Serial-Number": "0A1B2C3D4E5F", // whole bytes, as AWS's 03A5B1
 		"X-Amzn-Mtls-Clientcert-Validity":      "NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z",
 		"X-Amzn-Mtls-Clientcert-Subject":       `CN=client.example.com,O=Example\, Inc.,C=US`,
 		"X-Amzn-Mtls-Clientcert-Issuer":        `CN=client.example.com,O=Example\, Inc.,C=US`,
@@ -311,9 +311,9 @@ func TestLogLineRoundTrip(t *testing.T) {
 	e := LogEntry{Time: time.Date(2023, 10, 4, 17, 31, 46, 904395000, time.UTC), ClientIP: "192.0.2.1", ClientPort: "54321", ListenerPort: "443",
 		Protocol: "TLSv1.3", Cipher: "TLS_AES_128_GCM_SHA256", HandshakeLatency: 11 * time.Millisecond, Subject: "CN=client,O=Example Inc.",
 		Validity: "NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z", Serial: "FEF257E6E8F8AB57", VerifyStatus: "Success",
-		TraceID: "TID_0123456789abcdef0123456789abcdef", KeyExchange: "X25519"}
+		TraceID: "TID_0123456789abcdef0123456789abcdef", KeyExchange: "X25519", ELB: ResourceID("my-alb"), IPAddress: "10.0.0.5"}
 	line := e.String()
-	want := `2023-10-04T17:31:46.904395Z 192.0.2.1 54321 443 TLSv1.3 TLS_AES_128_GCM_SHA256 0.011 "CN=client,O=Example Inc." NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z FEF257E6E8F8AB57 Success TID_0123456789abcdef0123456789abcdef X25519`
+	want := `2023-10-04T17:31:46.904395Z 192.0.2.1 54321 443 TLSv1.3 TLS_AES_128_GCM_SHA256 0.011 "CN=client,O=Example Inc." NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z FEF257E6E8F8AB57 Success TID_0123456789abcdef0123456789abcdef X25519 ` + ResourceID("my-alb") + ` 10.0.0.5`
 	if line != want {
 		t.Errorf("line\n%s\nwant\n%s", line, want)
 	}
@@ -322,8 +322,26 @@ func TestLogLineRoundTrip(t *testing.T) {
 		t.Errorf("round trip: %+v %v", back, err)
 	}
 	empty := LogEntry{Time: e.Time, VerifyStatus: "Failed:ClientCertRejected"}.String()
-	if _, err := ParseLogLine(empty); err != nil || strings.Count(empty, " ") != 12 {
+	if _, err := ParseLogLine(empty); err != nil || strings.Count(empty, " ") != 14 {
 		t.Errorf("empty entry %q: %v", empty, err)
+	}
+	// A failed line keeps the certificate fields but has no handshake latency.
+	failed := e
+	failed.VerifyStatus = "Failed:ClientCertUntrusted"
+	if f := strings.Fields(failed.String()); f[6] != "-" || !strings.Contains(failed.String(), "FEF257E6E8F8AB57 Failed:ClientCertUntrusted") {
+		t.Errorf("failed line %q: latency %q, want -", failed.String(), f[6])
+	}
+	if !strings.HasPrefix(ResourceID(""), "app/mtlsgate/") || len(ResourceID("x")) != len("app/x/")+16 {
+		t.Errorf("ResourceID: %q", ResourceID(""))
+	}
+	// AWS's own example lines (load-balancer-connection-logs) end at conn_trace_id; they parse.
+	for _, aws := range []string{
+		`2023-10-04T17:05:15.514108Z 203.0.113.1 36280 443 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 4.036 "CN=amazondomains.com,O=endEntity,L=Seattle,ST=Washington,C=US" NotBefore=2023-09-21T22:43:21Z;NotAfter=2026-06-17T22:43:21Z FEF257372D5C14D4 Success TID_3180a73013c8ca4bac2f731159d4b0fe`,
+		`2023-10-04T17:05:15.514108Z 203.0.113.1 36280 443 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 - "CN=amazondomains.com,O=endEntity,L=Seattle,ST=Washington,C=US" NotBefore=2023-09-21T22:43:21Z;NotAfter=2026-06-17T22:43:21Z FEF257372D5C14D4 Failed:ClientCertUntrusted TID_1c71a68d70587445ad5127ff8b2687d7`,
+	} {
+		if got, err := ParseLogLine(aws); err != nil || got.Serial != "FEF257372D5C14D4" || got.ELB != "" {
+			t.Errorf("AWS example %q: %+v %v", aws, got, err)
+		}
 	}
 }
 

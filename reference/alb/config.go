@@ -42,8 +42,8 @@ type Listener struct {
 	Port int `yaml:"Port"`
 	// Protocol must be HTTPS: the emulator exists for mutual TLS.
 	Protocol string `yaml:"Protocol"`
-	// SslPolicy is an ELB security policy name; empty means ELBSecurityPolicy-TLS13-1-2-2021-06,
-	// the console's default.
+	// SslPolicy is an ELB security policy name; empty means ELBSecurityPolicy-2016-08, the
+	// API's default (DefaultPolicy).
 	SslPolicy string `yaml:"SslPolicy,omitempty"`
 	// Certificates are the server certificates; the first is the default, the others are chosen
 	// by SNI (ALB's certificate list).

@@ -314,7 +314,7 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		chain = r.TLS.PeerCertificates
 	}
 	proxy := &httputil.ReverseProxy{
-		Transport: ls.group.transport,
+		Transport: ls.group.transportFor(BackendPolicy(ls.policy)),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = ls.group.scheme, t.addr()
 			pr.Out.Host = pr.In.Host

@@ -238,17 +238,31 @@ func TestPolicyTable(t *testing.T) {
 		firstKEX  tls.CurveID
 		anyCipher bool
 	}{
-		"ELBSecurityPolicy-TLS13-1-3-2021-06":      {tls.VersionTLS13, false, tls.X25519, false},
-		"ELBSecurityPolicy-TLS13-1-2-2021-06":      {tls.VersionTLS12, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-2-Res-2021-06":  {tls.VersionTLS12, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06": {tls.VersionTLS12, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06": {tls.VersionTLS12, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-1-2021-06":      {tls.VersionTLS11, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-0-2021-06":      {tls.VersionTLS10, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04": {tls.VersionTLS13, true, tls.CurveP256, false},
-		"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09":   {tls.VersionTLS13, false, tls.X25519MLKEM768, false},
+		"ELBSecurityPolicy-TLS13-1-3-2021-06":        {tls.VersionTLS13, false, tls.X25519, false},
+		"ELBSecurityPolicy-TLS13-1-2-2021-06":        {tls.VersionTLS12, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-2-Res-2021-06":    {tls.VersionTLS12, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06":   {tls.VersionTLS12, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06":   {tls.VersionTLS12, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-1-2021-06":        {tls.VersionTLS11, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-0-2021-06":        {tls.VersionTLS10, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04":   {tls.VersionTLS13, true, tls.CurveP256, false},
+		"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09":     {tls.VersionTLS13, false, tls.X25519MLKEM768, false},
+		"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09": {tls.VersionTLS12, false, tls.X25519MLKEM768, true},
+		"ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04":   {tls.VersionTLS10, true, tls.CurveP256, true},
 	}
-	if len(Policies()) != len(want) {
+	legacy, err := LookupPolicy("ELBSecurityPolicy-2016-08")
+	if err != nil || legacy.MinVersion != tls.VersionTLS10 || legacy.MaxVersion != tls.VersionTLS12 || len(legacy.TLS13Ciphers) != 0 {
+		t.Errorf("ELBSecurityPolicy-2016-08: TLS 1.0–1.2 and no TLS 1.3: %+v %v", legacy, err)
+	}
+	for listener, backend := range map[string]string{
+		"ELBSecurityPolicy-TLS13-1-2-2021-06": "ELBSecurityPolicy-TLS13-1-0-2021-06", "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09": "ELBSecurityPolicy-TLS13-1-0-2021-06",
+		"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04": "ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04", "ELBSecurityPolicy-2016-08": "ELBSecurityPolicy-2016-08",
+	} {
+		if got := BackendPolicy(must(LookupPolicy(listener))); got != backend {
+			t.Errorf("behind %s: back-end policy %s, want %s", listener, got, backend)
+		}
+	}
+	if len(Policies()) != len(want)+1 {
 		t.Errorf("%d policies, want %d", len(Policies()), len(want))
 	}
 	for name, w := range want {
@@ -270,7 +284,10 @@ func TestPolicyTable(t *testing.T) {
 	if def.Name != DefaultPolicy {
 		t.Errorf("default policy %s", def.Name)
 	}
-	if _, err := LookupPolicy("ELBSecurityPolicy-2016-08"); err == nil || !strings.Contains(err.Error(), `SslPolicy "ELBSecurityPolicy-2016-08"`) {
+	if def.Name != "ELBSecurityPolicy-2016-08" {
+		t.Errorf("a listener without SslPolicy gets %s, want the API's default ELBSecurityPolicy-2016-08", def.Name)
+	}
+	if _, err := LookupPolicy("ELBSecurityPolicy-2015-05"); err == nil || !strings.Contains(err.Error(), `SslPolicy "ELBSecurityPolicy-2015-05"`) {
 		t.Errorf("unknown policy: %v", err)
 	}
 	if OpenSSLCipherName(tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) != "ECDHE-RSA-AES128-GCM-SHA256" || ProtocolName(tls.VersionTLS13) != "TLSv1.3" {

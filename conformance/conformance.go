@@ -168,3 +168,29 @@ func (s *Suite) Admit() {
 		}
 	}
 }
+
+// Check is one behaviour a table runs once per protocol: its ID, a text, and a body given the
+// protocol to speak.
+type Check struct {
+	ID   catalog.ID
+	Text string
+	Body func(ctx SpecContext, proto string)
+}
+
+// EntriesOver returns an entry per check and protocol, named "<text> over <proto>", for a
+// DescribeTable whose body is func(ctx SpecContext, proto string, body func(SpecContext, string)).
+// Every protocol but the first requires catalog.HTTP2, so a target without HTTP/2 skips those
+// entries as not supported.
+func (s *Suite) EntriesOver(protocols []string, checks ...Check) []TableEntry {
+	var out []TableEntry
+	for _, c := range checks {
+		for i, proto := range protocols {
+			args := []any{proto, c.Body}
+			if i > 0 {
+				args = append(args, Requires(catalog.HTTP2))
+			}
+			out = append(out, s.Entry(c.ID, c.Text+" over "+proto, args...))
+		}
+	}
+	return out
+}

@@ -99,11 +99,7 @@ func (c *CRLResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "this is not a certificate revocation list\n")
 		return
 	case CRLSlow:
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
+		if !stall(r.Context(), delay) {
 			return
 		}
 	}
@@ -129,21 +125,38 @@ func (c *CRLResponder) control(w http.ResponseWriter, r *http.Request) {
 		c.SetCRL(strings.TrimPrefix(rest, "crl/"), b)
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPut && rest == "mode":
-		delay, err := time.ParseDuration(orZero(r.URL.Query().Get("delay")))
-		if err != nil {
-			http.Error(w, "delay: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		if err := c.SetMode(CRLMode(r.URL.Query().Get("mode")), delay); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		setMode(w, r, func(mode string, delay time.Duration) error { return c.SetMode(CRLMode(mode), delay) })
 	case r.Method == http.MethodGet && strings.HasPrefix(rest, "hits/"):
 		_, _ = io.WriteString(w, strconv.Itoa(c.Hits(strings.TrimPrefix(rest, "hits/"))))
 	default:
 		http.Error(w, "unknown control request", http.StatusNotFound)
 	}
+}
+
+// stall waits delay, as a slow server does; false means the client gave up first.
+func stall(ctx context.Context, delay time.Duration) bool {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// setMode answers PUT …/mode?mode=…&delay=… for a responder: 204, or 400 naming what is wrong.
+func setMode(w http.ResponseWriter, r *http.Request, set func(mode string, delay time.Duration) error) {
+	delay, err := time.ParseDuration(orZero(r.URL.Query().Get("delay")))
+	if err != nil {
+		http.Error(w, "delay: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := set(r.URL.Query().Get("mode"), delay); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func orZero(s string) string {

@@ -165,11 +165,7 @@ func (o *OCSPResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "this is not an OCSP response\n")
 		return
 	case OCSPSlow:
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
+		if !stall(r.Context(), delay) {
 			return
 		}
 	}
@@ -283,16 +279,7 @@ func (o *OCSPResponder) control(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPut && rest == "mode":
-		delay, err := time.ParseDuration(orZero(r.URL.Query().Get("delay")))
-		if err != nil {
-			http.Error(w, "delay: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		if err := o.SetMode(OCSPMode(r.URL.Query().Get("mode")), delay); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		setMode(w, r, func(mode string, delay time.Duration) error { return o.SetMode(OCSPMode(mode), delay) })
 	case r.Method == http.MethodGet && strings.HasPrefix(rest, "hits/"):
 		_, _ = io.WriteString(w, strconv.Itoa(o.Hits(strings.TrimPrefix(rest, "hits/"))))
 	default:

@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
@@ -44,13 +43,8 @@ func spoken(r response, proto string) response {
 // authentication for Application Load Balancers supports HTTP/2 in both passthrough and verifier
 // modes").
 func albKeyEntries() []TableEntry {
-	type check struct {
-		id   catalog.ID
-		text string
-		body func(ctx SpecContext, proto string)
-	}
-	checks := []check{
-		{"A-MODE-2", "passthrough forwards the URL-encoded chain", func(ctx SpecContext, proto string) {
+	return suite.EntriesOver(albProtocols,
+		conformance.Check{ID: "A-MODE-2", Text: "passthrough forwards the URL-encoded chain", Body: func(ctx SpecContext, proto string) {
 			sys := start(ctx, config(alb.ModePassthrough))
 			r := spoken(ok(ctx, clientOver(proto, fixtures.ClientIntermediate), anything(sys)), proto)
 			Expect(r.Status).To(Equal(http.StatusOK))
@@ -58,14 +52,14 @@ func albKeyEntries() []TableEntry {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(chain).To(Equal(string(pki.Get(fixtures.ClientIntermediate).ChainPEM())))
 		}},
-		{"A-MODE-3", "verify: an untrusted, expired or missing certificate fails the handshake", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "A-MODE-3", Text: "verify: an untrusted, expired or missing certificate fails the handshake", Body: func(ctx SpecContext, proto string) {
 			sys := start(ctx, config(alb.ModeVerify))
 			for _, id := range []string{fixtures.ClientUnknownCA, fixtures.ClientExpired, ""} {
 				refused(ctx, clientOver(proto, id), anything(sys))
 			}
 			Expect(spoken(ok(ctx, clientOver(proto, fixtures.Client), anything(sys)), proto).Status).To(Equal(http.StatusOK), "the positive control")
 		}},
-		{"A-HDR-1", "verify sends the X-Amzn-Mtls-Clientcert-* headers", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "A-HDR-1", Text: "verify sends the X-Amzn-Mtls-Clientcert-* headers", Body: func(ctx SpecContext, proto string) {
 			sys := start(ctx, config(alb.ModeVerify))
 			leaf := pki.Get(fixtures.Client).Cert
 			h := spoken(ok(ctx, clientOver(proto, fixtures.Client), anything(sys)), proto).Echo.Headers
@@ -77,31 +71,20 @@ func albKeyEntries() []TableEntry {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(leafPEM).To(Equal(string(pki.Get(fixtures.Client).CertPEM())))
 		}},
-		{"A-HDR-2", "X-Amzn-Mtls-* headers the client sends are removed", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "A-HDR-2", Text: "X-Amzn-Mtls-* headers the client sends are removed", Body: func(ctx SpecContext, proto string) {
 			sys := start(ctx, config(alb.ModeVerify))
 			r := spoken(ok(ctx, clientOver(proto, fixtures.Client), anything(sys), "X-Amzn-Mtls-Clientcert-Subject", "CN=admin", "X-Amzn-Mtls-Anything", "x"), proto)
 			Expect(r.Echo.Headers).NotTo(HaveKey("X-Amzn-Mtls-Anything"))
 			Expect(r.Echo.Headers["X-Amzn-Mtls-Clientcert-Subject"]).To(Equal(pki.Get(fixtures.Client).Cert.Subject.String()))
 		}},
-		{"A-LOG-1", "each connection is logged, Success or Failed:<code>", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "A-LOG-1", Text: "each connection is logged, Success or Failed:<code>", Body: func(ctx SpecContext, proto string) {
 			sys := start(ctx, config(alb.ModeVerify))
 			spoken(ok(ctx, clientOver(proto, fixtures.Client), anything(sys)), proto)
 			expectLogged(sys, 1, "Success")
 			refused(ctx, clientOver(proto, fixtures.ClientUnknownCA), anything(sys))
 			expectLogged(sys, 2, "Failed:ClientCertUntrusted")
 		}},
-	}
-	var out []TableEntry
-	for _, c := range checks {
-		for _, proto := range albProtocols {
-			args := []any{proto, c.body}
-			if proto == "h2" {
-				args = append(args, conformance.Requires(catalog.HTTP2))
-			}
-			out = append(out, suite.Entry(c.id, c.text+" over "+proto, args...))
-		}
-	}
-	return out
+	)
 }
 
 var _ = Describe("HTTP/2", func() {

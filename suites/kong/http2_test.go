@@ -25,20 +25,15 @@ func overProto(ctx SpecContext, proto, identity, path string) response {
 // keyEntries are the key Kong behaviours, each once per HTTP version: the same answer whether
 // the client speaks HTTP/1.1 or HTTP/2 (SPEC K-H2-1).
 func keyEntries() []TableEntry {
-	type check struct {
-		id   catalog.ID
-		text string
-		body func(ctx SpecContext, proto string)
-	}
-	checks := []check{
-		{"K-MTLS-1", "no client certificate → 401 No required TLS certificate was sent", func(ctx SpecContext, proto string) {
+	return suite.EntriesOver(protocols,
+		conformance.Check{ID: "K-MTLS-1", Text: "no client certificate → 401 No required TLS certificate was sent", Body: func(ctx SpecContext, proto string) {
 			mtlsAuth(ctx, nil)
 			consumer(ctx, fixtures.ClientCommonName, "")
 			r := overProto(ctx, proto, "", "/mtls")
 			Expect(r.Status).To(Equal(http.StatusUnauthorized))
 			Expect(r.Body).To(MatchJSON(noCertificate))
 		}},
-		{"K-MTLS-2", "an untrusted or expired certificate → 401 TLS certificate failed verification", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "K-MTLS-2", Text: "an untrusted or expired certificate → 401 TLS certificate failed verification", Body: func(ctx SpecContext, proto string) {
 			mtlsAuth(ctx, nil)
 			for _, id := range []string{fixtures.ClientUnknownCA, fixtures.ClientExpired} {
 				consumer(ctx, pki.Get(id).Cert.Subject.CommonName, "")
@@ -47,13 +42,13 @@ func keyEntries() []TableEntry {
 				Expect(r.Body).To(MatchJSON(failedVerify), id)
 			}
 		}},
-		{"K-MTLS-3", "a trusted certificate without a consumer → 401", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "K-MTLS-3", Text: "a trusted certificate without a consumer → 401", Body: func(ctx SpecContext, proto string) {
 			mtlsAuth(ctx, nil)
 			r := overProto(ctx, proto, fixtures.Client, "/mtls")
 			Expect(r.Status).To(Equal(http.StatusUnauthorized))
 			Expect(r.Body).To(MatchJSON(failedVerify))
 		}},
-		{"K-MTLS-5", "the upstream sees the consumer headers, and none the client sent itself", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "K-MTLS-5", Text: "the upstream sees the consumer headers, and none the client sent itself", Body: func(ctx SpecContext, proto string) {
 			mtlsAuth(ctx, nil)
 			c := consumer(ctx, fixtures.ClientCommonName, "demo")
 			r := get(ctx, clientOver(proto, fixtures.Client), sys.ProxyTLSURL+"/mtls", "X-Consumer-Username", "forged", "X-Anonymous-Consumer", "true")
@@ -65,13 +60,13 @@ func keyEntries() []TableEntry {
 				HaveKeyWithValue("X-Consumer-Custom-Id", "demo"),
 				Not(HaveKey("X-Anonymous-Consumer"))))
 		}},
-		{"K-MTLS-7", "skip_consumer_lookup: X-Client-Cert-DN and the authenticated group", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "K-MTLS-7", Text: "skip_consumer_lookup: X-Client-Cert-DN and the authenticated group", Body: func(ctx SpecContext, proto string) {
 			mtlsAuth(ctx, map[string]any{"skip_consumer_lookup": true})
 			r := overProto(ctx, proto, fixtures.Client, "/mtls")
 			Expect(r.Status).To(Equal(http.StatusOK), string(r.Body))
 			Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Client-Cert-Dn", "CN=demo@apim.eu,O=mtlsgate"))
 		}},
-		{"K-PROXY-1", "Kong's response headers, and no route → 404", func(ctx SpecContext, proto string) {
+		conformance.Check{ID: "K-PROXY-1", Text: "Kong's response headers, and no route → 404", Body: func(ctx SpecContext, proto string) {
 			mtlsAuth(ctx, nil)
 			consumer(ctx, fixtures.ClientCommonName, "")
 			r := overProto(ctx, proto, fixtures.Client, "/mtls")
@@ -83,18 +78,7 @@ func keyEntries() []TableEntry {
 			Expect(r.Status).To(Equal(http.StatusNotFound))
 			Expect(r.JSON()).To(HaveKeyWithValue("message", "no Route matched with those values"))
 		}},
-	}
-	var out []TableEntry
-	for _, c := range checks {
-		for _, proto := range protocols {
-			args := []any{proto, c.body}
-			if proto == "HTTP/2.0" {
-				args = append(args, conformance.Requires(catalog.HTTP2))
-			}
-			out = append(out, suite.Entry(c.id, c.text+" over "+proto, args...))
-		}
-	}
-	return out
+	)
 }
 
 var _ = Describe("HTTP/2", func() {

@@ -241,7 +241,9 @@ func TestHTTP2Plan(t *testing.T) {
 	}
 	server := p.Get(fixtures.Server).TLSCertificate()
 	classes := []Class{{Name: "valid", Weight: 1, Certificate: cert(p, fixtures.Client), Expect: Outcome{Status: 200, BodyContains: `"ok"`}}}
-	plan := Plan{Classes: classes, HTTP2: true, Pacer: Pacer{Kind: Constant, Rate: 50}, Duration: time.Second, MaxRequests: 50, Timeout: 5 * time.Second}
+	// A generous timeout: on a loaded machine (the race detector, shared cores) a handshake can
+	// take seconds, and a timeout is a violation.
+	plan := Plan{Classes: classes, HTTP2: true, Pacer: Pacer{Kind: Constant, Rate: 30}, Duration: time.Second, MaxRequests: 30, Timeout: 30 * time.Second}
 	plan.Target = startTLS(t, &tls.Config{Certificates: []tls.Certificate{server}, NextProtos: []string{"h2", "http/1.1"}})
 	for _, mode := range Modes() {
 		plan.Mode = mode
@@ -249,7 +251,7 @@ func TestHTTP2Plan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Violations != 0 || r.Requests < 30 {
+		if r.Violations != 0 || r.Requests < 15 {
 			t.Fatalf("HTTP/2, %s: %d violations in %d requests: %+v", mode, r.Violations, r.Requests, r.ViolationSamples)
 		}
 	}

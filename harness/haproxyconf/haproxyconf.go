@@ -358,7 +358,7 @@ func (r *renderer) listener(i int, l alb.Listener, stores map[string]store, back
 	case alb.ModePassthrough:
 		p("http-request set-header %s %%[lua.mtls_chain_pem] if { ssl_c_used }", names.cert)
 	case alb.ModeVerify:
-		p("http-request set-header %s %%[ssl_c_serial,hex,regsub(^0+,)] if { ssl_c_used }", names.serial)
+		p("http-request set-header %s %%[ssl_c_serial,hex] if { ssl_c_used }", names.serial) // whole bytes, as ALB (A-HDR-1)
 		p("http-request set-header %s \"%%[ssl_c_i_dn(,0,rfc2253)]\" if { ssl_c_used }", names.issuer)
 		p("http-request set-header %s \"%%[ssl_c_s_dn(,0,rfc2253)]\" if { ssl_c_used }", names.subject)
 		p("http-request set-header %s %%[lua.mtls_validity] if { ssl_c_used }", names.validity)

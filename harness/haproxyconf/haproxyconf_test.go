@@ -87,7 +87,7 @@ func TestRenderVerifyListener(t *testing.T) {
 	}
 	for _, want := range []string{
 		"http-request del-header ^[Xx]-[Aa][Mm][Zz][Nn]-[Mm][Tt][Ll][Ss]- -m reg",
-		"http-request set-header X-Amzn-Mtls-Clientcert-Serial-Number %[ssl_c_serial,hex,regsub(^0+,)] if { ssl_c_used }",
+		"http-request set-header X-Amzn-Mtls-Clientcert-Serial-Number %[ssl_c_serial,hex] if { ssl_c_used }",
 		`http-request set-header X-Amzn-Mtls-Clientcert-Subject "%[ssl_c_s_dn(,0,rfc2253)]"`,
 		"http-request set-header X-Amzn-Mtls-Clientcert-Leaf %[lua.mtls_leaf_pem]",
 		"http-request return status 200 content-type text/plain string 7 if { path /generation }",

@@ -47,6 +47,8 @@ const (
 	TargetGroups  Feature = "target-groups"
 	APIGateway    Feature = "api-gateway"
 	Traffic       Feature = "traffic"
+	// HTTP2 is serving HTTP/2 (negotiated by ALPN) on TLS listeners.
+	HTTP2 Feature = "http2"
 	// KongConf is a target's ability to start with kong.conf settings (client_ssl, ssl_cert, …).
 	KongConf Feature = "kong-conf"
 	// READMEReplay is the ability to replay the README's curl commands against the target.
@@ -81,7 +83,7 @@ var rowPattern = regexp.MustCompile(`(?m)^\| ((?:[KA]-[A-Z0-9]+|L)-[0-9]+) \| ([
 func features() []Feature {
 	return []Feature{AdminAPI, Declarative, MTLSAuth, ACL, Revocation, Proxy, UpstreamTLS, SNI,
 		TLSPolicy, TrustStore, MTLSModes, MTLSHeaders, ConnectionLog, TargetGroups, APIGateway,
-		Traffic, KongConf, READMEReplay}
+		Traffic, HTTP2, KongConf, READMEReplay}
 }
 
 // profileOf derives an ID's profile from its prefix: K- is Kong, A- is ALB, L- is Load.

@@ -116,12 +116,24 @@ func (s *Suite) Profile() catalog.Profile { return s.profile }
 // It declares a spec for a SPEC ID: `s.It("K-MTLS-1", "no certificate → 401", func(ctx SpecContext) {…})`.
 // Further arguments are Ginkgo decorators and the body, as for Ginkgo's It.
 func (s *Suite) It(id catalog.ID, text string, args ...any) bool {
+	decorated := append([]any{s.labels(id)}, args...)
+	return It(string(id)+": "+text, decorated...)
+}
+
+// labels are the Ginkgo labels of a spec for id; an ID of another profile is a programming error.
+func (s *Suite) labels(id catalog.ID) Labels {
 	b := catalog.MustLookup(id)
 	if b.Profile != s.profile {
 		panic(fmt.Sprintf("conformance: %s belongs to profile %s, not %s", id, b.Profile, s.profile))
 	}
-	decorated := append([]any{Label(string(id), "feature:"+string(b.Feature), "gateway:"+string(b.Profile))}, args...)
-	return It(string(id)+": "+text, decorated...)
+	return Label(string(id), "feature:"+string(b.Feature), "gateway:"+string(b.Profile))
+}
+
+// Entry declares a DescribeTable entry for a SPEC ID, named and labelled as It names and labels
+// a spec: `s.Entry("K-MTLS-8", "revoked, STRICT → 401", params…)`.
+func (s *Suite) Entry(id catalog.ID, text string, args ...any) TableEntry {
+	decorated := append([]any{s.labels(id)}, args...)
+	return Entry(string(id)+": "+text, decorated...)
 }
 
 // Admit skips the current spec as not supported unless the target claims its SPEC ID and every
@@ -164,4 +176,30 @@ func (s *Suite) Admit() {
 			Skip(fmt.Sprintf("%starget %s does not support %s, which this %s spec needs: %s", reports.NotSupportedPrefix, s.target.Name(), f, id, why))
 		}
 	}
+}
+
+// Check is one behaviour a table runs once per protocol: its ID, a text, and a body given the
+// protocol to speak.
+type Check struct {
+	ID   catalog.ID
+	Text string
+	Body func(ctx SpecContext, proto string)
+}
+
+// EntriesOver returns an entry per check and protocol, named "<text> over <proto>", for a
+// DescribeTable whose body is func(ctx SpecContext, proto string, body func(SpecContext, string)).
+// Every protocol but the first requires catalog.HTTP2, so a target without HTTP/2 skips those
+// entries as not supported.
+func (s *Suite) EntriesOver(protocols []string, checks ...Check) []TableEntry {
+	var out []TableEntry
+	for _, c := range checks {
+		for i, proto := range protocols {
+			args := []any{proto, c.Body}
+			if i > 0 {
+				args = append(args, Requires(catalog.HTTP2))
+			}
+			out = append(out, s.Entry(c.ID, c.Text+" over "+proto, args...))
+		}
+	}
+	return out
 }

@@ -150,7 +150,7 @@ func (u *kongUpstreams) start(ctx context.Context, eng *containers.Engine, image
 	u.echo, err = u.nw.Start(ctx, containers.Request{
 		Image: image, Alias: echoAlias, Files: u.pkiFiles, Ports: []string{"8080/tcp", "8443/tcp"},
 		Cmd: []string{"serve", "upstream", "--http", "0.0.0.0:8080", "--https", "0.0.0.0:8443",
-			"--cert", "/pki/upstream-chain.pem", "--key", "/pki/upstream.key", "--crl-dir", "/pki", "--name", "echo"},
+			"--cert", "/pki/upstream-chain.pem", "--key", "/pki/upstream.key", "--crl-dir", "/pki", "--ocsp-dir", "/pki", "--name", "echo"},
 		Wait: wait.ForHTTP("/anything").WithPort("8080/tcp"),
 	})
 	if err != nil {
@@ -283,7 +283,7 @@ func startContainerKong(ctx context.Context, eng *containers.Engine, ups *kongUp
 		Version: sysVersion, Product: product, ProxyURL: urls["proxy"], ProxyTLSURL: urls["proxy-tls"], ProxyTLSListenPort: "8443",
 		AdminURL: urls["admin"], Admin: admin,
 		EchoURL: "http://" + echoAlias + ":8080", EchoTLSURL: "https://" + echoAlias + ":8443", MTLSEchoURL: "https://" + mtlsEchoAlias + ":8443",
-		CRLBaseURL: "http://" + echoAlias + ":8080", CRLTLSBaseURL: "https://" + echoAlias + ":8443", CRL: upstream.NewCRLControl(ups.echoURL),
+		CRLBaseURL: "http://" + echoAlias + ":8080", CRLTLSBaseURL: "https://" + echoAlias + ":8443", CRL: upstream.NewCRLControl(ups.echoURL), OCSP: upstream.NewOCSPControl(ups.echoURL),
 		stop: stop,
 	}, nil
 }

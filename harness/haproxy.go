@@ -43,6 +43,7 @@ func haproxyUnclaimed() map[catalog.ID]string {
 		"A-MODE-3": "OpenSSL answers each verify failure with its own alert (unknown_ca, certificate_required, certificate_expired, certificate_revoked, …), not ALB's bad_certificate, " +
 			"and HAProxy 2.6 has no verify-depth setting, so a chain deeper than 4 is accepted",
 		"A-POL-1":   "Debian 12's HAProxy links OpenSSL 3.0, which has no X25519MLKEM768 group: haproxy -c refuses ELBSecurityPolicy-TLS13-1-3-PQ-2025-09's curves (the other eight policies pass their specs)",
+		"A-H2-1":    haproxyNoHTTP2,
 		"A-CERT-1":  "OpenSSL accepts Ed25519 client certificates (ssl_c_verify 0, the request reaches the target); RSA-1024 and SHA-1 are refused only through Debian's OpenSSL security level 2",
 		"A-LOG-1":   "HAProxy logs per request in its own log-format: it cannot write ALB's connection-log line (one per connection including failed handshakes, TID_ trace ids, the negotiated group, Failed:<code> names)",
 		"A-APIGW-1": "the stand-in is reached through HAProxy correctly (the direct and through-the-listener specs pass), but the seed story also needs A-TS-1's basic-constraints refusal, which is mtlsgate's validation, not HAProxy's",
@@ -77,9 +78,14 @@ func (*HAProxyTarget) Supports(f catalog.Feature) (bool, string) {
 		return false, haproxyUnclaimed()["A-TS-1"]
 	case catalog.READMEReplay:
 		return false, "the README walkthroughs start mtlsgate's own gateway"
+	case catalog.HTTP2:
+		return false, haproxyNoHTTP2
 	}
 	return true, ""
 }
+
+// haproxyNoHTTP2 is why the haproxy target makes no HTTP/2 claim.
+const haproxyNoHTTP2 = "the rendered HAProxy bind offers ALPN http/1.1 only"
 
 // StartALB implements ALBTarget: the echo upstream, the API Gateway stand-in, and HAProxy
 // rendered from the scenario.

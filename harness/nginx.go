@@ -64,6 +64,7 @@ func nginxClaims() map[catalog.ID]string {
 	out := map[catalog.ID]string{
 		"K-ADM-4":   "DB-less mode (declarative_config, POST /config) is not rendered: the nginx target keeps its entities in mtlsgate's Admin API store",
 		"K-MTLS-8":  "nginx does not fetch CRLs from certificates' distribution points",
+		"K-H2-1":    nginxNoHTTP2,
 		"K-MTLS-9":  "nginx has no partial-chain setting, and ssl_client_certificate always sends the CA names (send_ca_dn cannot be false)",
 		"K-PROXY-1": "stock nginx cannot compute X-Kong-Proxy-Latency nor set its Server header (no headers-more module), and its Via names the nginx target, not mtlsgate/<version>",
 		"K-UP-6":    "nginx resolves upstream hosts when it loads a configuration (an unknown host refuses the configuration instead of answering 503), and an upstream without targets is rendered, not balanced",
@@ -108,9 +109,14 @@ func (*NginxTarget) Supports(f catalog.Feature) (bool, string) {
 		return false, "nginx does not fetch CRLs from certificates' distribution points"
 	case catalog.READMEReplay:
 		return false, "the README walkthroughs start mtlsgate's own gateway"
+	case catalog.HTTP2:
+		return false, nginxNoHTTP2
 	}
 	return true, ""
 }
+
+// nginxNoHTTP2 is why the nginx target makes no HTTP/2 claim.
+const nginxNoHTTP2 = "the rendered nginx configuration does not enable http2 on its listeners"
 
 // nginxConfKeys are the kong.conf keys the nginx target renders; any other is refused.
 func nginxConfKeys() []string {

@@ -20,8 +20,12 @@ type localUpstreams struct {
 // startLocalUpstreams starts the mock upstreams on 127.0.0.1 ports.
 func startLocalUpstreams(ctx context.Context, p *fixtures.PKI) (*localUpstreams, error) {
 	upCert := p.Get(fixtures.Upstream).TLSCertificate()
+	ocsp, err := upstream.NewOCSPResponder()
+	if err != nil {
+		return nil, err
+	}
 	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Certificate: &upCert,
-		Name: "echo", CRL: upstream.NewCRLResponder()})
+		Name: "echo", CRL: upstream.NewCRLResponder(), OCSP: ocsp})
 	if err != nil {
 		return nil, err
 	}
@@ -37,6 +41,7 @@ func startLocalUpstreams(ctx context.Context, p *fixtures.PKI) (*localUpstreams,
 func (u *localUpstreams) fill(s *KongSystem) {
 	s.EchoURL, s.EchoTLSURL, s.MTLSEchoURL = u.echo.HTTPURL(), u.echo.HTTPSURL(), u.mtlsEcho.HTTPSURL()
 	s.CRLBaseURL, s.CRLTLSBaseURL, s.CRL = u.echo.HTTPURL(), u.echo.HTTPSURL(), upstream.NewCRLControl(u.echo.HTTPURL())
+	s.OCSP = upstream.NewOCSPControl(u.echo.HTTPURL())
 }
 
 // Close stops both upstreams.

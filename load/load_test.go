@@ -232,6 +232,40 @@ func TestVerifyModeAndInjectedViolation(t *testing.T) {
 	}
 }
 
+// TestHTTP2Plan: an HTTP/2 plan speaks h2 to a gateway that offers it, in every connection mode,
+// and counts every request a violation where the gateway offers only HTTP/1.1.
+func TestHTTP2Plan(t *testing.T) {
+	p, err := fixtures.Generate(context.Background(), fixtures.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := p.Get(fixtures.Server).TLSCertificate()
+	classes := []Class{{Name: "valid", Weight: 1, Certificate: cert(p, fixtures.Client), Expect: Outcome{Status: 200, BodyContains: `"ok"`}}}
+	// A generous timeout: on a loaded machine (the race detector, shared cores) a handshake can
+	// take seconds, and a timeout is a violation.
+	plan := Plan{Classes: classes, HTTP2: true, Pacer: Pacer{Kind: Constant, Rate: 30}, Duration: time.Second, MaxRequests: 30, Timeout: 30 * time.Second}
+	plan.Target = startTLS(t, &tls.Config{Certificates: []tls.Certificate{server}, NextProtos: []string{"h2", "http/1.1"}})
+	for _, mode := range Modes() {
+		plan.Mode = mode
+		r, err := Run(context.Background(), plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Violations != 0 || r.Requests < 15 {
+			t.Fatalf("HTTP/2, %s: %d violations in %d requests: %+v", mode, r.Violations, r.Requests, r.ViolationSamples)
+		}
+	}
+	plan.Mode = KeepAlive
+	plan.Target = startTLS(t, &tls.Config{Certificates: []tls.Certificate{server}, NextProtos: []string{"http/1.1"}})
+	r, err := Run(context.Background(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests == 0 || r.Violations != r.Requests {
+		t.Errorf("a gateway without h2: %d violations in %d requests, want all", r.Violations, r.Requests)
+	}
+}
+
 func TestTransportErrorsAreViolations(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

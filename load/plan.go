@@ -197,6 +197,9 @@ type Plan struct {
 	RootCAs *x509.CertPool `json:"-"`
 	// ServerName is the SNI sent; empty uses the URL's host.
 	ServerName string `json:"server_name,omitempty"`
+	// HTTP2 makes every request HTTP/2, negotiated by ALPN (SPEC K-H2-1, A-H2-1); a gateway that
+	// does not offer h2 fails every request.
+	HTTP2 bool `json:"http2,omitempty"`
 	// Progress, when set, is called about once a second from another goroutine.
 	Progress func(Progress) `json:"-"`
 }

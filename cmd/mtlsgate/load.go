@@ -29,6 +29,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	population := fs.String("population", "", "class weights, e.g. valid=60,missing=8,untrusted=8,expired=8,self-signed=6,revoked=6,tls12=4 (classes: "+
 		strings.Join(scenario.ClassNames(), ", ")+"; unnamed classes keep their default, 0 leaves one out)")
 	mode := fs.String("mode", string(load.KeepAlive), "connections: keepalive, handshake (a new full handshake per request) or resume (new connection, resumed session)")
+	http2 := fs.Bool("http2", false, "speak HTTP/2 only, negotiated by ALPN (a gateway that does not offer h2 fails every request)")
 	pacer := fs.String("pacer", string(load.Constant), "rate shape: constant, linear or sine")
 	rate := fs.Float64("rate", 100, "requests per second (the linear ramp's start, the sine's mean)")
 	slope := fs.Float64("slope", 10, "linear pacer: requests per second added each second")
@@ -60,7 +61,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	plan := load.Plan{
 		Profile: *profile, Mode: load.Mode(*mode), Duration: *duration, MaxRequests: *maxRequests, Timeout: *timeout,
-		MaxWorkers: *maxWorkers, ServerName: *serverName,
+		MaxWorkers: *maxWorkers, ServerName: *serverName, HTTP2: *http2,
 		Pacer: load.Pacer{Kind: load.PacerKind(*pacer), Rate: *rate, Slope: *slope, Period: *period, Amplitude: *amplitude},
 	}
 

@@ -42,10 +42,18 @@ func serveUpstream(ctx context.Context, args []string, stdout, stderr io.Writer)
 	clientCA := fs.String("client-ca", "", "demand a client certificate issued by these CAs (PEM bundle), as nginx's ssl_verify_client on")
 	name := fs.String("name", "echo", "name reported in every response as \"upstream\"")
 	crlDir := fs.String("crl-dir", "", "also serve the CRLs of this `mtlsgate pki` directory at /<issuer>.crl (a CRL distribution point)")
+	ocspDir := fs.String("ocsp-dir", "", "also answer OCSP at /ocsp/<issuer> for the CAs of this `mtlsgate pki` directory, revoking what their CRLs revoke")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg := upstream.Config{HTTPAddr: *httpAddr, HTTPSAddr: *httpsAddr, Name: *name}
+	if *ocspDir != "" {
+		o, err := upstream.OCSPFromDir(*ocspDir)
+		if err != nil {
+			return fmt.Errorf("serve upstream: --ocsp-dir: %w", err)
+		}
+		cfg.OCSP = o
+	}
 	if *crlDir != "" {
 		crl, err := upstream.CRLsFromDir(*crlDir)
 		if err != nil {

@@ -194,7 +194,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 			if l.SSL {
 				tlsConf = g.listenerTLS(grp.role, l.HTTP2)
 			}
-			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log})
+			// HTTP/2 only where the listener has the http2 flag, over TLS (SPEC K-H2-1).
+			var protos http.Protocols
+			protos.SetHTTP1(true)
+			protos.SetHTTP2(l.SSL && l.HTTP2)
+			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log, Protocols: &protos})
 			if err != nil {
 				_ = g.Close(context.Background())
 				return fmt.Errorf("start %s listener %s: %w", grp.role, l.Address, err)
@@ -270,8 +274,8 @@ func (g *Gateway) listenerTLS(role string, http2 bool) *tls.Config {
 	}
 }
 
-// newRevocation builds the CRL fetcher; its HTTPS trust is lua_ssl_trusted_certificate, as for
-// Kong's Lua sockets ("system" is the system pool).
+// newRevocation builds the OCSP and CRL client; with ssl_verify (the default) its HTTPS trust is
+// lua_ssl_trusted_certificate, as for Kong's Lua sockets ("system" is the system pool).
 func newRevocation(conf *kongconf.Config, log *slog.Logger) (*revocationChecker, error) {
 	var roots *x509.CertPool
 	for _, t := range conf.LuaSSLTrustedCertificate {
@@ -291,8 +295,9 @@ func newRevocation(conf *kongconf.Config, log *slog.Logger) (*revocationChecker,
 			return nil, fmt.Errorf("lua_ssl_trusted_certificate: failed loading certificate from %s", t)
 		}
 	}
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: false, MaxIdleConnsPerHost: 4}
-	return newRevocationChecker(&http.Client{Transport: transport}, log), nil
+	verify := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 4}
+	insecure := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 4} //nolint:gosec // ssl_verify=false asks for exactly this
+	return newRevocationChecker(&http.Client{Transport: verify}, &http.Client{Transport: insecure}, log), nil
 }
 
 // loadGlobals reads the kong.conf settings every upstream connection starts from.

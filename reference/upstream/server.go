@@ -22,6 +22,8 @@ type Config struct {
 	Name string
 	// CRL, when set, is served at /<issuer>.crl on every listener.
 	CRL *CRLResponder
+	// OCSP, when set, answers OCSP requests at /ocsp/<issuer> on every listener.
+	OCSP *OCSPResponder
 }
 
 // Server is a running echo upstream.
@@ -37,7 +39,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.HTTPSAddr != "" && cfg.Certificate == nil {
 		return nil, errors.New("start upstream: HTTPS needs a certificate and key")
 	}
-	h := NewEcho(EchoOptions{ClientCAs: cfg.ClientCAs, Name: cfg.Name, CRL: cfg.CRL})
+	h := NewEcho(EchoOptions{ClientCAs: cfg.ClientCAs, Name: cfg.Name, CRL: cfg.CRL, OCSP: cfg.OCSP})
 	s := &Server{}
 	var err error
 	if cfg.HTTPAddr != "" {

@@ -27,8 +27,14 @@ var _ = Describe("Connection log", func() {
 		lines := sys.ConnectionLog()
 		entries := logLines(sys, 9)
 		for _, l := range lines {
-			Expect(l).To(MatchRegexp(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z %s \d+ %s (TLSv1\.[23]|-) \S+ \d+\.\d{3} ("[^"]*"|-) (NotBefore=\S+;NotAfter=\S+|-) ([0-9A-F]+|-) (Success|Failed:\w+) TID_[0-9a-f]{32} \S+$`, regexp.QuoteMeta(sys.ClientIP), port),
-				"ALB's field order")
+			Expect(l).To(MatchRegexp(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z %s \d+ %s (TLSv1\.[23]|-) \S+ (\d+\.\d{3}|-) ("[^"]*"|-) (NotBefore=\S+;NotAfter=\S+|-) ([0-9A-F]+|-) (Success|Failed:\w+) TID_[0-9a-f]{32} \S+ app/[\w-]+/[0-9a-f]{16} \S+$`, regexp.QuoteMeta(sys.ClientIP), port),
+				"ALB's 15 fields in order")
+			// "tls_handshake_latency … is set to - when … the handshake is not established successfully"
+			if strings.Contains(l, " Success TID_") {
+				Expect(strings.Fields(l)[6]).To(MatchRegexp(`^\d+\.\d{3}$`), l)
+			} else {
+				Expect(strings.Fields(l)[6]).To(Equal("-"), l)
+			}
 		}
 		byStatus := map[string]alb.LogEntry{}
 		for _, e := range entries {
@@ -54,7 +60,10 @@ var _ = Describe("Connection log", func() {
 			Expect(byStatus).To(HaveKey("Failed:"+code), strings.Join(lines, "\n"))
 		}
 		Expect(byStatus["Failed:ClientCertRejected"].Subject).To(BeEmpty())
-		Expect(byStatus["Failed:ClientCertCrlHit"].Subject).To(Equal(pki.Get(fixtures.ClientRevoked).Cert.Subject.String()))
+		Expect(byStatus["Failed:ClientCertCrlHit"].Subject).To(Equal(pki.Get(fixtures.ClientRevoked).Cert.Subject.String()), "a failed line keeps the certificate's fields")
+		Expect(byStatus["Failed:ClientCertCrlHit"].Serial).To(Equal(strings.ToUpper(pki.Get(fixtures.ClientRevoked).Cert.SerialNumber.Text(16))))
+		Expect(good.ELB).To(HavePrefix("app/"), "the elb field")
+		Expect(good.IPAddress).NotTo(BeEmpty(), "the ip_address field")
 	})
 
 	suite.It("A-LOG-1", "a connection that never completes a handshake is logged once too", func(ctx SpecContext) {

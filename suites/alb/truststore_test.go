@@ -45,6 +45,7 @@ var _ = Describe("Trust stores", func() {
 			"blank line between certificates": root + "\n" + rsa,
 			"leading blank line":              "\n" + root,
 			"non-PEM text":                    "this is my CA\n" + root,
+			"a comment with a - character":    "# root CA - production\n" + root,
 			"DER in PEM armour, corrupted":    corrupt,
 			"a private key":                   string(must(pki.Get(fixtures.RootCA).KeyPEM())),
 			"empty":                           "",

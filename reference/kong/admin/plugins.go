@@ -47,7 +47,7 @@ func defaultPlugins() map[string]*pluginSchema {
 			integer("http_proxy_port").in(0, 65535),
 			str("https_proxy_host"),
 			integer("https_proxy_port").in(0, 65535),
-			boolean("ssl_verify"),
+			boolean("ssl_verify").withDefault(true), // Kong 3.14: "now enabled by default" (mtls-auth changelog)
 		},
 		protocols:  []string{"grpc", "grpcs", "http", "https"},
 		noConsumer: true,

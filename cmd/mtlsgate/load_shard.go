@@ -35,7 +35,7 @@ func addShardFlags(fs *flag.FlagSet) *shardFlags {
 	f := &shardFlags{
 		spec: fs.String("shard", "", "run shard `i/n` of a distributed attack (i from 0): 1/n of the rate and of --max-requests, a disjoint slice of the population; "+
 			"default from "+shard.IndexEnv+" (set by a Kubernetes Indexed Job) and "+shard.CountEnv),
-		startAt: fs.String("start-at", os.Getenv(shard.StartEnv), "shared wall-clock start (RFC 3339, e.g. 2026-12-01T16:00:00Z) so the shards' pacers line up; required with --shard (default $"+shard.StartEnv+")"),
+		startAt:      fs.String("start-at", os.Getenv(shard.StartEnv), "shared wall-clock start (RFC 3339, e.g. 2026-12-01T16:00:00Z) so the shards' pacers line up; required with --shard (default $"+shard.StartEnv+")"),
 		resultStdout: fs.Bool("result-stdout", false, "with --shard: also print the shard result to stdout, framed and checksummed, for `kubectl logs` to collect"),
 		revokeCRL:    fs.String("revoke-crl", "", "with --url and --revoke-at: the CRL (PEM) revoking client-midrun, uploaded to --crl-control at --revoke-at"),
 		crlControl:   fs.String("crl-control", "", "with --revoke-crl: the `mtlsgate serve upstream --crl-dir` responder the gateway fetches the CRL from (e.g. http://crl:8080)"),

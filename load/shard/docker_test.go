@@ -86,7 +86,7 @@ func TestIndexedJobContractInDocker(t *testing.T) {
 		Cmd:  []string{"serve", "upstream", "--http", "0.0.0.0:8080", "--crl-dir", "/pki", "--name", "echo"},
 		Wait: wait.ForHTTP("/anything").WithPort("8080/tcp")})
 	gw := start(containers.Request{Image: img, Alias: "kong", Cmd: []string{"serve", "kong"},
-		Env: map[string]string{"KONG_PROXY_LISTEN": "0.0.0.0:8443 ssl", "KONG_ADMIN_LISTEN": "0.0.0.0:8001", "KONG_STATUS_LISTEN": "0.0.0.0:8100"},
+		Env:   map[string]string{"KONG_PROXY_LISTEN": "0.0.0.0:8443 ssl", "KONG_ADMIN_LISTEN": "0.0.0.0:8001", "KONG_STATUS_LISTEN": "0.0.0.0:8100"},
 		Ports: []string{"8443/tcp", "8001/tcp", "8100/tcp"}, Wait: wait.ForHTTP("/status/ready").WithPort("8100/tcp")})
 	echoURL, err := echo.URL(ctx, "8080/tcp", "http")
 	if err != nil {

@@ -101,27 +101,17 @@ func runShard(ctx context.Context, plan load.Plan, s shard.Shard, f *shardFlags,
 	if plan.StartAt.IsZero() && s.Count > 1 {
 		return fmt.Errorf("load: --shard %s: give every shard the same --start-at (or %s), so their pacers line up", s, shard.StartEnv)
 	}
-	sp, err := shard.Plan(plan, s)
+	file, err := shard.Run(ctx, plan, s)
 	if err != nil {
-		return fmt.Errorf("load: --shard %s: %w", s, err)
+		return fmt.Errorf("load: %w", err)
 	}
-	res, runErr := load.Run(ctx, sp.Plan)
-	if res == nil {
-		return fmt.Errorf("load: shard %s: %w", s, runErr)
-	}
-	if runErr != nil { // an interrupted shard is not part of the attack: no result to merge
-		return fmt.Errorf("load: shard %s: %w", s, runErr)
-	}
-	file, err := shard.New(sp, res)
-	if err != nil {
-		return fmt.Errorf("load: shard %s: %w", s, err)
-	}
+	res := file.Result
 	path, err := file.WriteDir(out)
 	if err != nil {
 		return fmt.Errorf("load: shard %s: %w", s, err)
 	}
 	fmt.Fprintf(stdout, "load shard %s of attack %s: %d requests in %s (started %s late), %d violations; result written to %s\n",
-		s, sp.Hash, res.Requests, res.Elapsed.Round(time.Millisecond), file.StartLag.Round(time.Millisecond), res.Violations, path)
+		s, file.Hash, res.Requests, res.Elapsed.Round(time.Millisecond), file.StartLag.Round(time.Millisecond), res.Violations, path)
 	if *f.resultStdout {
 		return file.Frame(stdout)
 	}

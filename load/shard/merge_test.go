@@ -60,19 +60,9 @@ func TestMergedShardsEqualOneProcess(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			sp, err := shard.Plan(whole, shard.Shard{Index: i, Count: n})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			r, err := load.Run(ctx, sp.Plan)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			results[i] = r
-			f, err := shard.New(sp, r)
+			f, err := shard.Run(ctx, whole, shard.Shard{Index: i, Count: n})
 			if err == nil {
+				results[i] = f.Result
 				_, err = f.WriteDir(dir)
 			}
 			errs[i] = err

@@ -7,6 +7,7 @@
 package shard
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -234,4 +235,23 @@ func Hash(p load.Plan, count int) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16]), nil
+}
+
+// Run runs shard s of the whole attack p, as `mtlsgate load --shard` does in each pod, and
+// returns its result file (its Result still holds every sample). An interrupted shard returns
+// no file: part of a shard is not part of the attack.
+func Run(ctx context.Context, p load.Plan, s Shard) (*File, error) {
+	sp, err := Plan(p, s)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: %w", s, err)
+	}
+	r, err := load.Run(ctx, sp.Plan)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: %w", s, err)
+	}
+	f, err := New(sp, r)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: %w", s, err)
+	}
+	return f, nil
 }

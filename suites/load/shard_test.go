@@ -26,17 +26,7 @@ func runShards(ctx context.Context, p load.Plan, n int) ([]*shard.File, *load.Re
 	for i := range n {
 		wg.Go(func() {
 			defer GinkgoRecover()
-			sp, err := shard.Plan(p, shard.Shard{Index: i, Count: n})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			r, err := load.Run(ctx, sp.Plan)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			f, err := shard.New(sp, r)
+			f, err := shard.Run(ctx, p, shard.Shard{Index: i, Count: n})
 			if err == nil {
 				_, err = f.WriteDir(dir)
 			}

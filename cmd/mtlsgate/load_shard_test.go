@@ -52,8 +52,8 @@ func TestShardsAndMergeFromTheCommandLine(t *testing.T) {
 	for i := range 3 {
 		wg.Go(func() {
 			args := []string{"load", "--shard", fmt.Sprintf("%d/3", i), "--start-at", start, "--url", k.URL, "--certs", certs,
-				"--population", "valid=6,missing=2,revoked=0,untrusted=1,expired=1,self-signed=0,tls12=0,revoked-midrun=2", "--rate", "60",
-				"--duration", "3s", "--revoke-at", "1s", "--revoke-crl", crlFile, "--crl-control", k.Sys.CRLBaseURL, "--revoke-grace", "2200ms",
+				"--population", "valid=6,missing=2,revoked=0,untrusted=1,expired=1,self-signed=0,tls12=0,revoked-midrun=2", "--rate", "30", "--timeout", "30s", "--max-workers", "16",
+				"--duration", "6s", "--revoke-at", "1s", "--revoke-crl", crlFile, "--crl-control", k.Sys.CRLBaseURL, "--revoke-grace", "2200ms",
 				"--result-stdout", "--out", t.TempDir()}
 			errs[i] = run(ctx, args, &outs[i], &outs[i])
 		})
@@ -85,7 +85,7 @@ func TestShardsAndMergeFromTheCommandLine(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if !doc.Passed || doc.Result.Requests == 0 || doc.Result.Pacer.Rate != 60 || len(doc.Result.Revocations) != 1 {
+	if !doc.Passed || doc.Result.Requests == 0 || doc.Result.Pacer.Rate != 30 || len(doc.Result.Revocations) != 1 {
 		t.Errorf("merged load.json: passed %t, %d requests, pacer %+v, revocations %+v", doc.Passed, doc.Result.Requests, doc.Result.Pacer, doc.Result.Revocations)
 	}
 

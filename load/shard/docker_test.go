@@ -115,7 +115,7 @@ func TestIndexedJobContractInDocker(t *testing.T) {
 	identities := pkiFiles(containers.File{Path: "/pki/revoke-midrun.pem", Content: midrun.PEM})
 
 	const n = 3
-	common := []string{"load", "--url", k.URL, "--allow-host", "kong", "--certs", "/pki", "--mode", "handshake", "--rate", "90",
+	common := []string{"load", "--url", k.URL, "--allow-host", "kong", "--certs", "/pki", "--mode", "handshake", "--rate", "60", "--timeout", "30s", "--max-workers", "16",
 		"--max-requests", "100000", "--result-stdout", "--out", "/results"}
 
 	// 1. A clean attack with a revocation under load.

@@ -28,6 +28,12 @@ type Claimer interface {
 	Supports(f catalog.Feature) (bool, string)
 }
 
+// Provenancer is a target that can say which of its claims have been proven against the real
+// system (the kong target: against a real Kong image) and which have not; the report prints it.
+type Provenancer interface {
+	Provenance() string
+}
+
 // FeaturesEnv names IDs and features (comma-separated) the user forces on: their specs run even
 // where the target does not claim them, so a claim can be put to the test.
 const FeaturesEnv = "MTLSGATE_FEATURES"
@@ -82,6 +88,9 @@ func (s *Suite) SetTarget(t Claimer) {
 		}
 	}
 	AddReportEntry(reports.TargetEntry, t.Name())
+	if p, ok := t.(Provenancer); ok {
+		AddReportEntry(reports.TargetProvenanceEntry, p.Provenance())
+	}
 }
 
 // ConfiguresThrough declares that every spec not labelled BlackBox sets up its scenario through f

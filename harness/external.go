@@ -144,13 +144,19 @@ func (t *ExternalTarget) config() (*ExternalConfig, error) {
 // Name implements Target.
 func (*ExternalTarget) Name() string { return "external" }
 
-// Claims implements Target: every Kong behaviour with an Admin API, the black-box ones without.
-func (t *ExternalTarget) Claims(id catalog.ID) (bool, string) {
+// Claims implements Target: Kong's own behaviours (kongOwnBehaviours, not mtlsgate's rules) with
+// an Admin API, the black-box ones without.
+func (t *ExternalTarget) Claims(id catalog.ID) (bool, string) { return t.claims(catalog.Lookup, id) }
+
+func (t *ExternalTarget) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
 	c, err := t.config()
 	if err != nil {
 		return false, err.Error()
 	}
-	if ok, why := claimAll(t.Name(), catalog.Kong)(id); !ok {
+	if b, ok := lookup(id); ok && b.Profile != catalog.Kong {
+		return false, "the external target implements the kong profile only"
+	}
+	if ok, why := allowList(lookup, t.Name(), id, kongOwnBehaviours(), mtlsgateRules()); !ok {
 		return false, why
 	}
 	if c.AdminURL == "" && !slices.Contains(blackBoxIDs, id) {

@@ -52,16 +52,20 @@ func haproxyUnclaimed() map[catalog.ID]string {
 // Name implements Target.
 func (*HAProxyTarget) Name() string { return "haproxy" }
 
+// haproxyClaimed are the ALB behaviours the haproxy target claims, by allow-list: a new
+// catalogue ID is not claimed until it has been shown on HAProxy.
+func haproxyClaimed() []catalog.ID {
+	return []catalog.ID{"A-MODE-1", "A-MODE-2", "A-HDR-1", "A-HDR-2", "A-TG-1"}
+}
+
 // Claims implements Target.
-func (*HAProxyTarget) Claims(id catalog.ID) (bool, string) {
-	b, ok := catalog.Lookup(id)
-	if !ok || b.Profile != catalog.ALB {
+func (t *HAProxyTarget) Claims(id catalog.ID) (bool, string) { return t.claims(catalog.Lookup, id) }
+
+func (t *HAProxyTarget) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
+	if b, ok := lookup(id); ok && b.Profile != catalog.ALB {
 		return false, "the haproxy target implements the alb profile only"
 	}
-	if why, listed := haproxyUnclaimed()[id]; listed {
-		return false, why
-	}
-	return true, ""
+	return allowList(lookup, t.Name(), id, haproxyClaimed(), haproxyUnclaimed())
 }
 
 // Supports implements Target.

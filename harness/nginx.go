@@ -80,19 +80,25 @@ func nginxClaims() map[catalog.ID]string {
 // Name implements Target.
 func (*NginxTarget) Name() string { return "nginx" }
 
+// nginxClaimed are the Kong behaviours the nginx target claims (by allow-list: a new catalogue
+// ID is not claimed until it has been shown on nginx); nginxClaims may still withdraw one.
+func nginxClaimed() []catalog.ID {
+	return []catalog.ID{"K-MTLS-1", "K-MTLS-2", "K-MTLS-3", "K-MTLS-4", "K-MTLS-5", "K-MTLS-6", "K-MTLS-7",
+		"K-UP-1", "K-UP-2", "K-UP-3", "K-UP-4", "K-UP-5", "K-SNI-1", "K-SNI-2", "K-TLS-1"}
+}
+
 // Claims implements Target.
-func (t *NginxTarget) Claims(id catalog.ID) (bool, string) {
-	b, ok := catalog.Lookup(id)
-	if !ok || b.Profile != catalog.Kong {
+func (t *NginxTarget) Claims(id catalog.ID) (bool, string) { return t.claims(catalog.Lookup, id) }
+
+func (t *NginxTarget) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
+	b, ok := lookup(id)
+	if ok && b.Profile != catalog.Kong {
 		return false, "the nginx target implements the kong profile only"
 	}
-	if b.Feature == catalog.AdminAPI {
+	if ok && b.Feature == catalog.AdminAPI {
 		return false, "the Admin API is mtlsgate's façade in front of nginx, not nginx's (certified on the reference target)"
 	}
-	if why, listed := nginxClaims()[id]; listed {
-		return false, why
-	}
-	return true, ""
+	return allowList(lookup, t.Name(), id, nginxClaimed(), nginxClaims())
 }
 
 // Supports implements Target.

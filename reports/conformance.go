@@ -38,6 +38,8 @@ type ConformanceReport struct {
 type Implementation struct {
 	Target  string `json:"target" yaml:"target"`
 	Version string `json:"version" yaml:"version"`
+	// Provenance says which claims were proven against the real system and which were not.
+	Provenance []string `json:"provenance,omitempty" yaml:"provenance,omitempty"`
 }
 
 // Statistics counts SPEC IDs by outcome.
@@ -102,7 +104,7 @@ func Conformance(run Run) ConformanceReport {
 	r := ConformanceReport{
 		APIVersion: "mtlsgate.dev/v1alpha1", Kind: "ConformanceReport", Date: run.Start.UTC(),
 		MtlsgateVersion: version.Version, SuiteFailures: run.SuiteFailures,
-		Implementation: Implementation{Target: joinOr(run.Targets, "unknown"), Version: joinOr(run.TargetVersions, "unknown")},
+		Implementation: Implementation{Target: joinOr(run.Targets, "unknown"), Version: joinOr(run.TargetVersions, "unknown"), Provenance: run.Provenance},
 	}
 	byProfile := map[catalog.Profile]*ProfileReport{}
 	var order []catalog.Profile

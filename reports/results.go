@@ -37,6 +37,9 @@ const NotSupportedPrefix = "not supported: "
 const (
 	TargetEntry        = "mtlsgate.target"
 	TargetVersionEntry = "mtlsgate.target.version"
+	// TargetProvenanceEntry says which of the target's claims have been proven against the real
+	// system (a real Kong image) and which rest on its docs and tests alone.
+	TargetProvenanceEntry = "mtlsgate.target.provenance"
 )
 
 // Spec is one Ginkgo spec's result.
@@ -61,12 +64,14 @@ type IDResult struct {
 // Run is one conformance run: where it ran, each SPEC ID's result, and suite-level failures
 // (a BeforeSuite that failed, say) that no SPEC ID owns.
 type Run struct {
-	Targets        []string      `json:"targets"`
-	TargetVersions []string      `json:"target_versions,omitempty"`
-	Start          time.Time     `json:"start"`
-	Duration       time.Duration `json:"duration_ns"`
-	Results        []IDResult    `json:"results"`
-	SuiteFailures  []string      `json:"suite_failures,omitempty"`
+	Targets        []string `json:"targets"`
+	TargetVersions []string `json:"target_versions,omitempty"`
+	// Provenance holds the targets' statements of what was proven against the real system.
+	Provenance    []string      `json:"provenance,omitempty"`
+	Start         time.Time     `json:"start"`
+	Duration      time.Duration `json:"duration_ns"`
+	Results       []IDResult    `json:"results"`
+	SuiteFailures []string      `json:"suite_failures,omitempty"`
 	// Unattributed lists specs whose names carry no SPEC ID.
 	Unattributed []Spec `json:"unattributed,omitempty"`
 }
@@ -114,6 +119,8 @@ func FromGinkgo(rs []types.Report, profiles ...catalog.Profile) Run {
 					run.Targets = append(run.Targets, v)
 				case e.Name == TargetVersionEntry && !slices.Contains(run.TargetVersions, v):
 					run.TargetVersions = append(run.TargetVersions, v)
+				case e.Name == TargetProvenanceEntry && !slices.Contains(run.Provenance, v):
+					run.Provenance = append(run.Provenance, v)
 				}
 			}
 			if s.LeafNodeType != types.NodeTypeIt {

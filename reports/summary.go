@@ -28,6 +28,9 @@ func WriteSummary(w io.Writer, run Run) error {
 	}
 	fmt.Fprintf(&b, "- target: %s (version %s)\n- started: %s\n- duration: %s\n", targets, joinOr(run.TargetVersions, "unknown"),
 		run.Start.UTC().Format("2006-01-02 15:04:05 MST"), run.Duration.Round(1e6))
+	for _, p := range run.Provenance {
+		fmt.Fprintf(&b, "- provenance: %s\n", p)
+	}
 	c := run.Count()
 	fmt.Fprintf(&b, "- SPEC IDs: %d passed, %d failed, %d skipped, %d not supported, %d not covered\n",
 		c[Passed], c[Failed], c[Skipped], c[NotSupported], c[NotCovered])

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/reference/kong"
@@ -91,12 +92,39 @@ func serveUpstream(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return s.Close(shutdown)
 }
 
+// adminTokenEnv and adminHostsEnv name the environment variables that set serve kong's
+// --admin-token and --admin-hosts.
+const (
+	adminTokenEnv = "MTLSGATE_ADMIN_TOKEN"
+	adminHostsEnv = "MTLSGATE_ADMIN_HOSTS"
+)
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func serveKong(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve kong", stderr)
 	confPath := fs.String("conf", "", "kong.conf to read (Kong's defaults when empty); KONG_* environment variables override it")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	adminHosts := fs.String("admin-hosts", "", "comma-separated host names the Admin API answers to besides IP addresses and localhost (or set "+adminHostsEnv+"); any other Host is refused")
+	token := fs.String("admin-token", "", "require this token in every Admin API request's Kong-Admin-Token header (or set "+adminTokenEnv+", which keeps it out of the process list)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *token == "" {
+		*token = os.Getenv(adminTokenEnv)
+	}
+	hosts := *adminHosts
+	if hosts == "" {
+		hosts = os.Getenv(adminHostsEnv)
 	}
 	log, err := logger(stderr, *level)
 	if err != nil {
@@ -106,7 +134,7 @@ func serveKong(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("serve kong: %w", err)
 	}
-	g, err := kong.New(kong.Options{Config: conf, Log: log})
+	g, err := kong.New(kong.Options{Config: conf, Log: log, AdminToken: *token, AdminHosts: splitList(hosts)})
 	if err != nil {
 		return fmt.Errorf("serve kong: %w", err)
 	}

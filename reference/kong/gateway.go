@@ -34,6 +34,11 @@ type Options struct {
 	// Config is the loaded kong.conf; nil means Kong's defaults.
 	Config *kongconf.Config
 	Log    *slog.Logger
+	// AdminToken, when set, is required in every Admin API request's Kong-Admin-Token header.
+	AdminToken string
+	// AdminHosts are host names the Admin API answers to besides IP addresses, loopback names
+	// and the names in admin_listen (K-ADM-5).
+	AdminHosts []string
 }
 
 // Gateway is a running (or ready to run) reference gateway.
@@ -108,7 +113,8 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.api = admin.NewAPI(g.db, admin.APIOptions{Info: g.info, Server: version.Server, Log: g.log, DBLess: conf.Database == "off"})
+	g.api = admin.NewAPI(g.db, admin.APIOptions{Info: g.info, Server: version.Server, Log: g.log, DBLess: conf.Database == "off",
+		GUIURL: conf.Values["admin_gui_url"], Hosts: append(listenHosts(conf.AdminListen), opts.AdminHosts...), Token: opts.AdminToken})
 	if conf.DeclarativeConfig != "" {
 		if conf.Database != "off" {
 			return nil, fmt.Errorf("declarative_config %s is only read when database = off", conf.DeclarativeConfig)
@@ -126,6 +132,18 @@ func New(opts Options) (*Gateway, error) {
 		}
 	}
 	return g, nil
+}
+
+// listenHosts are the host names (not addresses) listeners are bound to, which the Admin API
+// accepts as a Host.
+func listenHosts(ls []kongconf.Listener) []string {
+	var out []string
+	for _, l := range ls {
+		if h, _, err := net.SplitHostPort(l.Address); err == nil && net.ParseIP(h) == nil {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // apply compiles a snapshot and makes it the one requests see.

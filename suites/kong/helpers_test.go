@@ -179,7 +179,7 @@ func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
 // snapshot lists every entity of the Admin API, to show that a rejected call changed nothing.
 func snapshot(ctx context.Context) map[string][]map[string]any {
 	out := map[string][]map[string]any{}
-	for _, coll := range []string{"ca_certificates", "certificates", "services", "routes", "consumers", "plugins", "mtls-auths"} {
+	for _, coll := range []string{"ca_certificates", "certificates", "snis", "services", "routes", "consumers", "plugins", "mtls-auths"} {
 		out[coll] = must(sys.Admin.List(ctx, "/"+coll))
 	}
 	return out

@@ -68,6 +68,11 @@ func TestPlanIsRefusedBeforeAnyTraffic(t *testing.T) {
 		"must fall inside the run": func(p *Plan) {
 			p.Events = []Event{{Name: "e", Class: "a", At: time.Hour, Apply: func(context.Context) error { return nil }}}
 		},
+		"more than 15m0s": func(p *Plan) { p.StartAt = time.Now().Add(time.Hour) },
+		"--allow-host":    func(p *Plan) { p.Target = "https://gateway.example:8443/" },
+		"allowed besides: other": func(p *Plan) {
+			p.Target, p.AllowHosts = "https://gateway.example:8443/", []string{"other"}
+		},
 		"amplitude": func(p *Plan) {
 			p.Pacer = Pacer{Kind: Sine, Rate: 10, Amplitude: 20, Period: time.Second}
 		},
@@ -307,5 +312,25 @@ func TestExampleThresholdsFileParses(t *testing.T) {
 	}
 	if th.MaxViolations == nil || th.MaxValidLost == nil || th.P99 == 0 || th.MaxErrorRate == nil || th.MinRate == 0 || th.MaxTimeToEnforce == 0 {
 		t.Errorf("example thresholds leave a gate unset: %+v", th)
+	}
+}
+
+func TestCheckHostAllowsOnlyWhatWasNamed(t *testing.T) {
+	for _, c := range []struct {
+		host  string
+		allow []string
+		ok    bool
+	}{
+		{"127.0.0.1", nil, true},
+		{"localhost", nil, true},
+		{"kong", []string{"kong"}, true},
+		{"Kong-Proxy.kong.svc", []string{"kong-proxy.kong.svc"}, true},
+		{"kong-proxy.kong.svc.evil", []string{"kong-proxy.kong.svc"}, false},
+		{"10.0.0.1", []string{"kong"}, false},
+		{"kong", []string{""}, false},
+	} {
+		if err := CheckHost(c.host, c.allow); (err == nil) != c.ok {
+			t.Errorf("CheckHost(%q, %q) = %v", c.host, c.allow, err)
+		}
 	}
 }

@@ -20,6 +20,9 @@ import (
 )
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "merge" {
+		return runLoadMerge(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("load", stderr)
 	target := fs.String("url", "", "attack this running gateway (loopback only, e.g. https://127.0.0.1:8443/mtls) instead of the embedded reference; needs --certs")
 	certs := fs.String("certs", "", "with --url: the `mtlsgate pki --out` directory holding the identities (client.crt, client.key, …)")
@@ -43,6 +46,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cacheTTL := fs.Duration("cert-cache-ttl", 500*time.Millisecond, "embedded reference only: mtls-auth cert_cache_ttl, which bounds how late a revocation is enforced")
 	thresholds := fs.String("thresholds", "", "YAML thresholds for the gates (max_violations, p99, max_error_rate, min_rate, max_time_to_enforce, max_valid_lost); default: no violation, no valid request lost")
 	out := fs.String("out", filepath.Join("reports", "load"), "directory for index.html, load.json and junit.xml")
+	sf := addShardFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,9 +69,23 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Pacer: load.Pacer{Kind: load.PacerKind(*pacer), Rate: *rate, Slope: *slope, Period: *period, Amplitude: *amplitude},
 	}
 
+	if plan.StartAt, err = sf.start(); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	sh, sharded, err := sf.shard()
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
 	if *target != "" {
 		if *revokeAt > 0 {
-			return errors.New("load: --revoke-at needs the embedded reference (it replaces the CRL on the reference's responder); drop --url")
+			ev, err := sf.revocation(*profile, *revokeAt)
+			if err != nil {
+				return err
+			}
+			if _, ok := weights[scenario.RevokedMidRun]; !ok {
+				weights[scenario.RevokedMidRun] = 10
+			}
+			plan.Events = []load.Event{ev}
 		}
 		if *certs == "" {
 			return errors.New("load: --url needs --certs DIR, the identities to present (mtlsgate pki --out DIR writes them)")
@@ -76,9 +94,10 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil || u.Host == "" {
 			return fmt.Errorf("load: --url %q: want a URL such as https://127.0.0.1:8443/mtls", *target)
 		}
-		if err := load.CheckLoopback(u.Hostname()); err != nil {
+		if err := load.CheckHost(u.Hostname(), sf.allow); err != nil {
 			return fmt.Errorf("load: --url: %w", err)
 		}
+		plan.AllowHosts = sf.allow
 		if *caFile != "" {
 			pem, err := os.ReadFile(*caFile)
 			if err != nil {
@@ -94,6 +113,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("load: %w", err)
 		}
 	} else {
+		if sharded {
+			return fmt.Errorf("load: --shard %s needs --url: the shards of one attack attack one gateway, not an embedded reference each", sh)
+		}
 		if *profile != scenario.ProfileKong {
 			return fmt.Errorf("load: --profile %s: the embedded reference runs the kong profile; attack an ALB with --url", *profile)
 		}
@@ -121,6 +143,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
+	if sharded {
+		return runShard(ctx, plan, sh, sf, *out, stdout)
+	}
 	var progress *progressLine
 	if isTerminal(stderr) && os.Getenv("CI") != "true" {
 		progress = &progressLine{w: stderr, total: *duration}

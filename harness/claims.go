@@ -59,7 +59,7 @@ func referenceContainerBehaviours() []catalog.ID {
 		"K-PROXY-1", "K-UP-1", "K-UP-2", "K-UP-3", "K-UP-4", "K-UP-5", "K-UP-6", "K-SNI-1", "K-SNI-2", "K-TLS-1", "K-H2-1",
 		"A-TS-1", "A-TS-2", "A-MODE-1", "A-MODE-2", "A-MODE-3", "A-HDR-1", "A-HDR-2", "A-POL-1", "A-CERT-1", "A-LOG-1",
 		"A-TG-1", "A-APIGW-1", "A-H2-1",
-		"L-1", "L-2", "L-3", "L-4",
+		"L-1", "L-2", "L-3", "L-4", "L-5",
 	}
 }
 

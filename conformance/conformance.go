@@ -81,7 +81,7 @@ func (s *Suite) SetTarget(t Claimer) {
 			s.forced = append(s.forced, f)
 		}
 	}
-	AddReportEntry(reports.TargetEntry, t.Name())
+	AddReportEntry(reports.TargetEntry, t.Name(), ReportEntryVisibilityNever)
 }
 
 // ConfiguresThrough declares that every spec not labelled BlackBox sets up its scenario through f

@@ -208,8 +208,8 @@ func TestOneLine(t *testing.T) {
 	long := strings.Repeat("é", 400)
 	for in, want := range map[string]string{
 		"Expected\n    <int>: 200\nto equal\n    <int>: 401": "Expected 200 to equal 401",
-		"plain reason":                           "plain reason",
-		"not supported: no Admin API\n":          "not supported: no Admin API",
+		"plain reason":                  "plain reason",
+		"not supported: no Admin API\n": "not supported: no Admin API",
 		"Unexpected error:\n    <*errors.errorString | 0xc0000>: \n    boom\n    {s: \"boom\"}\noccurred": "Unexpected error: boom {s: \"boom\"} occurred",
 		long: strings.Repeat("é", 300) + "…",
 	} {

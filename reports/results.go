@@ -331,3 +331,57 @@ func OneLine(s string) string {
 
 // typeAnnotation is how Gomega prefixes a value it prints: "<*fmt.wrapError | 0xc000123>: ".
 var typeAnnotation = regexp.MustCompile(`<[^<>]*>:\s?`)
+
+// AllProfiles is every profile, comma-separated: what `make conformance` and `mtlsgate report`
+// select by default.
+const AllProfiles = "kong,alb,load"
+
+// Select builds the options of a run from comma-separated profiles and IDs (as make's PROFILES
+// and IDS, or the CLI's --profiles and --ids, give them), refusing unknown names.
+func Select(profiles, ids string) (Options, error) {
+	var o Options
+	known := map[catalog.Profile]bool{}
+	for _, b := range catalog.All() {
+		known[b.Profile] = true
+	}
+	for _, p := range strings.Split(profiles, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if !known[catalog.Profile(p)] {
+			return Options{}, fmt.Errorf("profiles: unknown profile %q (use %s)", p, AllProfiles)
+		}
+		o.Profiles = append(o.Profiles, catalog.Profile(p))
+	}
+	for _, id := range strings.Split(ids, ",") {
+		if id = strings.TrimSpace(id); id == "" {
+			continue
+		}
+		if _, ok := catalog.Lookup(catalog.ID(id)); !ok {
+			return Options{}, fmt.Errorf("ids: unknown SPEC ID %q (the IDs are in catalog/catalog.go, e.g. K-MTLS-1 or A-POL-1)", id)
+		}
+		o.IDs = append(o.IDs, catalog.ID(id))
+	}
+	return o, nil
+}
+
+// LabelFilter is the Ginkgo --label-filter that runs only what the options select ("" for
+// everything): specs are labelled with their ID and "gateway:<profile>".
+func (o Options) LabelFilter() string {
+	var parts []string
+	if len(o.Profiles) > 0 {
+		var ps []string
+		for _, p := range o.Profiles {
+			ps = append(ps, "gateway:"+string(p))
+		}
+		parts = append(parts, "("+strings.Join(ps, " || ")+")")
+	}
+	if len(o.IDs) > 0 {
+		var is []string
+		for _, id := range o.IDs {
+			is = append(is, string(id))
+		}
+		parts = append(parts, "("+strings.Join(is, " || ")+")")
+	}
+	return strings.Join(parts, " && ")
+}

@@ -22,7 +22,7 @@ import (
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("load", stderr)
 	target := fs.String("url", "", "attack this running gateway (loopback only, e.g. https://127.0.0.1:8443/mtls) instead of the embedded reference; needs --certs")
-	certs := fs.String("certs", "", "with --url: the `mtlsgate pki --out` directory holding the identities (client.crt, client.key, …)")
+	certs := fs.String("certs", "", "with --url: the `directory` mtlsgate pki --out wrote, holding the identities (client.crt, client.key, …)")
 	caFile := fs.String("ca", "", "with --url: verify the gateway's certificate with this CA bundle (default: not verified, like curl -k)")
 	serverName := fs.String("server-name", "", "SNI to send (default: the URL's host)")
 	profile := fs.String("profile", scenario.ProfileKong, "whose promises the population is checked against: kong (status and body) or alb (handshake failures)")

@@ -72,7 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // isHelp reports whether arg asks for help rather than naming something.
-func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help" }
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help"
+}
 
 func printVersion(w io.Writer) error {
 	_, err := fmt.Fprintln(w, "mtlsgate", version.Version)

@@ -43,10 +43,16 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mtlsgate:", err)
+		if !errors.As(err, new(explained)) {
+			fmt.Fprintln(os.Stderr, "mtlsgate:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// explained is a failure the command has already told the console about, last thing (a red
+// conformance run lists its failed IDs): the process exits 1 without a line after them.
+type explained struct{ error }
 
 // run runs the command args name. Asking for help (-h, --help, help) is not an error: the
 // usage goes out and run returns nil.

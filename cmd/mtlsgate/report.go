@@ -28,7 +28,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if !run.OK() {
-		return errors.New("report: the run failed (the failed IDs are listed above)")
+		return explained{errors.New("report: the run failed")}
 	}
 	return nil
 }

@@ -128,8 +128,12 @@ func TestSuiteFailureIsCounted(t *testing.T) {
 	if c := Conformance(run); c.Result != ResultFailure || c.Statistics.NotRun == 0 {
 		t.Errorf("conformance %q %+v", c.Result, c.Statistics)
 	}
-	lines := strings.Split(strings.TrimSpace(console(t, run)), "\n")
-	last := strings.Join(lines[len(lines)-4:], "\n")
+	con := console(t, run)
+	if n := strings.Count(con, "address already in use"); n != 1 {
+		t.Errorf("the console gives the suite's reason %d times, want once:\n%s", n, con)
+	}
+	lines := strings.Split(strings.TrimSpace(con), "\n")
+	last := strings.Join(lines[len(lines)-3:], "\n")
 	for _, want := range []string{"K-ADM-1, K-ADM-2", wantReason, "suite alb did not run: Failed to compile alb"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("the console's last lines lack %q:\n%s", want, last)
@@ -205,13 +209,13 @@ func TestConsoleRedRunEndsWithFailures(t *testing.T) {
 }
 
 func TestOneLine(t *testing.T) {
-	long := strings.Repeat("é", 400)
+	long := strings.Repeat("é", 1200)
 	for in, want := range map[string]string{
 		"Expected\n    <int>: 200\nto equal\n    <int>: 401": "Expected 200 to equal 401",
 		"plain reason":                  "plain reason",
 		"not supported: no Admin API\n": "not supported: no Admin API",
 		"Unexpected error:\n    <*errors.errorString | 0xc0000>: \n    boom\n    {s: \"boom\"}\noccurred": "Unexpected error: boom {s: \"boom\"} occurred",
-		long: strings.Repeat("é", 300) + "…",
+		long: strings.Repeat("é", 1000) + "…",
 	} {
 		if got := OneLine(in); got != want {
 			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)

@@ -300,7 +300,7 @@ func (r Run) OK() bool {
 
 // OneLine makes a failure message (often Gomega's, over several indented lines) one line a
 // console or table can carry: Gomega's type annotations and object dumps go, the rest is joined,
-// and it is cut, whole characters only, at 300.
+// and it is cut, whole characters only, at 1000 (a whole error message fits).
 func OneLine(s string) string {
 	var parts []string
 	depth := 0
@@ -322,7 +322,7 @@ func OneLine(s string) string {
 		}
 	}
 	out := strings.Join(parts, " ")
-	const limit = 300
+	const limit = 1000
 	if r := []rune(out); len(r) > limit {
 		out = string(r[:limit]) + "…"
 	}

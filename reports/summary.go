@@ -198,11 +198,15 @@ func WriteConsole(w io.Writer, run Run, dir string) error {
 				notRun[r.Reason] = append(notRun[r.Reason], string(r.ID))
 			}
 		}
+		said := map[string]bool{}
 		for _, why := range reasons {
 			fmt.Fprintf(&b, "  %s: %s\n", strings.Join(notRun[why], ", "), why)
+			said[strings.Replace(why, " did not run: ", ": ", 1)] = true
 		}
 		for _, f := range run.SuiteFailures {
-			fmt.Fprintf(&b, "  %s\n", f)
+			if !said[f] { // a suite failure its IDs' line above already gave
+				fmt.Fprintf(&b, "  %s\n", f)
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())

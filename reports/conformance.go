@@ -162,7 +162,7 @@ func Conformance(run Run) ConformanceReport {
 		r.Profiles = append(r.Profiles, *p)
 	}
 	r.Result = r.Statistics.result()
-	if len(run.SuiteFailures) > 0 {
+	if len(run.SuiteFailures) > 0 || !run.Certified() {
 		r.Result = ResultFailure
 	}
 	return r

@@ -241,3 +241,22 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 }
+
+// A run in which nothing passed (an external target whose configuration file is missing claims
+// nothing) certifies nothing and fails the gate, saying so last.
+func TestNothingCertifiedFails(t *testing.T) {
+	why := NotSupportedPrefix + `target external does not claim K-MTLS-1: read external target config MTLSGATE_EXTERNAL="x.yaml": no such file or directory`
+	run := FromGinkgo([]types.Report{{SuitePath: "/src/suites/kong", SuiteSucceeded: true, SpecReports: types.SpecReports{
+		spec("K-MTLS-1: no certificate → 401", types.SpecStateSkipped, why),
+	}}}, Options{IDs: []catalog.ID{"K-MTLS-1"}})
+	if run.OK() || Conformance(run).Result != ResultFailure {
+		t.Fatalf("a run that certified nothing: ok %v, result %q", run.OK(), Conformance(run).Result)
+	}
+	lines := strings.Split(strings.TrimSpace(console(t, run)), "\n")
+	if lines[len(lines)-1] != "  "+NothingCertified {
+		t.Errorf("console:\n%s", strings.Join(lines, "\n"))
+	}
+	if md := summary(t, run); !strings.Contains(md, "verdict: **FAIL**") || !strings.Contains(md, NothingCertified) {
+		t.Errorf("summary:\n%s", md)
+	}
+}

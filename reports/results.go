@@ -292,11 +292,18 @@ func (r Run) SpecCount() map[Outcome]int {
 }
 
 // OK reports whether the run may pass a CI gate: nothing failed, every selected suite ran, no
-// suite-level failure.
+// suite-level failure, and something was certified.
 func (r Run) OK() bool {
 	c := r.Count()
-	return c[Failed] == 0 && c[NotRun] == 0 && len(r.SuiteFailures) == 0
+	return c[Failed] == 0 && c[NotRun] == 0 && len(r.SuiteFailures) == 0 && r.Certified()
 }
+
+// Certified reports whether any spec passed. A run where none did certifies nothing (a target
+// whose configuration could not be read claims no behaviour, say) and must not pass a gate.
+func (r Run) Certified() bool { return r.SpecCount()[Passed] > 0 }
+
+// NothingCertified is the reason a run in which no spec passed fails.
+const NothingCertified = "no spec passed: the run certifies nothing (every selected ID was not supported, skipped or not run; the reasons are in summary.md)"
 
 // OneLine makes a failure message (often Gomega's, over several indented lines) one line a
 // console or table can carry: Gomega's type annotations and object dumps go, the rest is joined,

@@ -103,6 +103,9 @@ func WriteSummary(w io.Writer, run Run) error {
 	for _, f := range run.SuiteFailures {
 		fmt.Fprintf(&b, "- suite failure: %s\n", escape(f))
 	}
+	if !run.Certified() {
+		fmt.Fprintf(&b, "- %s\n", NothingCertified)
+	}
 	fmt.Fprintf(&b, "\nConformance results: %s\n", ResultsLegend)
 	for _, p := range profiles(run) {
 		rows := profileRows(run, p)
@@ -207,6 +210,9 @@ func WriteConsole(w io.Writer, run Run, dir string) error {
 			if !said[f] { // a suite failure its IDs' line above already gave
 				fmt.Fprintf(&b, "  %s\n", f)
 			}
+		}
+		if !run.Certified() {
+			fmt.Fprintf(&b, "  %s\n", NothingCertified)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -60,6 +60,12 @@ func TestExternalRunCountsPassedSpecs(t *testing.T) {
 	if got := run.SpecCount()[Passed]; got != 2 {
 		t.Errorf("passed specs: %d, want 2", got)
 	}
+	if got := run.Count()[Passed]; got != 2 {
+		t.Errorf("passed IDs: %d, want 2 (every spec the target supports passed)", got)
+	}
+	if r := result(run, "K-MTLS-1"); r.Reason != "1 of 2 specs not supported: target external configures nothing through the Admin API" {
+		t.Errorf("K-MTLS-1 reason %q", r.Reason)
+	}
 	md := summary(t, run)
 	for _, want := range []string{"- specs: 2 passed, 0 failed, 6 not supported", "| 1/1 passed (+1 not supported) |", "| 4 not supported |"} {
 		if !strings.Contains(md, want) {

@@ -238,8 +238,9 @@ func specOutcome(s types.SpecReport) Outcome {
 	return Failed
 }
 
-// aggregate gives an ID's verdict: failed if any spec failed; passed only if every spec passed;
-// not supported if every spec was; skipped otherwise, with the reasons.
+// aggregate gives an ID's verdict: failed if any spec failed; passed if every spec passed, or
+// every spec the target supports did (the reason says how many it does not); not supported if
+// no spec was; skipped otherwise, with the reasons.
 func aggregate(specs []Spec) (Outcome, string) {
 	if len(specs) == 0 {
 		return NotCovered, "no spec ran for this ID"
@@ -258,6 +259,8 @@ func aggregate(specs []Spec) (Outcome, string) {
 		return Failed, fmt.Sprintf("%d of %d specs failed: %s", count[Failed], len(specs), reason)
 	case count[Passed] == len(specs):
 		return Passed, ""
+	case count[Passed] > 0 && count[Passed]+count[NotSupported] == len(specs):
+		return Passed, fmt.Sprintf("%d of %d specs not supported: %s", count[NotSupported], len(specs), reason)
 	case count[NotSupported] == len(specs):
 		return NotSupported, reason
 	}

@@ -15,7 +15,7 @@ import (
 // every command and server, as a user types it before -h.
 var helpable = [][]string{
 	{}, {"pki"}, {"serve"}, {"serve", "upstream"}, {"serve", "kong"}, {"serve", "alb"}, {"serve", "apigw"},
-	{"report"}, {"bench"}, {"load"}, {"version"},
+	{"report"}, {"bench"}, {"bench", "dial-loop"}, {"load"}, {"version"},
 }
 
 // Asking for help is never an error (the process exits 0), whichever spelling.

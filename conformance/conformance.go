@@ -87,9 +87,9 @@ func (s *Suite) SetTarget(t Claimer) {
 			s.forced = append(s.forced, f)
 		}
 	}
-	AddReportEntry(reports.TargetEntry, t.Name())
+	AddReportEntry(reports.TargetEntry, t.Name(), ReportEntryVisibilityNever)
 	if p, ok := t.(Provenancer); ok {
-		AddReportEntry(reports.TargetProvenanceEntry, p.Provenance())
+		AddReportEntry(reports.TargetProvenanceEntry, p.Provenance(), ReportEntryVisibilityNever)
 	}
 }
 

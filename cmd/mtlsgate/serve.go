@@ -20,6 +20,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) == 0 {
 		return errors.New("serve: say what to serve: mtlsgate serve upstream | kong | alb | apigw")
 	}
+	if isHelp(args[0]) {
+		_, err := io.WriteString(stdout, serveUsage)
+		return err
+	}
 	switch args[0] {
 	case "upstream":
 		return serveUpstream(ctx, args[1:], stdout, stderr)
@@ -33,6 +37,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return fmt.Errorf("serve: unknown server %q (use upstream, kong, alb or apigw)", args[0])
 }
 
+// serveUsage is "mtlsgate serve --help".
+const serveUsage = `usage: mtlsgate serve <server> [flags]
+
+servers:
+  upstream  an echo upstream (HTTP and HTTPS), optionally demanding client certificates
+  kong      the Kong-compatible reference gateway (kong.conf, Admin API, DB-less kong.yml)
+  alb       the ALB emulator (a YAML ELBv2-shaped configuration)
+  apigw     the private API Gateway stand-in (the PetStore API behind custom domains)
+
+Run "mtlsgate serve <server> -h" for a server's flags.
+`
+
 func serveUpstream(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve upstream", stderr)
 	httpAddr := fs.String("http", "127.0.0.1:8080", `plain HTTP listen address ("" for none)`)
@@ -41,8 +57,8 @@ func serveUpstream(ctx context.Context, args []string, stdout, stderr io.Writer)
 	keyFile := fs.String("key", "", "private key of --cert (PEM)")
 	clientCA := fs.String("client-ca", "", "demand a client certificate issued by these CAs (PEM bundle), as nginx's ssl_verify_client on")
 	name := fs.String("name", "echo", "name reported in every response as \"upstream\"")
-	crlDir := fs.String("crl-dir", "", "also serve the CRLs of this `mtlsgate pki` directory at /<issuer>.crl (a CRL distribution point)")
-	ocspDir := fs.String("ocsp-dir", "", "also answer OCSP at /ocsp/<issuer> for the CAs of this `mtlsgate pki` directory, revoking what their CRLs revoke")
+	crlDir := fs.String("crl-dir", "", "also serve the CRLs of this `directory` (written by mtlsgate pki) at /<issuer>.crl (a CRL distribution point)")
+	ocspDir := fs.String("ocsp-dir", "", "also answer OCSP at /ocsp/<issuer> for the CAs of this `directory` (written by mtlsgate pki), revoking what their CRLs revoke")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	CRL *CRLResponder
 	// OCSP, when set, answers OCSP requests at /ocsp/<issuer> on every listener.
 	OCSP *OCSPResponder
+	// Log receives the listeners' internal errors (refused handshakes among them); nil sends
+	// them to the standard logger.
+	Log *slog.Logger
 }
 
 // Server is a running echo upstream.
@@ -43,12 +47,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{}
 	var err error
 	if cfg.HTTPAddr != "" {
-		if s.http, err = serve.Listen(ctx, cfg.HTTPAddr, h, serve.Options{}); err != nil {
+		if s.http, err = serve.Listen(ctx, cfg.HTTPAddr, h, serve.Options{ErrorLog: cfg.Log}); err != nil {
 			return nil, fmt.Errorf("start upstream: %w", err)
 		}
 	}
 	if cfg.HTTPSAddr != "" {
-		s.https, err = serve.Listen(ctx, cfg.HTTPSAddr, h, serve.Options{TLS: TLSConfig(*cfg.Certificate, cfg.ClientCAs)})
+		s.https, err = serve.Listen(ctx, cfg.HTTPSAddr, h, serve.Options{TLS: TLSConfig(*cfg.Certificate, cfg.ClientCAs), ErrorLog: cfg.Log})
 		if err != nil {
 			if s.http != nil {
 				_ = s.http.Close(ctx)

@@ -140,7 +140,7 @@ var _ = Describe("Serial numbers", func() {
 		Expect(r.Status).To(Equal(200))
 		Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Amzn-Mtls-Clientcert-Serial-Number", "03A5B1"))
 		if writesConnectionLog() {
-			Expect(logLines(sys, 1)[0].Serial).To(Equal("03A5B1"))
+			Expect(logged(sys, r.Conn)[0].Serial).To(Equal("03A5B1"))
 		}
 	})
 })

@@ -79,10 +79,11 @@ func albKeyEntries() []TableEntry {
 		}},
 		conformance.Check{ID: "A-LOG-1", Text: "each connection is logged, Success or Failed:<code>", Body: func(ctx SpecContext, proto string) {
 			sys := start(ctx, config(alb.ModeVerify))
-			spoken(ok(ctx, clientOver(proto, fixtures.Client), anything(sys)), proto)
-			expectLogged(sys, 1, "Success")
-			refused(ctx, clientOver(proto, fixtures.ClientUnknownCA), anything(sys))
-			expectLogged(sys, 2, "Failed:ClientCertUntrusted")
+			good := ok(ctx, clientOver(proto, fixtures.Client), anything(sys))
+			spoken(good, proto)
+			expectLogged(sys, good.Conn, "Success")
+			bad := refused(ctx, clientOver(proto, fixtures.ClientUnknownCA), anything(sys))
+			expectLogged(sys, bad, "Failed:ClientCertUntrusted")
 		}},
 	)
 }

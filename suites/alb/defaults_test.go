@@ -17,7 +17,7 @@ var _ = Describe("Defaults AWS documents", func() {
 		Expect(r.Status).To(Equal(200))
 		Expect(r.TLS.Version).To(Equal(uint16(tls.VersionTLS12)), "the best a TLS 1.3 client gets")
 		tls13Only := func(c *tls.Config) { c.MinVersion = tls.VersionTLS13 }
-		Expect(refused(ctx, client("", tls13Only), anything(sys))).To(MatchError(ContainSubstring("protocol version")))
+		Expect(refused(ctx, client("", tls13Only), anything(sys)).Err).To(MatchError(ContainSubstring("protocol version")))
 		tls10 := func(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS10 }
 		Expect(ok(ctx, client("", tls10), anything(sys)).TLS.Version).To(Equal(uint16(tls.VersionTLS10)))
 	})

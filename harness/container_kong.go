@@ -68,6 +68,9 @@ func (*ReferenceContainerTarget) Name() string { return "reference-container" }
 // Claims implements Target: the Kong, ALB and Load profiles, as the in-process reference (the
 // ALB profile through StartALB in container_alb.go).
 func (t *ReferenceContainerTarget) Claims(id catalog.ID) (bool, string) {
+	if id == ReferenceOnlyALBAPI {
+		return false, "the container's ALB is configured through its control API; the ELBv2 endpoint (serve alb --api) is certified on the in-process reference"
+	}
 	return claimAll(t.Name(), catalog.Kong, catalog.ALB, catalog.Load)(id)
 }
 

@@ -916,7 +916,7 @@ func xPolicy(p alb.Policy) xSSLPolicy {
 	for v := p.MinVersion; v <= p.MaxVersion && v >= tls.VersionTLS10; v++ {
 		x.SslProtocols = append(x.SslProtocols, alb.ProtocolName(v))
 	}
-	for _, c := range append(append(slices.Clone(p.TLS13Ciphers), p.Ciphers...), p.Unsupported...) {
+	for _, c := range append(slices.Clone(p.TLS13Ciphers), p.Listed...) {
 		x.Ciphers = append(x.Ciphers, xCipher{Name: c, Priority: len(x.Ciphers) + 1})
 	}
 	return x

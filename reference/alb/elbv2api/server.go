@@ -148,16 +148,6 @@ func (s *Server) cleanup() {
 	}
 }
 
-// ListenerURL is the base URL a listener serves at (https://127.0.0.1:PORT), or "" if none.
-func (s *Server) ListenerURL(listenerArn string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if in := s.instances[listenerArn]; in != nil {
-		return in.lb.URL(0)
-	}
-	return ""
-}
-
 // snapshot is the live model, for reads; it is never mutated.
 func (s *Server) snapshot() *model {
 	s.mu.Lock()

@@ -580,3 +580,51 @@ func TestConcurrentCallsWhileTrafficFlows(t *testing.T) {
 		t.Fatalf("revocations after add/remove pairs: %+v %v", dts, err)
 	}
 }
+
+func TestListenerPortChangeAndDelete(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	moved := freePort(t)
+	if _, err := e.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &st.listener, Port: aws.Int32(moved)}); err != nil {
+		t.Fatalf("ModifyListener Port: %v", err)
+	}
+	if code, _, err := e.get(moved, fixtures.Client, 0); err != nil || code != 200 {
+		t.Fatalf("good client on the new port: %d %v", code, err)
+	}
+	if _, _, err := e.get(st.port, fixtures.Client, 0); err == nil {
+		t.Fatal("the old port still serves after the listener moved")
+	}
+	if _, err := e.elb.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: &st.lb}); err != nil {
+		t.Fatalf("DeleteLoadBalancer: %v", err)
+	}
+	if _, _, err := e.get(moved, fixtures.Client, 0); err == nil {
+		t.Fatal("the listener still serves after its load balancer was deleted")
+	}
+	_, err := e.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{st.listener}})
+	wantCode(t, err, "ListenerNotFound")
+	if _, err := e.elb.DeleteTrustStore(ctx, &elb.DeleteTrustStoreInput{TrustStoreArn: &st.ts}); err != nil {
+		t.Fatalf("DeleteTrustStore once no listener uses it: %v", err)
+	}
+	h, err := e.elb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: &st.tg})
+	if err != nil || h.TargetHealthDescriptions[0].TargetHealth.State != elbtypes.TargetHealthStateEnumUnused ||
+		h.TargetHealthDescriptions[0].TargetHealth.Reason != elbtypes.TargetHealthReasonEnumNotInUse {
+		t.Fatalf("target health of a group no listener uses: %+v %v", h, err)
+	}
+	pol, err := e.elb.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{Names: []string{"ELBSecurityPolicy-TLS13-1-2-2021-06"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range pol.SslPolicies[0].Ciphers {
+		names = append(names, *c.Name)
+	}
+	want := "TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384 TLS_CHACHA20_POLY1305_SHA256 ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-RSA-AES128-GCM-SHA256 " +
+		"ECDHE-ECDSA-AES128-SHA256 ECDHE-RSA-AES128-SHA256 ECDHE-ECDSA-AES256-GCM-SHA384 ECDHE-RSA-AES256-GCM-SHA384 ECDHE-ECDSA-AES256-SHA384 ECDHE-RSA-AES256-SHA384"
+	if got := strings.Join(names, " "); got != want {
+		t.Fatalf("TLS13-1-2 ciphers in order:\n got %s\nwant %s", got, want)
+	}
+	if p := pol.SslPolicies[0].SslProtocols; strings.Join(p, ",") != "TLSv1.2,TLSv1.3" {
+		t.Fatalf("SslProtocols = %v", p)
+	}
+}

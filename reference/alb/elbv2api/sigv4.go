@@ -88,15 +88,21 @@ func (s *Server) verify(r *http.Request, service string) *apiError {
 		return denied("RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
 	}
 	payload := r.Header.Get("X-Amz-Content-Sha256")
-	if payload == "" || service != "s3" {
-		body, err := io.ReadAll(io.LimitReader(r.Body, MaxObjectSize+1))
+	// A payload signed by its hash is checked against the body; UNSIGNED-PAYLOAD and streaming
+	// uploads (STREAMING-…) are signed by the header alone.
+	if _, err := hex.DecodeString(payload); payload == "" || (err == nil && len(payload) == sha256.Size*2) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 2*MaxObjectSize+1))
 		if err != nil {
 			return fault("IncompleteBody", "read the request body: %v", err)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		sum := sha256.Sum256(body)
-		if payload == "" {
-			payload = hex.EncodeToString(sum[:])
+		h := sha256.Sum256(body)
+		sum := hex.EncodeToString(h[:])
+		switch {
+		case payload == "":
+			payload = sum
+		case payload != sum:
+			return fault("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
 		}
 	}
 	canonical := strings.Join([]string{

@@ -85,7 +85,7 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			_ = lb.Close(context.Background())
 			return fmt.Errorf("serve alb: %w", err)
 		}
-		defer apiSrv.Close(context.Background()) //nolint:errcheck // shutting down
+		defer apiSrv.Close(context.Background())  //nolint:errcheck // shutting down
 		defer apiHTTP.Close(context.Background()) //nolint:errcheck // shutting down
 	}
 	hup := make(chan os.Signal, 1)

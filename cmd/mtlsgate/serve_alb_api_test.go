@@ -23,7 +23,9 @@ func TestServeALBAPIOnly(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- serveALB(ctx, []string{"--api", "127.0.0.1:0", "--state", t.TempDir()}, out, io.Discard) }()
+	go func() {
+		done <- serveALB(ctx, []string{"--api", "127.0.0.1:0", "--state", t.TempDir()}, out, io.Discard)
+	}()
 	endpoint := regexp.MustCompile(`alb AWS endpoint \(ELBv2, S3, ACM\) (http://\S+)`)
 	g.Eventually(out.String).WithTimeout(10 * time.Second).WithPolling(10 * time.Millisecond).Should(MatchRegexp(endpoint.String()))
 	base := endpoint.FindStringSubmatch(out.String())[1]

@@ -64,7 +64,9 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, rid string) 
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		writeQueryError(w, rid, fault("MalformedQueryString", "The request body is not a valid form (application/x-www-form-urlencoded): %v", err))
+		// AWS's common errors give MalformedQueryString the status 404.
+		writeQueryError(w, rid, &apiError{Status: http.StatusNotFound, Code: "MalformedQueryString",
+			Message: fmt.Sprintf("The query string contains a syntax error: the body is not a valid form (application/x-www-form-urlencoded): %v", err)})
 		return
 	}
 	for k, vs := range r.URL.Query() {

@@ -431,7 +431,7 @@ func TestBadInputGetsAWSErrorsAndChangesNothing(t *testing.T) {
 		{"wrong version", form, "Action=CreateLoadBalancer&Version=2012-06-01&Name=x", 400, "InvalidAction"},
 		{"unknown parameter", form, "Action=CreateLoadBalancer&Name=x&Colour=blue" + v, 400, "ValidationError"},
 		{"misspelt list", form, "Action=CreateTargetGroup&Name=x&Protocol=HTTP&Port=80&Targets.1.Id=a" + v, 400, "ValidationError"},
-		{"malformed form", form, "Action=CreateLoadBalancer&Name=%zz" + v, 400, "MalformedQueryString"},
+		{"malformed form", form, "Action=CreateLoadBalancer&Name=%zz" + v, 404, "MalformedQueryString"},
 		{"bad integer", form, "Action=CreateTargetGroup&Name=x&Protocol=HTTP&Port=eighty" + v, 400, "ValidationError"},
 		{"bad name", form, "Action=CreateLoadBalancer&Name=-x-" + v, 400, "ValidationError"},
 		{"oversized", form, "Action=CreateLoadBalancer&Name=x&Pad=" + strings.Repeat("a", elbv2api.MaxQueryBody) + v, 413, "RequestEntityTooLarge"},

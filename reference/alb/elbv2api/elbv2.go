@@ -179,13 +179,6 @@ func sorted[T any](m map[string]*T, seq func(*T) int64) []*T {
 	return out
 }
 
-func checkPageSize(p *int) *apiError {
-	if p != nil && (*p < 1 || *p > 400) {
-		return validation("PageSize %d must be between 1 and 400", *p)
-	}
-	return nil
-}
-
 func (s *Server) describeLoadBalancers(_ context.Context, form url.Values, _ *http.Request) (any, *apiError) {
 	var in struct {
 		LoadBalancerArns []string
@@ -194,9 +187,6 @@ func (s *Server) describeLoadBalancers(_ context.Context, form url.Values, _ *ht
 		PageSize         *int
 	}
 	if err := decodeQuery(form, &in); err != nil {
-		return nil, err
-	}
-	if err := checkPageSize(in.PageSize); err != nil {
 		return nil, err
 	}
 	m := s.snapshot()
@@ -424,9 +414,6 @@ func (s *Server) describeTargetGroups(_ context.Context, form url.Values, _ *htt
 		PageSize        *int
 	}
 	if err := decodeQuery(form, &in); err != nil {
-		return nil, err
-	}
-	if err := checkPageSize(in.PageSize); err != nil {
 		return nil, err
 	}
 	m := s.snapshot()
@@ -763,9 +750,6 @@ func (s *Server) describeListeners(_ context.Context, form url.Values, _ *http.R
 	if err := decodeQuery(form, &in); err != nil {
 		return nil, err
 	}
-	if err := checkPageSize(in.PageSize); err != nil {
-		return nil, err
-	}
 	m := s.snapshot()
 	var out []xListener
 	switch {
@@ -891,9 +875,6 @@ func (s *Server) describeSSLPolicies(_ context.Context, form url.Values, _ *http
 		LoadBalancerType string
 	}
 	if err := decodeQuery(form, &in); err != nil {
-		return nil, err
-	}
-	if err := checkPageSize(in.PageSize); err != nil {
 		return nil, err
 	}
 	var out []xSSLPolicy

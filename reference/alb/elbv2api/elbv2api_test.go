@@ -628,3 +628,12 @@ func TestListenerPortChangeAndDelete(t *testing.T) {
 		t.Fatalf("SslProtocols = %v", p)
 	}
 }
+
+func TestPageSizeRange(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := e.elb.DescribeTrustStores(t.Context(), &elb.DescribeTrustStoresInput{PageSize: aws.Int32(401)})
+	wantCode(t, err, "ValidationError")
+	if _, err := e.elb.DescribeTrustStores(t.Context(), &elb.DescribeTrustStoresInput{PageSize: aws.Int32(400)}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -53,6 +53,12 @@ func decodeQuery(form url.Values, v any) *apiError {
 			return validation("Unknown parameter %q: the action takes no such parameter (names are case-sensitive, lists are Name.member.N)", k)
 		}
 	}
+	// Every Describe call's PageSize has ELBv2's range.
+	if f := reflect.ValueOf(v).Elem().FieldByName("PageSize"); f.IsValid() && f.Kind() == reflect.Pointer && !f.IsNil() {
+		if n := f.Elem().Int(); n < 1 || n > 400 {
+			return validation("PageSize %d must be between 1 and 400", n)
+		}
+	}
 	return nil
 }
 

@@ -637,3 +637,63 @@ func TestPageSizeRange(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestModifyTrustStoreAndReimport: a new bundle and a re-imported certificate apply to new
+// connections; passthrough forwards the chain unverified.
+func TestModifyTrustStoreAndReimport(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	e.put("ca-rsa.crt", "ca-rsa.crt")
+	if _, err := e.elb.ModifyTrustStore(ctx, &elb.ModifyTrustStoreInput{TrustStoreArn: &st.ts,
+		CaCertificatesBundleS3Bucket: aws.String("pki"), CaCertificatesBundleS3Key: aws.String("ca-rsa.crt")}); err != nil {
+		t.Fatalf("ModifyTrustStore: %v", err)
+	}
+	if _, _, err := e.get(st.port, fixtures.Client, 0); err == nil {
+		t.Fatal("a client of the old bundle's CA still gets through")
+	}
+	if code, _, err := e.get(st.port, fixtures.ClientRSA, 0); err != nil || code != 200 {
+		t.Fatalf("a client of the new bundle's CA: %d %v", code, err)
+	}
+	_, err := e.elb.ModifyTrustStore(ctx, &elb.ModifyTrustStoreInput{TrustStoreArn: &st.ts,
+		CaCertificatesBundleS3Bucket: aws.String("pki"), CaCertificatesBundleS3Key: aws.String("not-a-ca.crt")})
+	wantCode(t, err, "InvalidCaCertificatesBundle")
+	_, err = e.elb.CreateTrustStore(ctx, &elb.CreateTrustStoreInput{Name: aws.String("demo"),
+		CaCertificatesBundleS3Bucket: aws.String("pki"), CaCertificatesBundleS3Key: aws.String("ca.crt")})
+	wantCode(t, err, "DuplicateTrustStoreName")
+
+	// Re-importing under the same ARN swaps the listener's certificate for new handshakes.
+	if _, err := e.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{CertificateArn: &st.cert,
+		Certificate: e.file("sni-api.crt"), PrivateKey: e.file("sni-api.key")}); err != nil {
+		t.Fatalf("re-import: %v", err)
+	}
+	conf := &tls.Config{RootCAs: e.pki.Pool(fixtures.RootCA), ServerName: "api.example.test",
+		Certificates: []tls.Certificate{e.pki.Get(fixtures.ClientRSA).TLSCertificate()}}
+	conn, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(int(st.port)), conf)
+	if err != nil {
+		t.Fatalf("handshake for api.example.test after the re-import: %v", err)
+	}
+	conn.Close()
+	_, err = e.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: e.file("sni-api.crt"), PrivateKey: e.file("server.key")})
+	wantCode(t, err, "ValidationException")
+
+	// Passthrough: any certificate, forwarded as X-Amzn-Mtls-Clientcert.
+	if _, err := e.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &st.listener,
+		MutualAuthentication: &elbtypes.MutualAuthenticationAttributes{Mode: aws.String("passthrough")}}); err != nil {
+		t.Fatalf("ModifyListener passthrough: %v", err)
+	}
+	conf2 := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{e.pki.Get(fixtures.ClientUnknownCA).TLSCertificate()}} //nolint:gosec // the check is on the target's side
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf2}, Timeout: 10 * time.Second}
+	resp, err := c.Get("https://127.0.0.1:" + strconv.Itoa(int(st.port)) + "/anything")
+	if err != nil {
+		t.Fatalf("passthrough: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), alb.HeaderClientCert) {
+		t.Fatalf("passthrough: %d %s", resp.StatusCode, b)
+	}
+	if _, err := e.elb.DeleteTrustStore(ctx, &elb.DeleteTrustStoreInput{TrustStoreArn: &st.ts}); err != nil {
+		t.Fatalf("DeleteTrustStore once the listener no longer verifies: %v", err)
+	}
+}

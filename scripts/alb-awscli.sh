@@ -3,7 +3,8 @@
 # curl what clients see: target group (health check matcher 403), load balancer, trust store from
 # a bundle in S3 (the bad root first, refused with ALB's basic-constraints message), a verify-mode
 # listener on ELBSecurityPolicy-TLS13-1-3-2021-06, then a revocation. Exits non-zero on the first
-# difference. Ports can be moved with API_PORT, LISTENER_PORT and ECHO_PORT.
+# difference. Last, the external target (profile: alb) certifies the listener black-box, as it
+# would a real ALB. Ports can be moved with API_PORT, LISTENER_PORT and ECHO_PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,4 +118,20 @@ for _ in $(seq 60); do
 done
 [ "$state" = healthy ] || fail "target health: want healthy, got $state"
 
-echo "alb-awscli: PASS (the seed story through the AWS CLI, and curl sees ALB's verify mode)"
+step "the external target certifies the listener black-box, as it would a real ALB"
+cat >"$work/external.yaml" <<YAML
+profile: alb
+version: mtlsgate serve alb --api (scripts/alb-awscli.sh)
+alb:
+  listener_url: $url
+  clients:
+    good: {cert: $pki/client.crt, key: $pki/client.key}
+    untrusted: {cert: $pki/client-unknown-ca.crt, key: $pki/client-unknown-ca.key}
+    expired: {cert: $pki/client-expired.crt, key: $pki/client-expired.key}
+    revoked: {cert: $pki/client-revoked.crt, key: $pki/client-revoked.key}
+YAML
+MTLSGATE_TARGET=external MTLSGATE_EXTERNAL="$work/external.yaml" go tool ginkgo run --label-filter=A-MODE-3 ./suites/alb >"$work/external.log" 2>&1 ||
+  { cat "$work/external.log" >&2; fail "the external ALB target did not pass its black-box specs"; }
+grep -q "1 Passed" "$work/external.log" || { cat "$work/external.log" >&2; fail "the black-box spec did not run against the external target"; }
+
+echo "alb-awscli: PASS (the seed story through the AWS CLI, curl sees ALB's verify mode, the external target certifies it)"

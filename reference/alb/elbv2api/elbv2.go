@@ -194,7 +194,7 @@ func (s *Server) describeLoadBalancers(_ context.Context, form url.Values, _ *ht
 	for _, arn := range in.LoadBalancerArns {
 		lb := m.LoadBalancers[arn]
 		if lb == nil {
-			return nil, fault("LoadBalancerNotFound", "One or more load balancers not found")
+			return nil, errNotFound(loadBalancers)
 		}
 		out = append(out, s.xLoadBalancer(lb))
 	}
@@ -389,7 +389,7 @@ func (s *Server) modifyTargetGroup(ctx context.Context, form url.Values, _ *http
 	err := s.change(ctx, func(m *model) *apiError {
 		tg := m.TargetGroups[in.TargetGroupArn]
 		if tg == nil {
-			return fault("TargetGroupNotFound", "One or more target groups not found")
+			return errNotFound(targetGroups)
 		}
 		if err := applyHealthCheck(tg, in); err != nil {
 			return err
@@ -421,7 +421,7 @@ func (s *Server) describeTargetGroups(_ context.Context, form url.Values, _ *htt
 	for _, arn := range in.TargetGroupArns {
 		tg := m.TargetGroups[arn]
 		if tg == nil {
-			return nil, fault("TargetGroupNotFound", "One or more target groups not found")
+			return nil, errNotFound(targetGroups)
 		}
 		out = append(out, xTG(m, tg))
 	}
@@ -433,13 +433,13 @@ func (s *Server) describeTargetGroups(_ context.Context, form url.Values, _ *htt
 			}
 		}
 		if found == nil {
-			return nil, fault("TargetGroupNotFound", "One or more target groups not found")
+			return nil, errNotFound(targetGroups)
 		}
 		out = append(out, xTG(m, found))
 	}
 	if len(in.TargetGroupArns) == 0 && len(in.Names) == 0 {
 		if in.LoadBalancerArn != "" && m.LoadBalancers[in.LoadBalancerArn] == nil {
-			return nil, fault("LoadBalancerNotFound", "One or more load balancers not found")
+			return nil, errNotFound(loadBalancers)
 		}
 		for _, tg := range sorted(m.TargetGroups, func(t *targetGroup) int64 { return t.Seq }) {
 			x := xTG(m, tg)
@@ -494,7 +494,7 @@ func (s *Server) changeTargets(ctx context.Context, form url.Values, register bo
 	return nil, s.change(ctx, func(m *model) *apiError {
 		tg := m.TargetGroups[in.TargetGroupArn]
 		if tg == nil {
-			return fault("TargetGroupNotFound", "One or more target groups not found")
+			return errNotFound(targetGroups)
 		}
 		for _, t := range in.Targets {
 			if t.Id == "" {
@@ -530,7 +530,7 @@ func (s *Server) describeTargetHealth(_ context.Context, form url.Values, _ *htt
 	m := s.snapshot()
 	tg := m.TargetGroups[in.TargetGroupArn]
 	if tg == nil {
-		return nil, fault("TargetGroupNotFound", "One or more target groups not found")
+		return nil, errNotFound(targetGroups)
 	}
 	var out []xTargetHealthDescription
 	for _, h := range s.targetHealth(m, tg) {
@@ -614,7 +614,7 @@ func applyListener(m *model, l *listener, in listenerIn, create bool) *apiError 
 			return validation("A target group ARN must be specified for a forward action")
 		}
 		if m.TargetGroups[arn] == nil {
-			return fault("TargetGroupNotFound", "One or more target groups not found")
+			return errNotFound(targetGroups)
 		}
 		l.TargetGroupArn = arn
 	} else if create {
@@ -694,7 +694,7 @@ func (s *Server) createListener(ctx context.Context, form url.Values, _ *http.Re
 	var out *listener
 	err := s.change(ctx, func(m *model) *apiError {
 		if m.LoadBalancers[in.LoadBalancerArn] == nil {
-			return fault("LoadBalancerNotFound", "One or more load balancers not found")
+			return errNotFound(loadBalancers)
 		}
 		lb := m.LoadBalancers[in.LoadBalancerArn]
 		m.Seq++
@@ -726,7 +726,7 @@ func (s *Server) modifyListener(ctx context.Context, form url.Values, _ *http.Re
 	err := s.change(ctx, func(m *model) *apiError {
 		l := m.Listeners[in.ListenerArn]
 		if l == nil {
-			return fault("ListenerNotFound", "One or more listeners not found")
+			return errNotFound(listeners)
 		}
 		if err := applyListener(m, l, in, false); err != nil {
 			return err
@@ -757,13 +757,13 @@ func (s *Server) describeListeners(_ context.Context, form url.Values, _ *http.R
 		for _, arn := range in.ListenerArns {
 			l := m.Listeners[arn]
 			if l == nil {
-				return nil, fault("ListenerNotFound", "One or more listeners not found")
+				return nil, errNotFound(listeners)
 			}
 			out = append(out, s.xListener(l))
 		}
 	case in.LoadBalancerArn != "":
 		if m.LoadBalancers[in.LoadBalancerArn] == nil {
-			return nil, fault("LoadBalancerNotFound", "One or more load balancers not found")
+			return nil, errNotFound(loadBalancers)
 		}
 		for _, l := range sorted(m.Listeners, func(l *listener) int64 { return l.Seq }) {
 			if l.LoadBalancerArn == in.LoadBalancerArn {
@@ -783,7 +783,7 @@ func (s *Server) deleteListener(ctx context.Context, form url.Values, _ *http.Re
 	}
 	return nil, s.change(ctx, func(m *model) *apiError {
 		if m.Listeners[in.ListenerArn] == nil {
-			return fault("ListenerNotFound", "One or more listeners not found")
+			return errNotFound(listeners)
 		}
 		delete(m.Listeners, in.ListenerArn)
 		return nil
@@ -821,7 +821,7 @@ func (s *Server) describeListenerAttributes(_ context.Context, form url.Values, 
 	}
 	l := s.snapshot().Listeners[in.ListenerArn]
 	if l == nil {
-		return nil, fault("ListenerNotFound", "One or more listeners not found")
+		return nil, errNotFound(listeners)
 	}
 	return attributesResult(listenerAttributes(l)), nil
 }
@@ -838,7 +838,7 @@ func (s *Server) modifyListenerAttributes(ctx context.Context, form url.Values, 
 	err := s.change(ctx, func(m *model) *apiError {
 		l := m.Listeners[in.ListenerArn]
 		if l == nil {
-			return fault("ListenerNotFound", "One or more listeners not found")
+			return errNotFound(listeners)
 		}
 		defaults := listenerAttributes(&listener{})
 		for _, a := range in.Attributes {

@@ -176,3 +176,19 @@ func writeQueryError(w http.ResponseWriter, requestID string, e *apiError) {
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(b)
 }
+
+// resource names a kind of ELBv2 resource in a NotFound error.
+type resource struct{ code, plural string }
+
+// The resources whose NotFound errors the Describe, Modify and Delete calls answer.
+var (
+	loadBalancers = resource{"LoadBalancerNotFound", "load balancers"}
+	targetGroups  = resource{"TargetGroupNotFound", "target groups"}
+	listeners     = resource{"ListenerNotFound", "listeners"}
+	trustStores   = resource{"TrustStoreNotFound", "trust stores"}
+)
+
+// errNotFound is ELBv2's answer for an ARN that names nothing: "One or more … not found".
+func errNotFound(r resource) *apiError {
+	return fault(r.code, "One or more %s not found", r.plural)
+}

@@ -123,7 +123,7 @@ func (s *Server) modifyTrustStore(ctx context.Context, form url.Values, _ *http.
 	err := s.change(ctx, func(m *model) *apiError {
 		ts := m.TrustStores[in.TrustStoreArn]
 		if ts == nil {
-			return fault("TrustStoreNotFound", "One or more trust stores not found")
+			return errNotFound(trustStores)
 		}
 		bundle, blob, err := s.s3Content(m, in.CaCertificatesBundleS3Bucket, in.CaCertificatesBundleS3Key, in.CaCertificatesBundleS3ObjectVersion,
 			"CaCertificatesBundleNotFound", "The CA certificates bundle")
@@ -170,11 +170,11 @@ func (s *Server) describeTrustStores(_ context.Context, form url.Values, _ *http
 	}
 	for _, arn := range in.TrustStoreArns {
 		if m.TrustStores[arn] == nil {
-			return nil, fault("TrustStoreNotFound", "One or more trust stores not found")
+			return nil, errNotFound(trustStores)
 		}
 	}
 	if len(in.Names) > 0 && len(out) < len(in.Names) {
-		return nil, fault("TrustStoreNotFound", "One or more trust stores not found")
+		return nil, errNotFound(trustStores)
 	}
 	return trustStoresResult(out), nil
 }
@@ -186,7 +186,7 @@ func (s *Server) deleteTrustStore(ctx context.Context, form url.Values, _ *http.
 	}
 	return nil, s.change(ctx, func(m *model) *apiError {
 		if m.TrustStores[in.TrustStoreArn] == nil {
-			return fault("TrustStoreNotFound", "One or more trust stores not found")
+			return errNotFound(trustStores)
 		}
 		for _, l := range m.Listeners {
 			if l.Mutual.TrustStoreArn == in.TrustStoreArn {
@@ -209,7 +209,7 @@ func (s *Server) describeTrustStoreAssociations(_ context.Context, form url.Valu
 	}
 	m := s.snapshot()
 	if m.TrustStores[in.TrustStoreArn] == nil {
-		return nil, fault("TrustStoreNotFound", "One or more trust stores not found")
+		return nil, errNotFound(trustStores)
 	}
 	type assoc struct{ ResourceArn string }
 	var out []assoc
@@ -239,7 +239,7 @@ func (s *Server) getTrustStoreBundle(_ context.Context, form url.Values, r *http
 	}
 	ts := s.snapshot().TrustStores[in.TrustStoreArn]
 	if ts == nil {
-		return nil, fault("TrustStoreNotFound", "One or more trust stores not found")
+		return nil, errNotFound(trustStores)
 	}
 	return struct{ Location string }{contentURL(r, ts.Bundle)}, nil
 }
@@ -256,7 +256,7 @@ func (s *Server) addRevocations(ctx context.Context, form url.Values, _ *http.Re
 	err := s.change(ctx, func(m *model) *apiError {
 		ts := m.TrustStores[in.TrustStoreArn]
 		if ts == nil {
-			return fault("TrustStoreNotFound", "One or more trust stores not found")
+			return errNotFound(trustStores)
 		}
 		crls, err := s.crls(ts)
 		if err != nil {
@@ -306,7 +306,7 @@ func (s *Server) describeRevocations(_ context.Context, form url.Values, _ *http
 	}
 	ts := s.snapshot().TrustStores[in.TrustStoreArn]
 	if ts == nil {
-		return nil, fault("TrustStoreNotFound", "One or more trust stores not found")
+		return nil, errNotFound(trustStores)
 	}
 	var out []xRevocation
 	for _, id := range in.RevocationIds {
@@ -335,7 +335,7 @@ func (s *Server) removeRevocations(ctx context.Context, form url.Values, _ *http
 	return nil, s.change(ctx, func(m *model) *apiError {
 		ts := m.TrustStores[in.TrustStoreArn]
 		if ts == nil {
-			return fault("TrustStoreNotFound", "One or more trust stores not found")
+			return errNotFound(trustStores)
 		}
 		for _, id := range in.RevocationIds {
 			i := slices.IndexFunc(ts.Revocations, func(r revocation) bool { return r.ID == id })
@@ -355,7 +355,7 @@ func (s *Server) getRevocationContent(_ context.Context, form url.Values, r *htt
 	}
 	ts := s.snapshot().TrustStores[in.TrustStoreArn]
 	if ts == nil {
-		return nil, fault("TrustStoreNotFound", "One or more trust stores not found")
+		return nil, errNotFound(trustStores)
 	}
 	if in.RevocationId == nil {
 		return nil, validation("RevocationId is required")

@@ -2,8 +2,11 @@ package harness
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +14,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
-	"github.com/mtlsgate/mtlsgate/reference/alb"
+	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/reference/alb/elbv2api"
 )
 
@@ -30,22 +33,35 @@ type ALBAPISetup struct {
 	PKI *fixtures.PKI
 }
 
-// ALBAPISystem is a running AWS endpoint, nothing created on it yet, and the echo a target
-// group may register.
+// ALBAPISystem is an AWS endpoint the suite configures an ALB through: the reference's, with
+// nothing created on it yet, or AWS's (or an emulator's) with the resources a user named.
 type ALBAPISystem struct {
-	// Endpoint is the base URL the SDKs take as their endpoint (ELBv2, S3 and ACM alike).
+	// Version names the load balancer in the conformance report.
+	Version string
+	// AWS is what the SDK clients take: region, credentials and, for an emulator, its endpoint.
+	AWS aws.Config
+	// Endpoint is the endpoint's base URL when it is not AWS's own ("" for AWS); S3 is then
+	// addressed path-style.
 	Endpoint string
-	// Region is the region the endpoint's ARNs name.
-	Region string
 	// ListenerHost is where listeners created through the API are reached.
 	ListenerHost string
 	// EchoHost and EchoPort are the plain-HTTP echo, as a target group registers it.
 	EchoHost string
 	EchoPort int
-	// ConnectionLog is the connection log of every listener created through the API.
-	ConnectionLog *LineBuffer
+	// Named, for an ALB someone else runs, are the only resources the specs may change; nil
+	// means the specs create what they need.
+	Named *ALBNamed
 
 	stop func(context.Context) error
+}
+
+// ALBNamed are the resources of an ALB the user lets the suite change.
+type ALBNamed struct {
+	ListenerArn, TrustStoreArn, Bucket string
+	// ListenerURL is what the clients request.
+	ListenerURL string
+	// Echo says the listener forwards to mtlsgate's echo, so the target's view can be checked.
+	Echo bool
 }
 
 // Stop stops the endpoint, its listeners and the echo.
@@ -65,8 +81,7 @@ func (t *ReferenceTarget) StartALBAPI(ctx context.Context, setup ALBAPISetup) (*
 	if err != nil {
 		return fail(err)
 	}
-	log := &LineBuffer{}
-	api, err := elbv2api.New(ctx, elbv2api.Options{ALB: alb.Options{ConnectionLog: log}})
+	api, err := elbv2api.New(ctx, elbv2api.Options{})
 	if err != nil {
 		return fail(err)
 	}
@@ -81,6 +96,7 @@ func (t *ReferenceTarget) StartALBAPI(ctx context.Context, setup ALBAPISetup) (*
 	if err != nil {
 		return fail(err)
 	}
-	return &ALBAPISystem{Endpoint: srv.URL, Region: "us-east-1", ListenerHost: "127.0.0.1", EchoHost: host, EchoPort: port,
-		ConnectionLog: log, stop: closers.run}, nil
+	return &ALBAPISystem{Version: "mtlsgate " + version.Version + " (ELBv2 API)", Endpoint: srv.URL, ListenerHost: "127.0.0.1",
+		AWS:      aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")},
+		EchoHost: host, EchoPort: port, stop: closers.run}, nil
 }

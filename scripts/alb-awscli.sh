@@ -80,10 +80,10 @@ TS_ARN=$(awsx elbv2 create-trust-store --name demo --ca-certificates-bundle-s3-b
   --ca-certificates-bundle-s3-key ca.crt --query 'TrustStores[0].TrustStoreArn' --output text)
 
 step "listener in verify mode with ELBSecurityPolicy-TLS13-1-3-2021-06"
-awsx elbv2 create-listener --load-balancer-arn "$LB_ARN" --protocol HTTPS --port "$LISTENER_PORT" \
+LISTENER_ARN=$(awsx elbv2 create-listener --load-balancer-arn "$LB_ARN" --protocol HTTPS --port "$LISTENER_PORT" \
   --ssl-policy ELBSecurityPolicy-TLS13-1-3-2021-06 --certificates "CertificateArn=$CERT_ARN" \
   --default-actions "Type=forward,TargetGroupArn=$TG_ARN" \
-  --mutual-authentication "Mode=verify,TrustStoreArn=$TS_ARN" >/dev/null
+  --mutual-authentication "Mode=verify,TrustStoreArn=$TS_ARN" --query 'Listeners[0].ListenerArn' --output text)
 
 url="https://127.0.0.1:$LISTENER_PORT/anything"
 tls=(--cacert "$pki/ca.crt")
@@ -133,5 +133,18 @@ YAML
 MTLSGATE_TARGET=external MTLSGATE_EXTERNAL="$work/external.yaml" go tool ginkgo run --label-filter=A-MODE-3 ./suites/alb >"$work/external.log" 2>&1 ||
   { cat "$work/external.log" >&2; fail "the external ALB target did not pass its black-box specs"; }
 grep -q "1 Passed" "$work/external.log" || { cat "$work/external.log" >&2; fail "the black-box spec did not run against the external target"; }
+
+step "the external target certifies the listener through the ELBv2 API, as it would a real ALB (only the named resources change)"
+cat >>"$work/external.yaml" <<YAML
+  region: us-east-1
+  endpoint_url: http://127.0.0.1:$API_PORT
+  listener_arn: $LISTENER_ARN
+  trust_store_arn: $TS_ARN
+  bucket: pki
+  echo: true
+YAML
+MTLSGATE_TARGET=external MTLSGATE_EXTERNAL="$work/external.yaml" go tool ginkgo run --label-filter=A-API-1 ./suites/alb >"$work/external-api.log" 2>&1 ||
+  { cat "$work/external-api.log" >&2; fail "the external ALB target did not pass the ELBv2 API specs"; }
+grep -q "3 Passed" "$work/external-api.log" || { cat "$work/external-api.log" >&2; fail "the ELBv2 API specs did not run against the external target"; }
 
 echo "alb-awscli: PASS (the seed story through the AWS CLI, curl sees ALB's verify mode, the external target certifies it)"

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -23,43 +22,61 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
+	"github.com/mtlsgate/mtlsgate/reports"
 )
 
-// apiALB is an ALB built through the ELBv2 API with the SDK: the seed story's resources.
+// apiALB is an ALB configured through the ELBv2 API with the SDK: the seed story's resources.
 type apiALB struct {
 	sys                *harness.ALBAPISystem
 	elb                *elb.Client
 	s3                 *s3.Client
 	acm                *acm.Client
+	bucket             string
 	tg, lb, ts, cert   string
 	listener, url      string
+	echo               bool  // the listener forwards to mtlsgate's echo
 	createTrustStoreEr error // the refusal of the bad root's bundle
 }
 
-// startAPI starts the target's AWS endpoint and builds the seed story on it through the SDK:
-// bucket and objects, imported certificate, target group with matcher 403, load balancer, the
-// trust store (the bad root first), and a verify-mode listener on ELBSecurityPolicy-TLS13-1-3-2021-06.
+// key is where the suite's object f goes in the bucket.
+func (a *apiALB) key(f string) *string { return aws.String("mtlsgate/" + f) }
+
+// startAPI starts the target's AWS endpoint and builds the seed story on it through the SDK: the
+// CA bundles and CRL in S3, then either (an ALB of the user's) the named trust store pointed at
+// the bundle, the bad root's first, and the named listener put in verify mode, or (the reference)
+// an imported certificate, a target group with matcher 403, a load balancer, the trust store (the
+// bad root first) and a verify-mode listener; always on ELBSecurityPolicy-TLS13-1-3-2021-06.
 func startAPI(ctx context.Context) *apiALB {
 	apiTarget, isAPI := target.(harness.ALBAPITarget)
 	Expect(isAPI).To(BeTrue(), "target %s claims A-API-1 but cannot start an ELBv2 endpoint", target.Name())
 	sys, err := apiTarget.StartALBAPI(ctx, harness.ALBAPISetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	cfg := aws.Config{Region: sys.Region, Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(sys.Endpoint)}
-	a := &apiALB{sys: sys, elb: elb.NewFromConfig(cfg), acm: acm.NewFromConfig(cfg),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })}
-
-	_, err = a.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("pki")})
-	Expect(err).NotTo(HaveOccurred())
+	AddReportEntry(reports.TargetVersionEntry, sys.Version)
+	a := &apiALB{sys: sys, elb: elb.NewFromConfig(sys.AWS), acm: acm.NewFromConfig(sys.AWS), bucket: "pki",
+		s3: s3.NewFromConfig(sys.AWS, func(o *s3.Options) { o.UsePathStyle = sys.Endpoint != "" })}
+	if sys.Named != nil {
+		a.bucket = sys.Named.Bucket
+	} else {
+		_, err = a.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &a.bucket})
+		Expect(err).NotTo(HaveOccurred())
+	}
 	for _, f := range []string{"ca.crt", "not-a-ca.crt", "crl.pem"} {
 		b, err := os.ReadFile(pkiFile(f))
 		Expect(err).NotTo(HaveOccurred())
-		_, err = a.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("pki"), Key: aws.String(f), Body: bytes.NewReader(b)})
+		_, err = a.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &a.bucket, Key: a.key(f), Body: bytes.NewReader(b)})
 		Expect(err).NotTo(HaveOccurred(), "PutObject %s", f)
 	}
+	if sys.Named != nil {
+		a.startNamed(ctx)
+		return a
+	}
+	a.echo = true
 	certPEM, err := os.ReadFile(pkiFile("server.crt"))
 	Expect(err).NotTo(HaveOccurred())
 	keyPEM, err := os.ReadFile(pkiFile("server.key"))
@@ -81,9 +98,9 @@ func startAPI(ctx context.Context) *apiALB {
 	a.lb = *lb.LoadBalancers[0].LoadBalancerArn
 
 	_, a.createTrustStoreEr = a.elb.CreateTrustStore(ctx, &elb.CreateTrustStoreInput{Name: aws.String("demo"),
-		CaCertificatesBundleS3Bucket: aws.String("pki"), CaCertificatesBundleS3Key: aws.String("not-a-ca.crt")})
+		CaCertificatesBundleS3Bucket: &a.bucket, CaCertificatesBundleS3Key: a.key("not-a-ca.crt")})
 	ts, err := a.elb.CreateTrustStore(ctx, &elb.CreateTrustStoreInput{Name: aws.String("demo"),
-		CaCertificatesBundleS3Bucket: aws.String("pki"), CaCertificatesBundleS3Key: aws.String("ca.crt")})
+		CaCertificatesBundleS3Bucket: &a.bucket, CaCertificatesBundleS3Key: a.key("ca.crt")})
 	Expect(err).NotTo(HaveOccurred())
 	a.ts = *ts.TrustStores[0].TrustStoreArn
 
@@ -99,10 +116,38 @@ func startAPI(ctx context.Context) *apiALB {
 	return a
 }
 
+// startNamed removes the user's trust store's revocations, points it at the suite's bundle (the
+// bad root's first, which must be refused), and puts the user's listener in verify mode on
+// ELBSecurityPolicy-TLS13-1-3-2021-06 with it. Nothing else is changed.
+func (a *apiALB) startNamed(ctx context.Context) {
+	n := a.sys.Named
+	a.ts, a.listener, a.url, a.echo = n.TrustStoreArn, n.ListenerArn, n.ListenerURL, n.Echo
+	// The trust store's revocation lists go first: they may be issued by CAs the suite's bundle
+	// lacks.
+	revs, err := a.elb.DescribeTrustStoreRevocations(ctx, &elb.DescribeTrustStoreRevocationsInput{TrustStoreArn: &a.ts})
+	Expect(err).NotTo(HaveOccurred())
+	var ids []int64
+	for _, r := range revs.TrustStoreRevocations {
+		ids = append(ids, *r.RevocationId)
+	}
+	if len(ids) > 0 {
+		_, err = a.elb.RemoveTrustStoreRevocations(ctx, &elb.RemoveTrustStoreRevocationsInput{TrustStoreArn: &a.ts, RevocationIds: ids})
+		Expect(err).NotTo(HaveOccurred())
+	}
+	_, a.createTrustStoreEr = a.elb.ModifyTrustStore(ctx, &elb.ModifyTrustStoreInput{TrustStoreArn: &a.ts,
+		CaCertificatesBundleS3Bucket: &a.bucket, CaCertificatesBundleS3Key: a.key("not-a-ca.crt")})
+	_, err = a.elb.ModifyTrustStore(ctx, &elb.ModifyTrustStoreInput{TrustStoreArn: &a.ts,
+		CaCertificatesBundleS3Bucket: &a.bucket, CaCertificatesBundleS3Key: a.key("ca.crt")})
+	Expect(err).NotTo(HaveOccurred())
+	_, err = a.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &a.listener, SslPolicy: aws.String("ELBSecurityPolicy-TLS13-1-3-2021-06"),
+		MutualAuthentication: &elbtypes.MutualAuthenticationAttributes{Mode: aws.String("verify"), TrustStoreArn: &a.ts}})
+	Expect(err).NotTo(HaveOccurred())
+}
+
 // addCRL adds crl.pem (revoking client-revoked) to the trust store.
 func (a *apiALB) addCRL(ctx context.Context) {
 	rev, err := a.elb.AddTrustStoreRevocations(ctx, &elb.AddTrustStoreRevocationsInput{TrustStoreArn: &a.ts,
-		RevocationContents: []elbtypes.RevocationContent{{S3Bucket: aws.String("pki"), S3Key: aws.String("crl.pem")}}})
+		RevocationContents: []elbtypes.RevocationContent{{S3Bucket: &a.bucket, S3Key: a.key("crl.pem")}}})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(*rev.TrustStoreRevocations[0].NumberOfRevokedEntries).To(BeEquivalentTo(1))
 }
@@ -125,15 +170,21 @@ func awsCode(err error) string {
 	return ""
 }
 
+// viaAPI: these specs set up their scenario through the ELBv2 API, not the suite's configurations.
+var viaAPI = conformance.ConfiguresWith(catalog.ELBv2API)
+
 var _ = Describe("ELBv2 API", func() {
-	suite.It("A-API-1", "the seed story through the SDK: the bad root is refused with ALB's message, the verify listener serves at once, a revocation applies", func(ctx SpecContext) {
+	suite.It("A-API-1", "the seed story through the SDK: the bad root is refused with ALB's message, the verify listener serves at once, a revocation applies", viaAPI, func(ctx SpecContext) {
 		a := startAPI(ctx)
 		Expect(awsCode(a.createTrustStoreEr)).To(Equal("InvalidCaCertificatesBundle"))
 		Expect(a.createTrustStoreEr.Error()).To(ContainSubstring(alb.ErrTextNotACA))
 
 		r := ok(ctx, client(fixtures.Client), a.url)
 		Expect(r.Status).To(Equal(http.StatusOK))
-		Expect(r.Echo.Headers).To(HaveKey(alb.HeaderSubject))
+		if a.echo {
+			Expect(r.Echo).NotTo(BeNil(), "the listener forwards to mtlsgate's echo")
+			Expect(r.Echo.Headers).To(HaveKey(alb.HeaderSubject))
+		}
 		refused(ctx, client(""), a.url)
 		refused(ctx, client(fixtures.ClientUnknownCA), a.url)
 		refused(ctx, client(fixtures.ClientExpired), a.url)
@@ -144,6 +195,9 @@ var _ = Describe("ELBv2 API", func() {
 		refused(ctx, client(fixtures.ClientRevoked), a.url)
 		Expect(ok(ctx, client(fixtures.Client), a.url).Status).To(Equal(http.StatusOK))
 
+		if a.sys.Named != nil {
+			return // the user's trust store is never deleted, nor their target group's health awaited
+		}
 		_, err := a.elb.DeleteTrustStore(ctx, &elb.DeleteTrustStoreInput{TrustStoreArn: &a.ts})
 		Expect(awsCode(err)).To(Equal("TrustStoreInUse"))
 		Eventually(func() elbtypes.TargetHealthStateEnum {
@@ -155,7 +209,7 @@ var _ = Describe("ELBv2 API", func() {
 			"the health check of /status/403 with matcher 403 makes the target healthy")
 	})
 
-	suite.It("A-API-1", "a change applies to new connections and leaves established ones alone", func(ctx SpecContext) {
+	suite.It("A-API-1", "a change applies to new connections and leaves established ones alone", viaAPI, func(ctx SpecContext) {
 		a := startAPI(ctx)
 		cert := pki.Get(fixtures.ClientRevoked).TLSCertificate()
 		kept := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, TLSClientConfig: &tls.Config{InsecureSkipVerify: true, //nolint:gosec // like curl -k
@@ -182,23 +236,27 @@ var _ = Describe("ELBv2 API", func() {
 		refused(ctx, client(fixtures.ClientRevoked), a.url)
 	})
 
-	suite.It("A-API-1", "refused calls change nothing: missing trust store or certificate, bad CRL, unknown parameter", func(ctx SpecContext) {
+	suite.It("A-API-1", "refused calls change nothing: missing trust store or certificate, bad CRL, unknown parameter", viaAPI, func(ctx SpecContext) {
 		a := startAPI(ctx)
 		missing := a.ts + "0"
 		_, err := a.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &a.listener,
 			MutualAuthentication: &elbtypes.MutualAuthenticationAttributes{Mode: aws.String("verify"), TrustStoreArn: &missing}})
 		Expect(awsCode(err)).To(Equal("TrustStoreNotFound"))
-		_, err = a.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &a.listener,
-			Certificates: []elbtypes.Certificate{{CertificateArn: aws.String(a.cert + "0")}}})
-		Expect(awsCode(err)).To(Equal("CertificateNotFound"))
+		if a.cert != "" {
+			_, err = a.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &a.listener,
+				Certificates: []elbtypes.Certificate{{CertificateArn: aws.String(a.cert + "0")}}})
+			Expect(awsCode(err)).To(Equal("CertificateNotFound"))
+		}
 		_, err = a.elb.AddTrustStoreRevocations(ctx, &elb.AddTrustStoreRevocationsInput{TrustStoreArn: &a.ts,
-			RevocationContents: []elbtypes.RevocationContent{{S3Bucket: aws.String("pki"), S3Key: aws.String("not-a-ca.crt")}}})
+			RevocationContents: []elbtypes.RevocationContent{{S3Bucket: &a.bucket, S3Key: a.key("not-a-ca.crt")}}})
 		Expect(awsCode(err)).To(Equal("InvalidRevocationContent"))
-		resp, err := http.Post(a.sys.Endpoint, "application/x-www-form-urlencoded",
-			bytes.NewReader([]byte("Action=ModifyListener&Version=2015-12-01&ListenerArn="+a.listener+"&SslPolicy=ELBSecurityPolicy-TLS13-1-2-2021-06&Colour=blue")))
-		Expect(err).NotTo(HaveOccurred())
-		resp.Body.Close()
-		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
+		if a.sys.Endpoint != "" {
+			resp, err := http.Post(a.sys.Endpoint, "application/x-www-form-urlencoded",
+				bytes.NewReader([]byte("Action=ModifyListener&Version=2015-12-01&ListenerArn="+a.listener+"&SslPolicy=ELBSecurityPolicy-TLS13-1-2-2021-06&Colour=blue")))
+			Expect(err).NotTo(HaveOccurred())
+			resp.Body.Close()
+			Expect(resp.StatusCode).To(And(BeNumerically(">=", 400), BeNumerically("<", 500)), "an unknown parameter")
+		}
 
 		ls, err := a.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{a.listener}})
 		Expect(err).NotTo(HaveOccurred())

@@ -61,6 +61,14 @@ func RequiresBehaviour(ids ...catalog.ID) Labels {
 	return out
 }
 
+// configuresPrefix marks the label of a spec that sets up its scenario through another feature
+// than the suite's.
+const configuresPrefix = "configures:"
+
+// ConfiguresWith declares that a spec sets up its scenario through f instead of the suite's
+// ConfiguresThrough feature (the ALB suite's ELBv2 API specs); pass it to Suite.It.
+func ConfiguresWith(f catalog.Feature) Labels { return Labels{configuresPrefix + string(f)} }
+
 // BlackBox labels specs that drive the gateway as it is, changing none of its configuration; put
 // it on a Describe or an It. Only black-box specs run against a target that cannot be configured.
 const BlackBox = "blackbox"
@@ -156,9 +164,15 @@ func (s *Suite) Admit() {
 	if claimed, why := s.target.Claims(id); !claimed && !forced(string(id), string(b.Feature)) {
 		Skip(fmt.Sprintf("%starget %s does not claim %s: %s", reports.NotSupportedPrefix, s.target.Name(), id, why))
 	}
-	if s.setup != "" && !slices.Contains(spec.Labels(), BlackBox) {
-		if supported, why := s.target.Supports(s.setup); !supported && !forced(string(id), string(s.setup)) {
-			Skip(fmt.Sprintf("%starget %s does not support %s, through which this %s spec sets up its scenario: %s", reports.NotSupportedPrefix, s.target.Name(), s.setup, id, why))
+	setup := s.setup
+	for _, l := range spec.Labels() {
+		if f, ok := strings.CutPrefix(l, configuresPrefix); ok {
+			setup = catalog.Feature(f)
+		}
+	}
+	if setup != "" && !slices.Contains(spec.Labels(), BlackBox) {
+		if supported, why := s.target.Supports(setup); !supported && !forced(string(id), string(setup)) {
+			Skip(fmt.Sprintf("%starget %s does not support %s, through which this %s spec sets up its scenario: %s", reports.NotSupportedPrefix, s.target.Name(), setup, id, why))
 		}
 	}
 	for _, l := range spec.Labels() {

@@ -46,6 +46,7 @@ func haproxyUnclaimed() map[catalog.ID]string {
 		"A-H2-1":    haproxyNoHTTP2,
 		"A-CERT-1":  "OpenSSL accepts Ed25519 client certificates (ssl_c_verify 0, the request reaches the target); RSA-1024 and SHA-1 are refused only through Debian's OpenSSL security level 2",
 		"A-LOG-1":   "HAProxy logs per request in its own log-format: it cannot write ALB's connection-log line (one per connection including failed handshakes, TID_ trace ids, the negotiated group, Failed:<code> names)",
+		"A-API-1":   "HAProxy is configured through its own configuration file; AWS's ELBv2 API is the emulator's, certified on the reference target",
 		"A-APIGW-1": "the stand-in is reached through HAProxy correctly (the direct and through-the-listener specs pass), but the seed story also needs A-TS-1's basic-constraints refusal, which is mtlsgate's validation, not HAProxy's",
 	}
 }

@@ -32,6 +32,7 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	status := fs.String("status-listen", "", "plain-HTTP control listener (off when empty; e.g. 127.0.0.1:8100, or 0.0.0.0:8100 in a container): "+
 		"GET /status/ready, GET /target-health?group=NAME (JSON), GET /connection-log (lines; ?follow=true streams new ones), GET /connection-log/file (ConnectionLogs.Path's content), "+
 		"POST /config (YAML body; 200, or 400 with the error and the running configuration kept). No authentication: bind it to loopback or a private network only")
+	api := addALBAPIFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,6 +42,9 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log, err := logger(stderr, *level)
 	if err != nil {
 		return err
+	}
+	if api.enabled() && !flagSet(fs, "config") {
+		return serveALBAPIOnly(ctx, api, log, stdout)
 	}
 	cfg, err := alb.ReadFile(*path)
 	if err != nil {
@@ -71,6 +75,18 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if ctl != nil {
 		fmt.Fprintf(stdout, "alb control %s\n", ctl.URL())
+	}
+	if api.enabled() {
+		apiSrv, apiHTTP, err := api.start(ctx, opts, log, stdout)
+		if err != nil {
+			if ctl != nil {
+				_ = ctl.Close(context.Background())
+			}
+			_ = lb.Close(context.Background())
+			return fmt.Errorf("serve alb: %w", err)
+		}
+		defer apiSrv.Close(context.Background())  //nolint:errcheck // shutting down
+		defer apiHTTP.Close(context.Background()) //nolint:errcheck // shutting down
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

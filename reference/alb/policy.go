@@ -52,6 +52,9 @@ type Policy struct {
 	// not implement (ECDHE-*-AES256-SHA384, AES256-SHA256) are listed in Unsupported instead.
 	Ciphers     []string
 	Unsupported []string
+	// Listed are the TLS 1.0–1.2 suites in the policy's own order, supported by Go or not, as
+	// DescribeSSLPolicies lists them.
+	Listed []string
 	// TLS13Ciphers are the TLS 1.3 suites the policy allows. Go always offers all three TLS 1.3
 	// suites; see NoChaCha20.
 	TLS13Ciphers []string
@@ -74,7 +77,7 @@ func policyTable() []Policy {
 	ext1 := append(slices.Clone(std), "AES128-GCM-SHA256", "AES128-SHA256", "AES256-GCM-SHA384", "AES256-SHA256")
 	ext2 := append(slices.Clone(ext1), "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA", "AES128-SHA", "AES256-SHA")
 	mk := func(name string, minV uint16, ciphers []string) Policy {
-		p := Policy{Name: name, MinVersion: minV, MaxVersion: tls.VersionTLS13, TLS13Ciphers: tls13, Groups: groups}
+		p := Policy{Name: name, MinVersion: minV, MaxVersion: tls.VersionTLS13, TLS13Ciphers: tls13, Groups: groups, Listed: ciphers}
 		for _, c := range ciphers {
 			if _, ok := goSuite(c); ok {
 				p.Ciphers = append(p.Ciphers, c)

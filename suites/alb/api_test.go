@@ -57,7 +57,7 @@ func startAPI(ctx context.Context) *apiALB {
 	sys, err := apiTarget.StartALBAPI(ctx, harness.ALBAPISetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	AddReportEntry(reports.TargetVersionEntry, sys.Version)
+	AddReportEntry(reports.TargetVersionEntry, sys.Version, ReportEntryVisibilityFailureOrVerbose)
 	a := &apiALB{sys: sys, elb: elb.NewFromConfig(sys.AWS), acm: acm.NewFromConfig(sys.AWS), bucket: "pki",
 		s3: s3.NewFromConfig(sys.AWS, func(o *s3.Options) { o.UsePathStyle = sys.Endpoint != "" })}
 	if sys.Named != nil {

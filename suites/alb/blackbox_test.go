@@ -21,7 +21,7 @@ func blackBox(ctx SpecContext) *harness.ALBBlackBox {
 	if bt, ok := target.(harness.ALBBlackBoxTarget); ok {
 		bb, err := bt.StartALBBlackBox(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry(reports.TargetVersionEntry, bb.Version)
+		AddReportEntry(reports.TargetVersionEntry, bb.Version, ReportEntryVisibilityFailureOrVerbose)
 		return bb
 	}
 	sys := start(ctx, config(alb.ModeVerify, withCRL(pkiFile("crl.pem")), withPolicy("ELBSecurityPolicy-TLS13-1-3-2021-06")))
@@ -53,7 +53,7 @@ var _ = Describe("Black box", func() {
 					By("the " + name + " client certificate")
 					refused(ctx, presenting(&cert), bb.URL)
 				} else {
-					AddReportEntry("not checked", "no "+name+" client certificate was supplied")
+					AddReportEntry("not checked", "no "+name+" client certificate was supplied", ReportEntryVisibilityFailureOrVerbose)
 				}
 			}
 		})

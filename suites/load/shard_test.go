@@ -42,7 +42,7 @@ func runShards(ctx context.Context, p load.Plan, n int) ([]*shard.File, *load.Re
 	merged, err := shard.Merge(files, names)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	AddReportEntry("merged load", map[string]any{"shards": n, "requests": merged.Requests, "violations": merged.Violations, "rate": merged.Rate,
-		"p99": merged.Total.Latencies.P99.String()})
+		"p99": merged.Total.Latencies.P99.String()}, ReportEntryVisibilityFailureOrVerbose)
 	return files, merged
 }
 
@@ -98,7 +98,7 @@ var _ = Describe("distributed load", Label("load"), func() {
 		Expect(merged.Violations).To(BeZero(), describeViolations(merged))
 		Expect(merged.Revocations).To(HaveLen(1))
 		rv := merged.Revocations[0]
-		AddReportEntry("time to enforce", rv.TimeToEnforce.String())
+		AddReportEntry("time to enforce", rv.TimeToEnforce.String(), ReportEntryVisibilityFailureOrVerbose)
 		bound := kong.Opts.CertCacheTTL + kong.Opts.HTTPTimeout
 		Expect(rv.Enforced).To(BeTrue(), "%+v", rv)
 		Expect(rv.TimeToEnforce).To(BeNumerically("<=", bound))

@@ -75,11 +75,20 @@ func newConformanceRun(target, config, suites, out, profiles, ids string) (*conf
 		}
 		r.config = abs
 	}
-	if target == "external" && r.config == "" && os.Getenv(harness.ExternalConfigEnv) == "" {
-		return nil, fmt.Errorf("--target external needs --config FILE (or %s): the YAML naming the gateway's listeners", harness.ExternalConfigEnv)
-	}
 	if target != "external" && r.config != "" {
 		return nil, fmt.Errorf("--config describes an external gateway; use it with --target external, not %q", target)
+	}
+	if target == "external" {
+		// The suites read the same file and MTLSGATE_EXTERNAL_* overrides; check them before
+		// anything runs, with the suites' own messages.
+		if _, err := harness.LoadExternalConfig(func(k string) string {
+			if k == harness.ExternalConfigEnv && r.config != "" {
+				return r.config
+			}
+			return os.Getenv(k)
+		}); err != nil {
+			return nil, fmt.Errorf("--config: %w (pass --config FILE, see README: Certify your own gateway)", err)
+		}
 	}
 	for _, p := range splitList(profiles) {
 		if len(catalog.ByProfile(catalog.Profile(p))) == 0 {
@@ -194,6 +203,9 @@ func (r *conformanceRun) runSuite(ctx context.Context, p catalog.Profile, stdout
 		return nil, fmt.Errorf("%s suite: %w", p, err)
 	}
 	args := []string{"--ginkgo.json-report=" + abs}
+	if !isTerminal(stdout) {
+		args = append(args, "--ginkgo.no-color") // CI logs and files get no escape codes
+	}
 	if len(r.ids) > 0 {
 		var labels []string
 		for _, id := range r.ids {

@@ -20,17 +20,19 @@ func TestConformanceRejectsBadFlags(t *testing.T) {
 		}
 	}
 	config := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(config, []byte("proxy_tls_url: https://127.0.0.1:8443\n"), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(validExternal), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("MTLSGATE_EXTERNAL", "")
+	for _, k := range []string{"MTLSGATE_EXTERNAL", "MTLSGATE_EXTERNAL_PROXY_URL", "MTLSGATE_EXTERNAL_PROXY_TLS_URL", "MTLSGATE_EXTERNAL_ADMIN_URL"} {
+		t.Setenv(k, "")
+	}
 	cases := map[string][]string{
 		`--target: unknown target "kongg"`:                          {"--target", "kongg"},
 		`--profiles: unknown profile "kon"`:                         {"--profiles", "kon"},
 		`--profiles: name at least one`:                             {"--profiles", ","},
 		`--ids: "K-MTLS-99" is not a SPEC ID`:                       {"--ids", "K-MTLS-99"},
 		`--ids: A-POL-1 belongs to profile alb`:                     {"--profiles", "kong", "--ids", "A-POL-1"},
-		`--target external needs --config FILE`:                     {"--target", "external"},
+		`external target: proxy_tls_url is required`:                {"--target", "external"},
 		`--config describes an external gateway`:                    {"--config", config},
 		`--config: stat`:                                            {"--target", "external", "--config", config + ".missing"},
 		`unexpected argument "kong"`:                                {"kong"},
@@ -63,7 +65,7 @@ func TestConformanceRunsACompiledSuite(t *testing.T) {
 		t.Fatalf("compile the stand-in suite: %v\n%s", err, out)
 	}
 	config := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(config, []byte("proxy_tls_url: https://127.0.0.1:8443\n"), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(validExternal), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rel, err := filepath.Rel(mustGetwd(t), config)
@@ -130,3 +132,6 @@ func mustGetwd(t *testing.T) string {
 	}
 	return wd
 }
+
+// validExternal is an external target configuration the command accepts; nothing is dialled.
+const validExternal = "proxy_tls_url: https://127.0.0.1:8443\nadmin_url: http://127.0.0.1:8001\nallow_reset: true\n"

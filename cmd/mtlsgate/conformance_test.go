@@ -26,7 +26,12 @@ func TestConformanceRejectsBadFlags(t *testing.T) {
 	for _, k := range []string{"MTLSGATE_EXTERNAL", "MTLSGATE_EXTERNAL_PROXY_URL", "MTLSGATE_EXTERNAL_PROXY_TLS_URL", "MTLSGATE_EXTERNAL_ADMIN_URL"} {
 		t.Setenv(k, "")
 	}
+	noReset := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(noReset, []byte("proxy_tls_url: https://127.0.0.1:8443\nadmin_url: http://127.0.0.1:8001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string][]string{
+		"admin_url is set but allow_reset is not":                   {"--target", "external", "--config", noReset},
 		`--target: unknown target "kongg"`:                          {"--target", "kongg"},
 		`--profiles: unknown profile "kon"`:                         {"--profiles", "kon"},
 		`--profiles: name at least one`:                             {"--profiles", ","},

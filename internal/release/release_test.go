@@ -35,7 +35,7 @@ func TestRelease(t *testing.T) {
 	}
 	t.Logf("built linux/%s release in %s", runtime.GOARCH, time.Since(start).Round(time.Second))
 
-	t.Run("outside the checkout, no Go", func(t *testing.T) {
+	t.Run("outside the checkout without Go", func(t *testing.T) {
 		work := t.TempDir()
 		// PATH holds only the tools the suites call (the README replay, A-POL-1's s_client), so
 		// neither go nor a checkout can be reached.
@@ -136,6 +136,13 @@ func counts(t *testing.T, dir string, profiles ...catalog.Profile) (outcomeCount
 	for _, f := range []string{"junit.xml", "summary.md", "conformance.json"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("the run wrote no %s: %v", f, err)
+		}
+	}
+	for _, r := range rs {
+		for _, sp := range r.SpecReports {
+			if sp.Failed() {
+				t.Logf("failed: %s\n%s\n%s", sp.FullText(), sp.Failure.Location, sp.Failure.Message)
+			}
 		}
 	}
 	run := reports.FromGinkgo(rs, profiles...)

@@ -130,6 +130,7 @@ func newConformanceRun(target, config, suites, out, profiles, ids string) (*conf
 	return r, nil
 }
 
+// splitList splits a comma-separated flag value, trimming each element and dropping empty ones.
 func splitList(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {

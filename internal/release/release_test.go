@@ -81,38 +81,62 @@ func TestRelease(t *testing.T) {
 		}
 		t.Logf("built %s in %s", ref, time.Since(began).Round(time.Second))
 
-		admin, proxy, proxyTLS := serveKong(t, ctx, filepath.Join(rel, "mtlsgate"))
-		work := t.TempDir()
-		conf := fmt.Sprintf("profile: kong\nversion: serve kong on the host\nproxy_url: %s\nproxy_tls_url: %s\nadmin_url: %s\nallow_reset: true\n", proxy, proxyTLS, admin)
-		if err := os.WriteFile(filepath.Join(work, "external.yaml"), []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		// The README's command: host networking, so the gateway reaches the mock upstreams the
-		// suite starts on loopback; the caller's uid, so the reports are the caller's.
-		began = time.Now()
-		cmd := exec.CommandContext(ctx, docker, "run", "--rm", "--network", "host",
-			"--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()), "-v", work+":/work", "-w", "/work",
-			ref, "conformance", "--target", "external", "--config", "external.yaml", "--profiles", "kong", "--out", "reports")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Errorf("docker run %s conformance --target external: %v\n%s", ref, err, tail(out))
-		}
-		c, run := counts(t, filepath.Join(work, "reports"), catalog.Kong)
-		t.Logf("image against an external serve kong: %s in %s", c, time.Since(began).Round(time.Second))
-		// Every Kong spec runs but those that need mtlsgate to write kong.conf or start its own
-		// gateway (the README replay), which the report lists as not supported, and none fails.
-		for _, r := range run.Results {
-			if r.Outcome == reports.Failed || r.Outcome == reports.NotCovered {
-				t.Errorf("%s is %s: %s", r.ID, r.Outcome, r.Reason)
-			}
-			if (r.ID == "K-MTLS-1" || r.ID == "K-MTLS-2") && r.Outcome != reports.Passed {
-				t.Errorf("%s is %s, want passed", r.ID, r.Outcome)
-			}
-		}
-		if c[reports.Passed] == 0 {
-			t.Errorf("no Kong ID passed: %s\n%s", c, tail(out))
+		// The gateway on the host, and the reference in a container of the same image: both on
+		// ephemeral loopback ports, both certified by the image as the README does it.
+		listen := []string{"KONG_PROXY_LISTEN=127.0.0.1:0, 127.0.0.1:0 http2 ssl", "KONG_ADMIN_LISTEN=127.0.0.1:0", "KONG_STATUS_LISTEN=off"}
+		host := exec.Command(filepath.Join(rel, "mtlsgate"), "serve", "kong")
+		host.Env = listen
+		name := fmt.Sprintf("mtlsgate-release-test-%d", os.Getpid())
+		ctr := exec.Command(docker, "run", "--rm", "--name", name, "--network", "host",
+			"-e", listen[0], "-e", listen[1], "-e", listen[2], ref, "serve", "kong")
+		for _, g := range []struct {
+			what string
+			cmd  *exec.Cmd
+			stop func()
+		}{
+			{"serve kong on the host", host, func() { _ = host.Process.Signal(os.Interrupt) }},
+			{"serve kong in a container", ctr, func() { _ = exec.Command(docker, "rm", "-f", name).Run() }},
+		} {
+			t.Run(g.what, func(t *testing.T) {
+				admin, proxy, proxyTLS := serveKong(t, g.cmd, g.stop)
+				certify(t, ctx, docker, ref, g.what, admin, proxy, proxyTLS)
+			})
 		}
 	})
+}
+
+// certify runs the README's docker run command against a gateway and checks the reports: every
+// Kong spec runs but those that need mtlsgate to write kong.conf or start its own gateway (the
+// README replay), which the report lists as not supported, and none fails.
+func certify(t *testing.T, ctx context.Context, docker, ref, what, admin, proxy, proxyTLS string) {
+	work := t.TempDir()
+	conf := fmt.Sprintf("profile: kong\nversion: %s\nproxy_url: %s\nproxy_tls_url: %s\nadmin_url: %s\nallow_reset: true\n", what, proxy, proxyTLS, admin)
+	if err := os.WriteFile(filepath.Join(work, "external.yaml"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Host networking, so the gateway reaches the mock upstreams the suite starts on loopback;
+	// the caller's uid, so the reports are the caller's.
+	began := time.Now()
+	cmd := exec.CommandContext(ctx, docker, "run", "--rm", "--network", "host",
+		"--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()), "-v", work+":/work", "-w", "/work",
+		ref, "conformance", "--target", "external", "--config", "external.yaml", "--profiles", "kong", "--out", "reports")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("docker run %s conformance --target external: %v\n%s", ref, err, tail(out))
+	}
+	c, run := counts(t, filepath.Join(work, "reports"), catalog.Kong)
+	t.Logf("image against %s: %s in %s", what, c, time.Since(began).Round(time.Second))
+	for _, r := range run.Results {
+		if r.Outcome == reports.Failed || r.Outcome == reports.NotCovered {
+			t.Errorf("%s is %s: %s", r.ID, r.Outcome, r.Reason)
+		}
+		if (r.ID == "K-MTLS-1" || r.ID == "K-MTLS-2") && r.Outcome != reports.Passed {
+			t.Errorf("%s is %s, want passed", r.ID, r.Outcome)
+		}
+	}
+	if c[reports.Passed] == 0 {
+		t.Errorf("no Kong ID passed: %s\n%s", c, tail(out))
+	}
 }
 
 // outcomeCounts counts IDs by outcome, printed in a fixed order.
@@ -154,12 +178,10 @@ func counts(t *testing.T, dir string, profiles ...catalog.Profile) (outcomeCount
 	return outcomeCounts(run.Count()), run
 }
 
-// serveKong starts `mtlsgate serve kong` on ephemeral loopback ports and returns its admin, proxy
-// and TLS proxy URLs once it printed them (it prints them once listening).
-func serveKong(t *testing.T, ctx context.Context, bin string) (admin, proxy, proxyTLS string) {
+// serveKong starts a `mtlsgate serve kong` listening on ephemeral loopback ports and returns its
+// admin, proxy and TLS proxy URLs once it printed them (it prints them once listening).
+func serveKong(t *testing.T, cmd *exec.Cmd, stop func()) (admin, proxy, proxyTLS string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "kong")
-	cmd.Env = []string{"KONG_PROXY_LISTEN=127.0.0.1:0, 127.0.0.1:0 http2 ssl", "KONG_ADMIN_LISTEN=127.0.0.1:0", "KONG_STATUS_LISTEN=off"}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -167,10 +189,10 @@ func serveKong(t *testing.T, ctx context.Context, bin string) (admin, proxy, pro
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start serve kong: %v", err)
+		t.Fatalf("start %s: %v", cmd, err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
+		stop()
 		_ = cmd.Wait()
 	})
 	urls := map[string]string{}
@@ -184,7 +206,7 @@ func serveKong(t *testing.T, ctx context.Context, bin string) (admin, proxy, pro
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	for _, k := range []string{"admin", "proxy", "proxy (TLS)"} {
 		if urls[k] == "" {
-			t.Fatalf("serve kong printed no %s URL (got %v)\n%s", k, urls, stderr.String())
+			t.Fatalf("%s printed no %s URL (got %v)\n%s", cmd, k, urls, stderr.String())
 		}
 	}
 	return urls["admin"], urls["proxy"], urls["proxy (TLS)"]

@@ -1,21 +1,24 @@
-// Package catalog holds the behaviour catalogue of ../shared/SPEC.md as data: every SPEC ID with
-// its profile, feature and title. Specs are named after these IDs, targets claim them, and reports
+// Package catalog holds the behaviour catalogue, CATALOG.md, as data: every ID with its profile,
+// feature, title and public source. Specs are named after these IDs, targets claim them, and reports
 // list each one, so a behaviour nobody tests shows up as a gap instead of disappearing.
 package catalog
 
 import (
+	_ "embed" // CATALOG.md is embedded.
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 )
 
-// ID is a SPEC behaviour ID such as "K-MTLS-1".
+// ID is a catalogue behaviour ID such as "K-MTLS-1".
 type ID string
 
 // Profile is the kind of gateway a behaviour belongs to; a target implements one profile.
 type Profile string
 
-// The profiles of SPEC §1–3.
+// The profiles of CATALOG.md §1–3.
 const (
 	Kong Profile = "kong"
 	ALB  Profile = "alb"
@@ -56,62 +59,89 @@ type Behaviour struct {
 	Profile Profile
 	Feature Feature
 	Title   string
+	// Text is the behaviour as CATALOG.md states it, exact strings in backquotes.
+	Text string
+	// Source names the public document or test file the behaviour comes from, or says it is an
+	// mtlsgate rule, so anyone can check a row against the real system.
+	Source string
 }
 
 var idPattern = regexp.MustCompile(`^[A-Z]+-[A-Z0-9]+-[0-9]+$|^L-[0-9]+$`)
 
-// behaviours is the catalogue in SPEC order. It is a function, not a package variable, so no
-// caller can change what another sees.
-func behaviours() []Behaviour {
-	return []Behaviour{
-		{"K-ADM-1", Kong, AdminAPI, "ca_certificates CRUD with cert_digest"},
-		{"K-ADM-2", Kong, AdminAPI, "Kong error shapes; a rejected call changes nothing"},
-		{"K-ADM-3", Kong, AdminAPI, "certificates, snis, services, routes, consumers, plugins, credentials, acls"},
-		{"K-ADM-4", Kong, Declarative, "DB-less declarative config and POST /config"},
-		{"K-MTLS-1", Kong, MTLSAuth, "no client certificate → 401"},
-		{"K-MTLS-2", Kong, MTLSAuth, "untrusted, expired, self-signed or revoked certificate → 401"},
-		{"K-MTLS-3", Kong, MTLSAuth, "trusted certificate without a consumer → 401"},
-		{"K-MTLS-4", Kong, MTLSAuth, "consumer lookup order"},
-		{"K-MTLS-5", Kong, MTLSAuth, "consumer headers, skip_consumer_lookup, anonymous"},
-		{"K-MTLS-6", Kong, MTLSAuth, "client-sent identity headers never reach the upstream"},
-		{"K-MTLS-7", Kong, ACL, "authenticated groups and the acl plugin"},
-		{"K-MTLS-8", Kong, Revocation, "revocation checks by CRL distribution point"},
-		{"K-MTLS-9", Kong, MTLSAuth, "allow_partial_chain and send_ca_dn"},
-		{"K-PROXY-1", Kong, Proxy, "Kong proxy headers, routing and the no-route 404"},
-		{"K-UP-1", Kong, UpstreamTLS, "global client certificate to upstreams"},
-		{"K-UP-2", Kong, UpstreamTLS, "service > upstream > global client certificate precedence"},
-		{"K-UP-3", Kong, UpstreamTLS, "no client certificate: the upstream's error passes through"},
-		{"K-UP-4", Kong, UpstreamTLS, "certificate changes apply to the very next request"},
-		{"K-UP-5", Kong, UpstreamTLS, "upstream verification: tls_verify, depth, CA certificates"},
-		{"K-UP-6", Kong, Proxy, "unreachable upstream → 502/503, never a hang"},
-		{"K-SNI-1", Kong, SNI, "default certificate from ssl_cert or generated"},
-		{"K-SNI-2", Kong, SNI, "certificate chosen by SNI with wildcard priority"},
-		{"K-TLS-1", Kong, TLSPolicy, "ssl_cipher_suite modern, intermediate, old, custom"},
+// catalogueMD is CATALOG.md, embedded so compiled suites carry the catalogue with them.
+//
+//go:embed CATALOG.md
+var catalogueMD string
 
-		{"A-TS-1", ALB, TrustStore, "CA bundle rules and messages"},
-		{"A-TS-2", ALB, Revocation, "revocation lists replaced while serving"},
-		{"A-MODE-1", ALB, MTLSModes, "off: no client certificate requested"},
-		{"A-MODE-2", ALB, MTLSModes, "passthrough: chain forwarded unverified"},
-		{"A-MODE-3", ALB, MTLSModes, "verify: failures are handshake failures"},
-		{"A-HDR-1", ALB, MTLSHeaders, "X-Amzn-Mtls-Clientcert-* headers to targets"},
-		{"A-HDR-2", ALB, MTLSHeaders, "client-sent X-Amzn-Mtls-* headers removed"},
-		{"A-POL-1", ALB, TLSPolicy, "ELB security policies by name"},
-		{"A-CERT-1", ALB, MTLSModes, "client certificate key and signature requirements"},
-		{"A-LOG-1", ALB, ConnectionLog, "connection log with verify status codes"},
-		{"A-TG-1", ALB, TargetGroups, "target groups and health checks"},
-		{"A-APIGW-1", ALB, APIGateway, "private API Gateway stand-in"},
+// rowPattern matches one behaviour row: | ID | feature | title | behaviour | source |.
+var rowPattern = regexp.MustCompile(`(?m)^\| ((?:[KA]-[A-Z0-9]+|L)-[0-9]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$`)
 
-		{"L-1", Load, Traffic, "identity populations classified expected or violation"},
-		{"L-2", Load, Traffic, "connection modes and rates, bounded"},
-		{"L-3", Load, Traffic, "revocation under load within a bound"},
-		{"L-4", Load, Traffic, "load reports and gates"},
-	}
+// features lists every feature a row may name; Parse refuses any other, so a typo in the
+// catalogue cannot create a feature no target knows.
+func features() []Feature {
+	return []Feature{AdminAPI, Declarative, MTLSAuth, ACL, Revocation, Proxy, UpstreamTLS, SNI,
+		TLSPolicy, TrustStore, MTLSModes, MTLSHeaders, ConnectionLog, TargetGroups, APIGateway,
+		Traffic, KongConf, READMEReplay}
 }
 
-// All returns the catalogue in SPEC order.
+// profileOf derives an ID's profile from its prefix: K- is Kong, A- is ALB, L- is Load.
+func profileOf(id ID) (Profile, error) {
+	switch {
+	case strings.HasPrefix(string(id), "K-"):
+		return Kong, nil
+	case strings.HasPrefix(string(id), "A-"):
+		return ALB, nil
+	case strings.HasPrefix(string(id), "L-"):
+		return Load, nil
+	}
+	return "", fmt.Errorf("%s: the prefix names no profile (use K-, A- or L-)", id)
+}
+
+// Parse reads a catalogue in CATALOG.md's form: every table row whose first cell is an ID. It
+// refuses a row with an unknown feature, an ID listed twice, or a row with a cell missing.
+func Parse(md string) ([]Behaviour, error) {
+	var out []Behaviour
+	seen := map[ID]bool{}
+	for _, m := range rowPattern.FindAllStringSubmatch(md, -1) {
+		b := Behaviour{ID: ID(m[1]), Feature: Feature(strings.TrimSpace(m[2])),
+			Title: strings.TrimSpace(m[3]), Text: strings.TrimSpace(m[4]), Source: strings.TrimSpace(m[5])}
+		if seen[b.ID] {
+			return nil, fmt.Errorf("catalogue: %s is listed twice; give the second row a new ID", b.ID)
+		}
+		seen[b.ID] = true
+		if !slices.Contains(features(), b.Feature) {
+			return nil, fmt.Errorf("catalogue: %s names feature %q, which the catalog package does not declare", b.ID, b.Feature)
+		}
+		p, err := profileOf(b.ID)
+		if err != nil {
+			return nil, fmt.Errorf("catalogue: %w", err)
+		}
+		b.Profile = p
+		if b.Title == "" || b.Text == "" || b.Source == "" {
+			return nil, fmt.Errorf("catalogue: %s needs a title, a behaviour and a source", b.ID)
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("catalogue: no behaviour rows found (| ID | feature | title | behaviour | source |)")
+	}
+	return out, nil
+}
+
+// behaviours is the embedded catalogue in its own order. A malformed CATALOG.md is a build
+// defect that the package's test catches, so it panics rather than returning a partial list.
+func behaviours() []Behaviour {
+	bs, err := Parse(catalogueMD)
+	if err != nil {
+		panic(err)
+	}
+	return bs
+}
+
+// All returns the catalogue in CATALOG.md order.
 func All() []Behaviour { return behaviours() }
 
-// ByProfile returns the behaviours of one profile in SPEC order.
+// ByProfile returns the behaviours of one profile in CATALOG.md order.
 func ByProfile(p Profile) []Behaviour {
 	var out []Behaviour
 	for _, b := range behaviours() {
@@ -124,11 +154,12 @@ func ByProfile(p Profile) []Behaviour {
 
 // Lookup returns the behaviour with the given ID.
 func Lookup(id ID) (Behaviour, bool) {
-	i := slices.IndexFunc(behaviours(), func(b Behaviour) bool { return b.ID == id })
+	all := behaviours()
+	i := slices.IndexFunc(all, func(b Behaviour) bool { return b.ID == id })
 	if i < 0 {
 		return Behaviour{}, false
 	}
-	return behaviours()[i], true
+	return all[i], true
 }
 
 // MustLookup is Lookup for IDs written in code: an unknown ID is a typo, caught the first time
@@ -136,10 +167,10 @@ func Lookup(id ID) (Behaviour, bool) {
 func MustLookup(id ID) Behaviour {
 	b, ok := Lookup(id)
 	if !ok {
-		panic(fmt.Sprintf("catalog: %q is not a SPEC ID", id))
+		panic(fmt.Sprintf("catalog: %q is not a catalogue ID", id))
 	}
 	return b
 }
 
-// Valid reports whether s has the shape of a SPEC ID, so reports can find IDs in spec names.
+// Valid reports whether s has the shape of a catalogue ID, so reports can find IDs in spec names.
 func Valid(s string) bool { return idPattern.MatchString(s) }

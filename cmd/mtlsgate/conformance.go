@@ -41,7 +41,7 @@ type conformanceRun struct {
 func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("conformance", stderr)
 	target := fs.String("target", "reference", "the gateway to certify: "+strings.Join(harness.Names(), ", "))
-	config := fs.String("config", "", "the external target's YAML `file` (see README: Certifying your own gateway); required with --target external")
+	config := fs.String("config", "", "the external target's YAML `file` (README: Certify your own gateway); --target external needs it or the MTLSGATE_EXTERNAL_* variables")
 	profiles := fs.String("profiles", "kong,alb,load", "the profiles whose suites run and whose every SPEC ID the reports list (comma-separated: kong, alb, load)")
 	ids := fs.String("ids", "", "run only these SPEC IDs (comma-separated, e.g. K-MTLS-1,A-POL-1); default all")
 	suites := fs.String("suites", "", "the `directory` of the compiled suites (kong.test, alb.test, load.test); default: "+suitesDirName+"/ next to this binary")
@@ -87,7 +87,7 @@ func newConformanceRun(target, config, suites, out, profiles, ids string) (*conf
 			}
 			return os.Getenv(k)
 		}); err != nil {
-			return nil, fmt.Errorf("--config: %w (pass --config FILE, see README: Certify your own gateway)", err)
+			return nil, fmt.Errorf("--config: %w (pass --config FILE; README: Certify your own gateway)", err)
 		}
 	}
 	for _, p := range splitList(profiles) {

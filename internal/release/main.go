@@ -61,11 +61,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.RemoveAll(*out); err != nil {
 		return fmt.Errorf("empty --out %s: %w", *out, err)
 	}
+	tools, err := os.MkdirTemp("", "mtlsgate-release-")
+	if err != nil {
+		return fmt.Errorf("build the ginkgo CLI: %w", err)
+	}
+	defer os.RemoveAll(tools)
+	ginkgo, err := buildGinkgo(ctx, tools, stderr)
+	if err != nil {
+		return err
+	}
 	imageDir := ""
 	for _, p := range plats {
 		dir := filepath.Join(*out, "mtlsgate_"+p[0]+"_"+p[1])
 		fmt.Fprintf(stdout, "building %s/%s into %s\n", p[0], p[1], dir)
-		if err := buildPlatform(ctx, dir, p[0], p[1], stderr); err != nil {
+		if err := buildPlatform(ctx, ginkgo, dir, p[0], p[1], stderr); err != nil {
 			return err
 		}
 		if p[0] == "linux" && p[1] == runtime.GOARCH {
@@ -91,8 +100,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// buildPlatform builds the static mtlsgate and the compiled suites for one platform into dir.
-func buildPlatform(ctx context.Context, dir, goos, goarch string, stderr io.Writer) error {
+// buildGinkgo builds the ginkgo CLI pinned in go.mod for this machine into dir. `go tool ginkgo`
+// would build it for the GOOS/GOARCH in its environment, which names the suites' platform.
+func buildGinkgo(ctx context.Context, dir string, stderr io.Writer) (string, error) {
+	bin := filepath.Join(dir, "ginkgo")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/onsi/ginkgo/v2/ginkgo")
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build the ginkgo CLI pinned in go.mod: %w", err)
+	}
+	return bin, nil
+}
+
+// buildPlatform builds the static mtlsgate and, with the ginkgo CLI, the compiled suites for one
+// platform into dir.
+func buildPlatform(ctx context.Context, ginkgo, dir, goos, goarch string, stderr io.Writer) error {
 	suites := filepath.Join(dir, "suites")
 	if err := os.MkdirAll(suites, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", suites, err)
@@ -101,7 +123,7 @@ func buildPlatform(ctx context.Context, dir, goos, goarch string, stderr io.Writ
 	steps := [][]string{{"go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, "mtlsgate"), "./cmd/mtlsgate"}}
 	// With an existing directory as -o, ginkgo build writes each suite as <dir>/<package>.test.
 	for _, pkg := range suitePackages {
-		steps = append(steps, []string{"go", "tool", "ginkgo", "build", "--trimpath", "--ldflags=-s -w", "-o", suites, pkg})
+		steps = append(steps, []string{ginkgo, "build", "--trimpath", "--ldflags=-s -w", "-o", suites, pkg})
 	}
 	for _, s := range steps {
 		cmd := exec.CommandContext(ctx, s[0], s[1:]...)

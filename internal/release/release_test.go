@@ -30,7 +30,11 @@ func TestRelease(t *testing.T) {
 	t.Chdir("../..") // the module root: the builds name ./cmd/mtlsgate and ./suites/...
 	rel := filepath.Join(t.TempDir(), "mtlsgate_linux_"+runtime.GOARCH)
 	start := time.Now()
-	if err := buildPlatform(ctx, rel, "linux", runtime.GOARCH, os.Stderr); err != nil {
+	ginkgo, err := buildGinkgo(ctx, t.TempDir(), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := buildPlatform(ctx, ginkgo, rel, "linux", runtime.GOARCH, os.Stderr); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("built linux/%s release in %s", runtime.GOARCH, time.Since(start).Round(time.Second))

@@ -14,7 +14,7 @@ IDS     ?=
 TARGETS ?= reference-container nginx haproxy
 GINKGO  := $(GO) tool ginkgo
 
-.PHONY: all build test conformance conformance-targets load bench vet fmt clean clean-images
+.PHONY: all build test conformance conformance-targets load bench vet fmt clean clean-images release release-check lint-ci
 
 all: build
 
@@ -71,6 +71,25 @@ bench: build
 clean:
 	rm -rf bin $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml $(REPORTS)/summary.md $(REPORTS)/conformance.yaml \
 		$(REPORTS)/conformance.json $(REPORTS)/targets $(REPORTS)/load
+
+# The release, for running the suites without Go: dist/mtlsgate_<os>_<arch>/ holds a static
+# mtlsgate and suites/<profile>.test (Ginkgo's precompiled suites) for linux and darwin on amd64 and
+# arm64; the FROM-scratch image mtlsgate/mtlsgate:<version> (and :latest) holds the linux build for
+# this machine. PLATFORMS=linux/arm64 builds fewer; RELEASE_FLAGS=--image=false skips the image.
+PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64
+RELEASE_FLAGS ?=
+release:
+	$(GO) run ./internal/release --out dist --platforms $(PLATFORMS) $(RELEASE_FLAGS)
+
+# Proves the release: the compiled suites run outside the checkout with no Go on PATH, and the
+# image certifies an external `mtlsgate serve kong` (Docker). Compiles the suites: minutes.
+release-check:
+	$(GO) test -tags release -count=1 -v -timeout 40m ./internal/release
+
+# Syntax and semantics of the GitHub Actions workflows.
+ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+lint-ci:
+	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
 
 # Remove the cached mtlsgate images (one per binary; the container targets rebuild what they need).
 clean-images:

@@ -375,7 +375,7 @@ func Select(profiles, ids string) (Options, error) {
 			continue
 		}
 		if _, ok := catalog.Lookup(catalog.ID(id)); !ok {
-			return Options{}, fmt.Errorf("ids: unknown SPEC ID %q (the IDs are in catalog/catalog.go, e.g. K-MTLS-1 or A-POL-1)", id)
+			return Options{}, fmt.Errorf("ids: unknown SPEC ID %q (the IDs are in catalog/CATALOG.md, e.g. K-MTLS-1 or A-POL-1)", id)
 		}
 		o.IDs = append(o.IDs, catalog.ID(id))
 	}

@@ -36,9 +36,9 @@ func addShardFlags(fs *flag.FlagSet) *shardFlags {
 		spec: fs.String("shard", "", "run shard `i/n` of a distributed attack (i from 0): 1/n of the rate and of --max-requests, a disjoint slice of the population; "+
 			"default from "+shard.IndexEnv+" (set by a Kubernetes Indexed Job) and "+shard.CountEnv),
 		startAt:      fs.String("start-at", os.Getenv(shard.StartEnv), "shared wall-clock start (RFC 3339, e.g. 2026-12-01T16:00:00Z) so the shards' pacers line up; required with --shard (default $"+shard.StartEnv+")"),
-		resultStdout: fs.Bool("result-stdout", false, "with --shard: also print the shard result to stdout, framed and checksummed, for `kubectl logs` to collect"),
+		resultStdout: fs.Bool("result-stdout", false, "with --shard: also print the shard result to stdout, framed and checksummed, for kubectl logs to collect"),
 		revokeCRL:    fs.String("revoke-crl", "", "with --url and --revoke-at: the CRL (PEM) revoking client-midrun, uploaded to --crl-control at --revoke-at"),
-		crlControl:   fs.String("crl-control", "", "with --revoke-crl: the `mtlsgate serve upstream --crl-dir` responder the gateway fetches the CRL from (e.g. http://crl:8080)"),
+		crlControl:   fs.String("crl-control", "", "with --revoke-crl: the `URL` of the mtlsgate serve upstream --crl-dir responder the gateway fetches the CRL from (e.g. http://crl:8080)"),
 		revokeGrace:  fs.Duration("revoke-grace", 5*time.Second, "with --url and --revoke-at: how long the old answer is tolerated after the upload (the gateway's cert_cache_ttl plus its CRL fetch timeout)"),
 	}
 	fs.Var(&f.allow, "allow-host", "also attack this `host` (repeatable; exact name): the simulator attacks only loopback unless told, e.g. the gateway's Service in a cluster")

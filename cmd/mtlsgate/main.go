@@ -29,6 +29,7 @@ func commands() []command {
 	return []command{
 		{"pki", "generate the test PKI (CAs, good and bad client certificates, CRLs) into a directory", runPKI},
 		{"serve", "run a reference server: serve upstream | kong | alb | apigw", runServe},
+		{"conformance", "run the compiled suites against a target and write the reports (no Go toolchain needed)", runConformance},
 		{"report", "turn a Ginkgo JSON report into reports/summary.md, junit.xml and conformance.yaml, with a console summary", runReport},
 		{"bench", "measure the reference against nginx and HAProxy side by side; write reports/bench.md", runBench},
 		{"load", "attack a gateway with a population of TLS identities and gate on violations (reports/load)", runLoad},
@@ -91,7 +92,7 @@ func usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("usage: mtlsgate <command> [flags]\n\ncommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nRun \"mtlsgate <command> -h\" for a command's flags; \"mtlsgate --version\" prints the version.\n")
 	_, _ = io.WriteString(w, b.String())

@@ -211,18 +211,24 @@ func BuildImage(ctx context.Context, e *Engine) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return "", fmt.Errorf("write the image's Dockerfile: %w", err)
 	}
-	req := testcontainers.GenericContainerRequest{ContainerRequest: testcontainers.ContainerRequest{
-		FromDockerfile: testcontainers.FromDockerfile{Context: dir, Repo: ImageRepo, Tag: tag, KeepImage: true},
-	}}
-	provider, err := testcontainers.NewDockerProvider()
-	if err != nil {
-		return "", fmt.Errorf("build mtlsgate image: %w", err)
-	}
-	defer provider.Close()
-	if _, err := provider.BuildImage(ctx, &req); err != nil {
+	if err := buildDir(ctx, dir, ImageRepo, tag); err != nil {
 		return "", fmt.Errorf("build mtlsgate image: %w", err)
 	}
 	return ref, nil
+}
+
+// buildDir builds the Dockerfile in dir as repo:tag and keeps the image.
+func buildDir(ctx context.Context, dir, repo, tag string) error {
+	req := testcontainers.GenericContainerRequest{ContainerRequest: testcontainers.ContainerRequest{
+		FromDockerfile: testcontainers.FromDockerfile{Context: dir, Repo: repo, Tag: tag, KeepImage: true},
+	}}
+	provider, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return err
+	}
+	defer provider.Close()
+	_, err = provider.BuildImage(ctx, &req)
+	return err
 }
 
 // moduleRoot is the directory of this checkout's go.mod.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate"
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/fixtures"
@@ -74,9 +74,7 @@ var _ = Describe("the Client → Kong walkthrough", func() {
 
 // readmeBlock returns the shell block of README.md between <!-- replay:name --> and <!-- /replay -->.
 func readmeBlock(name string) string {
-	b, err := os.ReadFile("../../README.md")
-	Expect(err).NotTo(HaveOccurred())
-	m := regexp.MustCompile("(?s)<!-- replay:" + regexp.QuoteMeta(name) + " -->\\s*```(?:sh|bash)\\n(.*?)```\\s*<!-- /replay -->").FindSubmatch(b)
+	m := regexp.MustCompile("(?s)<!-- replay:" + regexp.QuoteMeta(name) + " -->\\s*```(?:sh|bash)\\n(.*?)```\\s*<!-- /replay -->").FindSubmatch(mtlsgate.README())
 	Expect(m).NotTo(BeNil(), "README.md has no block between <!-- replay:%s --> and <!-- /replay -->", name)
 	return string(m[1])
 }

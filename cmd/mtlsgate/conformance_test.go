@@ -36,7 +36,7 @@ func TestConformanceRejectsBadFlags(t *testing.T) {
 		`--target: unknown target "kongg"`:                          {"--target", "kongg"},
 		`--profiles: unknown profile "kon"`:                         {"--profiles", "kon"},
 		`--profiles: name at least one`:                             {"--profiles", ","},
-		`--ids: unknown SPEC ID "K-MTLS-99"`:                       {"--ids", "K-MTLS-99"},
+		`--ids: unknown SPEC ID "K-MTLS-99"`:                        {"--ids", "K-MTLS-99"},
 		`--ids: A-POL-1 belongs to profile alb`:                     {"--profiles", "kong", "--ids", "A-POL-1"},
 		`external target: proxy_tls_url is required`:                {"--target", "external"},
 		`--config describes an external gateway`:                    {"--config", config},

@@ -247,3 +247,12 @@ func (a *ALB) Close(ctx context.Context) error {
 	a.closeFiles()
 	return errors.Join(errs...)
 }
+
+// diagnostics is where the listeners' internal errors go: Options.Log, or nowhere, as its doc
+// promises (never the process's standard logger).
+func (a *ALB) diagnostics() *slog.Logger {
+	if a.opts.Log != nil {
+		return a.opts.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}

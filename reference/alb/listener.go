@@ -162,7 +162,7 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 			}
 			return ctx
 		},
-		ErrorLog:  a.opts.Log,
+		ErrorLog:  a.diagnostics(),
 		Protocols: httpAndH2(),
 	})
 	if err != nil {

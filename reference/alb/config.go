@@ -7,11 +7,12 @@ package alb
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
 // Config is the whole emulator configuration. Field names mirror the ELBv2 API (CreateListener,
@@ -137,7 +138,7 @@ const (
 // ReadFile reads a YAML configuration. Unknown keys are errors (a typo must not silently turn
 // verification off), and relative file names are resolved against the file's directory.
 func ReadFile(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := regularfile.Read(path, regularfile.MaxConfig)
 	if err != nil {
 		return Config{}, fmt.Errorf("read ALB config: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 )
 
@@ -62,7 +63,7 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 	conf := &tls.Config{NextProtos: []string{"http/1.1"}}
 	ls.policy.apply(conf)
 	for j, c := range l.Certificates {
-		pair, err := tls.LoadX509KeyPair(c.CertificateFile, c.PrivateKeyFile)
+		pair, err := loadKeyPair(c.CertificateFile, c.PrivateKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s.Certificates[%d]: load %q and %q: %w", where, j, c.CertificateFile, c.PrivateKeyFile, err)
 		}
@@ -356,4 +357,17 @@ func writeELBError(w http.ResponseWriter, code int, text string) {
 	w.Header().Set("Server", "awselb/2.0")
 	w.WriteHeader(code)
 	fmt.Fprintf(w, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n", code, text, code, text)
+}
+
+// loadKeyPair reads a listener certificate and its key as bounded regular files.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	cert, err := regularfile.Read(certFile, regularfile.MaxPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := regularfile.Read(keyFile, regularfile.MaxPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(cert, key)
 }

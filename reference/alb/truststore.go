@@ -6,8 +6,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"os"
 	"strings"
+
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
 // ALB's trust store limits (Elastic Load Balancing quotas).
@@ -48,7 +49,7 @@ func loadTrustStore(ts TrustStore) (*trustStore, error) {
 	if ts.CaCertificatesBundleFile == "" {
 		return nil, fmt.Errorf("%s: CaCertificatesBundleFile is required", where)
 	}
-	bundle, err := os.ReadFile(ts.CaCertificatesBundleFile)
+	bundle, err := regularfile.Read(ts.CaCertificatesBundleFile, regularfile.MaxPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read CA bundle: %w", where, err)
 	}
@@ -67,7 +68,7 @@ func loadTrustStore(ts TrustStore) (*trustStore, error) {
 		if rc.RevocationType != "" && rc.RevocationType != "CRL" {
 			return nil, fmt.Errorf("%s: RevocationContents[%d].RevocationType %q: only CRL is supported", where, i, rc.RevocationType)
 		}
-		b, err := os.ReadFile(rc.File)
+		b, err := regularfile.Read(rc.File, regularfile.MaxCRL)
 		if err != nil {
 			return nil, fmt.Errorf("%s: RevocationContents[%d]: read: %w", where, i, err)
 		}

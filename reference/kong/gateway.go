@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
@@ -113,7 +114,7 @@ func New(opts Options) (*Gateway, error) {
 		if conf.Database != "off" {
 			return nil, fmt.Errorf("declarative_config %s is only read when database = off", conf.DeclarativeConfig)
 		}
-		b, err := os.ReadFile(conf.DeclarativeConfig)
+		b, err := regularfile.Read(conf.DeclarativeConfig, regularfile.MaxConfig)
 		if err != nil {
 			return nil, fmt.Errorf("declarative_config: %w", err)
 		}

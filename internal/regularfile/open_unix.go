@@ -1,0 +1,13 @@
+//go:build unix
+
+package regularfile
+
+import (
+	"os"
+	"syscall"
+)
+
+// openNonBlocking opens path for reading without waiting for a FIFO's writer.
+func openNonBlocking(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}

@@ -53,6 +53,8 @@ type Gateway struct {
 	tlsPolicy    tlsPolicy
 	globals      globals
 	servers      []listener
+	// bodyTimeout is client_body_timeout: the longest wait between two reads of a request body.
+	bodyTimeout time.Duration
 }
 
 // listener is one bound listener and what it serves.
@@ -96,6 +98,9 @@ func New(opts Options) (*Gateway, error) {
 		if len(g.adminCerts) == 0 {
 			g.adminCerts = []tls.Certificate{def}
 		}
+	}
+	if g.bodyTimeout, err = clientBodyTimeout(conf); err != nil {
+		return nil, err
 	}
 	if g.globals, err = loadGlobals(conf); err != nil {
 		return nil, err

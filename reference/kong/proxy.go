@@ -51,6 +51,8 @@ type reqState struct {
 	upstreamStatus  int
 	// dial is the host:port the request goes to (a balancer target, or the service's host).
 	dial string
+	// body says why reading the client's request body failed, if it did.
+	body bodyFailure
 }
 
 type stateKey struct{}
@@ -81,6 +83,15 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, h := range identityHeaders {
 		r.Header.Del(h)
+	}
+	dropInvalidHeaders(r.Header)
+	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+		// nginx refuses both before any Lua phase runs; Kong's error_page renders the 405.
+		g.kongError(w, r, st, http.StatusMethodNotAllowed, msgMethodNotAllowed, false)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &clientBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: g.bodyTimeout, failed: &st.body}
 	}
 	host, port := r.Host, ""
 	if h, p, err := net.SplitHostPort(r.Host); err == nil {
@@ -311,6 +322,16 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 // upstreamError maps a failed upstream exchange to Kong's status and message (SPEC K-UP-5, K-UP-6).
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	st := r.Context().Value(stateKey{}).(*reqState)
+	if bodyErr, timeout := st.body.get(); bodyErr != nil {
+		if timeout {
+			// nginx ends a request whose body stalls past client_body_timeout with a 408 it
+			// logs but never sends: the connection is closed.
+			g.log.Info("client body timed out", "request_id", st.id, "error", bodyErr)
+			panic(http.ErrAbortHandler)
+		}
+		g.kongError(w, r, st, http.StatusBadRequest, msgBadRequest, false)
+		return
+	}
 	status, msg := http.StatusBadGateway, msgBadUpstream
 	var dnsErr *net.DNSError
 	switch {
@@ -374,9 +395,8 @@ func (p *transportPool) get(s *service) *http.Transport {
 	if t, ok := p.pool[s.transportKey]; ok {
 		return t
 	}
-	dialer := &net.Dialer{Timeout: s.connectTimeout, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		DialContext:           dialer.DialContext,
+		DialContext:           idleDialer(s.connectTimeout, s.readTimeout, s.writeTimeout),
 		TLSClientConfig:       p.tls(s),
 		TLSHandshakeTimeout:   s.connectTimeout,
 		ResponseHeaderTimeout: s.readTimeout,

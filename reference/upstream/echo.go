@@ -100,11 +100,16 @@ func TLSConfig(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
 
 // NewEcho returns the echo handler. Besides echoing any path it answers /status/{code} with that
 // status (a list like 200,403 picks the first) and /delay/{seconds} after that delay (at most 10 s).
+// Two faulty answers let specs stall a gateway mid-exchange: /stall/{seconds} sends its headers
+// (Content-Length: 1000) and the first StallSent bytes, then stalls; /ignore-body/{seconds}
+// never reads the request body. Both stall at most 10 s and give up when the client goes.
 func NewEcho(opts EchoOptions) http.Handler {
 	mux := http.NewServeMux()
 	e := &echo{opts: opts}
 	mux.HandleFunc("/status/{codes}", e.status)
 	mux.HandleFunc("/delay/{seconds}", e.delay)
+	mux.HandleFunc("/stall/{seconds}", e.stall)
+	mux.HandleFunc("/ignore-body/{seconds}", e.ignoreBody)
 	mux.HandleFunc("/", e.echo)
 	if opts.CRL == nil {
 		return mux
@@ -147,6 +152,45 @@ func (e *echo) delay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.echo(w, r)
+}
+
+// StallLength and StallSent are the Content-Length /stall announces and the bytes it sends.
+const (
+	StallLength = 1000
+	StallSent   = 10
+)
+
+// stallFor waits the path's {seconds} (at most 10 s) or until the client goes away.
+func stallFor(w http.ResponseWriter, r *http.Request) bool {
+	secs, err := strconv.ParseFloat(r.PathValue("seconds"), 64)
+	if err != nil || secs < 0 {
+		http.Error(w, "invalid stall", http.StatusBadRequest)
+		return false
+	}
+	t := time.NewTimer(min(time.Duration(secs*float64(time.Second)), 10*time.Second))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (e *echo) stall(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Length", strconv.Itoa(StallLength))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(strings.Repeat("x", StallSent)))
+	_ = http.NewResponseController(w).Flush()
+	stallFor(w, r)
+	// Returning short of Content-Length makes the server close the connection.
+}
+
+func (e *echo) ignoreBody(w http.ResponseWriter, r *http.Request) {
+	if stallFor(w, r) {
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 // admit enforces the demanded client certificate; it writes nginx's 400 and returns false when

@@ -1,0 +1,194 @@
+package kong
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
+)
+
+// defaultClientBodyTimeout is nginx's client_body_timeout default: the longest wait between two
+// successive reads of a request body.
+const defaultClientBodyTimeout = 60 * time.Second
+
+// clientBodyTimeout reads client_body_timeout from kong.conf's injected nginx directives
+// (nginx_proxy_ for the proxy server block wins over nginx_http_), in nginx's time syntax.
+func clientBodyTimeout(conf *kongconf.Config) (time.Duration, error) {
+	for _, key := range []string{"nginx_proxy_client_body_timeout", "nginx_http_client_body_timeout"} {
+		raw, ok := conf.Values[key]
+		if !ok {
+			continue
+		}
+		d, err := ParseNginxTime(raw)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("%s = %q: give an nginx time above zero such as 60s, 500ms or 1m", key, raw)
+		}
+		return d, nil
+	}
+	return defaultClientBodyTimeout, nil
+}
+
+// ParseNginxTime reads an nginx time value: a number with an optional unit (ms, s, m, h, d, w;
+// none means seconds), or several such parts ("1m30s").
+func ParseNginxTime(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty time")
+	}
+	units := []struct {
+		suffix string
+		d      time.Duration
+	}{{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}}
+	var total time.Duration
+	for s != "" {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 9 {
+			return 0, fmt.Errorf("invalid time %q", s)
+		}
+		n, _ := strconv.Atoi(s[:i])
+		s = s[i:]
+		unit := time.Second
+		matched := s == ""
+		for _, u := range units {
+			if strings.HasPrefix(s, u.suffix) {
+				unit, s, matched = u.d, s[len(u.suffix):], true
+				break
+			}
+		}
+		if !matched {
+			return 0, fmt.Errorf("invalid time unit in %q", s)
+		}
+		total += time.Duration(n) * unit
+		if total > 365*24*time.Hour {
+			return 0, errors.New("time too large")
+		}
+	}
+	return total, nil
+}
+
+// idleConn applies nginx's proxy timeouts to an upstream connection: read_timeout bounds the
+// wait between two successive reads (headers and body alike), write_timeout between two
+// successive writes. A write also restarts the read clock, since nginx starts waiting for the
+// response only once the request is sent.
+type idleConn struct {
+	net.Conn
+	read, write time.Duration
+}
+
+// Read implements net.Conn with a fresh read deadline per read.
+func (c *idleConn) Read(p []byte) (int, error) {
+	if c.read > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.read))
+	}
+	return c.Conn.Read(p)
+}
+
+// Write implements net.Conn with a fresh write deadline per write.
+func (c *idleConn) Write(p []byte) (int, error) {
+	if c.write > 0 {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.write))
+	}
+	n, err := c.Conn.Write(p)
+	if c.read > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.read))
+	}
+	return n, err
+}
+
+// idleDialer dials upstreams within connect_timeout and wraps each connection in idleConn.
+func idleDialer(connect, read, write time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, read: read, write: write}, nil
+	}
+}
+
+// bodyFailure records why reading the client's request body failed, so the upstream error
+// handler answers as nginx does (a timeout closes the connection, a malformed body is a 400)
+// instead of blaming the upstream.
+type bodyFailure struct {
+	mu      sync.Mutex
+	err     error
+	timeout bool
+}
+
+// set records the first failure.
+func (f *bodyFailure) set(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err, f.timeout = err, isTimeout(err)
+	}
+}
+
+// get returns the recorded failure, if any, and whether it was a timeout.
+func (f *bodyFailure) get() (error, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err, f.timeout
+}
+
+// clientBody bounds each read of a request body by client_body_timeout (nginx's
+// client_body_timeout is the wait between two successive reads, not for the whole body).
+type clientBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+	failed  *bodyFailure
+}
+
+// Read implements io.Reader.
+func (b *clientBody) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case errors.Is(err, io.EOF):
+		// The server's background read (which notices a client going away) starts at EOF; it
+		// must not inherit the body's deadline.
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil:
+		b.failed.set(err)
+	}
+	return n, err
+}
+
+// validHeaderName is nginx's rule for a request header name with ignore_invalid_headers on and
+// underscores_in_headers off (Kong's defaults): letters, digits and hyphens only. Other headers
+// are dropped before anything sees them, so X_Consumer_ID cannot pose as X-Consumer-ID to a
+// CGI-style upstream.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// dropInvalidHeaders removes the request headers nginx ignores (see validHeaderName).
+func dropInvalidHeaders(h http.Header) {
+	for name := range h {
+		if !validHeaderName(name) {
+			delete(h, name)
+		}
+	}
+}

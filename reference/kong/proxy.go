@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/idleconn"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 )
 
@@ -52,7 +53,7 @@ type reqState struct {
 	// dial is the host:port the request goes to (a balancer target, or the service's host).
 	dial string
 	// body says why reading the client's request body failed, if it did.
-	body bodyFailure
+	body idleconn.Failure
 }
 
 type stateKey struct{}
@@ -90,9 +91,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 		g.kongError(w, r, st, http.StatusMethodNotAllowed, msgMethodNotAllowed, false)
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &clientBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: g.bodyTimeout, failed: &st.body}
-	}
+	r.Body = idleconn.NewBody(w, r, g.bodyTimeout, &st.body)
 	host, port := r.Host, ""
 	if h, p, err := net.SplitHostPort(r.Host); err == nil {
 		host, port = h, p
@@ -322,7 +321,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 // upstreamError maps a failed upstream exchange to Kong's status and message (SPEC K-UP-5, K-UP-6).
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	st := r.Context().Value(stateKey{}).(*reqState)
-	if bodyErr, timeout := st.body.get(); bodyErr != nil {
+	if timeout, bodyErr := st.body.Get(); bodyErr != nil {
 		if timeout {
 			// nginx ends a request whose body stalls past client_body_timeout with a 408 it
 			// logs but never sends: the connection is closed.
@@ -396,7 +395,9 @@ func (p *transportPool) get(s *service) *http.Transport {
 		return t
 	}
 	t := &http.Transport{
-		DialContext:           idleDialer(s.connectTimeout, s.readTimeout, s.writeTimeout),
+		DialContext: idleconn.Dialer(s.connectTimeout, func() (time.Duration, time.Duration) {
+			return s.readTimeout, s.writeTimeout
+		}),
 		TLSClientConfig:       p.tls(s),
 		TLSHandshakeTimeout:   s.connectTimeout,
 		ResponseHeaderTimeout: s.readTimeout,

@@ -1,15 +1,11 @@
 package kong
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
@@ -75,96 +71,6 @@ func ParseNginxTime(s string) (time.Duration, error) {
 		}
 	}
 	return total, nil
-}
-
-// idleConn applies nginx's proxy timeouts to an upstream connection: read_timeout bounds the
-// wait between two successive reads (headers and body alike), write_timeout between two
-// successive writes. A write also restarts the read clock, since nginx starts waiting for the
-// response only once the request is sent.
-type idleConn struct {
-	net.Conn
-	read, write time.Duration
-}
-
-// Read implements net.Conn with a fresh read deadline per read.
-func (c *idleConn) Read(p []byte) (int, error) {
-	if c.read > 0 {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.read))
-	}
-	return c.Conn.Read(p)
-}
-
-// Write implements net.Conn with a fresh write deadline per write.
-func (c *idleConn) Write(p []byte) (int, error) {
-	if c.write > 0 {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.write))
-	}
-	n, err := c.Conn.Write(p)
-	if c.read > 0 {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.read))
-	}
-	return n, err
-}
-
-// idleDialer dials upstreams within connect_timeout and wraps each connection in idleConn.
-func idleDialer(connect, read, write time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &idleConn{Conn: c, read: read, write: write}, nil
-	}
-}
-
-// bodyFailure records why reading the client's request body failed, so the upstream error
-// handler answers as nginx does (a timeout closes the connection, a malformed body is a 400)
-// instead of blaming the upstream.
-type bodyFailure struct {
-	mu      sync.Mutex
-	err     error
-	timeout bool
-}
-
-// set records the first failure.
-func (f *bodyFailure) set(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err == nil {
-		f.err, f.timeout = err, isTimeout(err)
-	}
-}
-
-// get returns the recorded failure, if any, and whether it was a timeout.
-func (f *bodyFailure) get() (error, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.err, f.timeout
-}
-
-// clientBody bounds each read of a request body by client_body_timeout (nginx's
-// client_body_timeout is the wait between two successive reads, not for the whole body).
-type clientBody struct {
-	io.ReadCloser
-	rc      *http.ResponseController
-	timeout time.Duration
-	failed  *bodyFailure
-}
-
-// Read implements io.Reader.
-func (b *clientBody) Read(p []byte) (int, error) {
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
-	n, err := b.ReadCloser.Read(p)
-	switch {
-	case errors.Is(err, io.EOF):
-		// The server's background read (which notices a client going away) starts at EOF; it
-		// must not inherit the body's deadline.
-		_ = b.rc.SetReadDeadline(time.Time{})
-	case err != nil:
-		b.failed.set(err)
-	}
-	return n, err
 }
 
 // validHeaderName is nginx's rule for a request header name with ignore_invalid_headers on and

@@ -40,6 +40,7 @@ type state struct {
 	listeners []*listenerState
 	groups    map[string]*targetGroup
 	log       *logSink
+	attrs     lbAttributes
 }
 
 // Start validates cfg, binds its listeners and starts the health checks. ctx bounds the binds.
@@ -125,7 +126,11 @@ func (a *ALB) build(cfg Config, old *state) (*state, error) {
 			stores[key] = s
 		}
 	}
-	st := &state{cfg: cfg, groups: map[string]*targetGroup{}}
+	attrs, err := parseLBAttributes(cfg.LoadBalancerAttributes)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{cfg: cfg, groups: map[string]*targetGroup{}, attrs: attrs}
 	for i, tgc := range cfg.TargetGroups {
 		var g *targetGroup
 		if old != nil {
@@ -135,7 +140,7 @@ func (a *ALB) build(cfg Config, old *state) (*state, error) {
 		}
 		if g == nil {
 			var err error
-			if g, err = newTargetGroup(tgc, fmt.Sprintf("TargetGroups[%d]", i)); err != nil {
+			if g, err = newTargetGroup(tgc, fmt.Sprintf("TargetGroups[%d]", i), a.idleTimeout); err != nil {
 				return nil, err
 			}
 		}

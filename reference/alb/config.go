@@ -25,6 +25,9 @@ type Config struct {
 	// ConnectionLogs is where the connection log goes (the load balancer attribute
 	// connection_logs.s3.enabled, with a file instead of a bucket).
 	ConnectionLogs ConnectionLogs `yaml:"ConnectionLogs,omitempty"`
+	// LoadBalancerAttributes are ModifyLoadBalancerAttributes' key/value pairs; the emulator
+	// applies idle_timeout.timeout_seconds (1 to 4000, default 60).
+	LoadBalancerAttributes []Attribute `yaml:"LoadBalancerAttributes,omitempty"`
 }
 
 // ConnectionLogs names the connection log file; empty Path means no file.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+	"github.com/mtlsgate/mtlsgate/internal/idleconn"
 	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 )
@@ -295,6 +296,17 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeELBError(w, http.StatusServiceUnavailable, "Service Temporarily Unavailable")
 		return
 	}
+	switch r.Method {
+	case http.MethodTrace:
+		writeELBError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return
+	case http.MethodConnect:
+		writeELBError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	dropSpoofs(r.Header, ls.headers)
+	var bodyFailed idleconn.Failure
+	r.Body = idleconn.NewBody(w, r, l.alb.idleTimeout(), &bodyFailed)
 	var chain []*x509.Certificate
 	if r.TLS != nil {
 		chain = r.TLS.PeerCertificates
@@ -326,7 +338,18 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			if l.alb.opts.Log != nil {
 				l.alb.opts.Log.Debug("alb: target failed", "target", t.addr(), "err", err)
 			}
-			writeELBError(w, http.StatusBadGateway, "Bad Gateway")
+			if timeout, bodyErr := bodyFailed.Get(); bodyErr != nil {
+				// The client, not the target, failed: a body idle past the timeout is 408.
+				w.Header().Set("Connection", "close")
+				if timeout {
+					writeELBError(w, http.StatusRequestTimeout, "Request Time-out")
+					return
+				}
+				writeELBError(w, http.StatusBadRequest, "Bad Request")
+				return
+			}
+			code, text := targetErrorStatus(err)
+			writeELBError(w, code, text)
 		},
 	}
 	proxy.ServeHTTP(w, r)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/idleconn"
 )
 
 // Target health states, as DescribeTargetHealth reports them.
@@ -113,7 +115,8 @@ func (t *target) health() TargetHealth {
 }
 
 // newTargetGroup validates a target group; its health checks start with start.
-func newTargetGroup(cfg TargetGroup, where string) (*targetGroup, error) {
+// idle is asked for the idle timeout in force at each connection to a target.
+func newTargetGroup(cfg TargetGroup, where string, idle func() time.Duration) (*targetGroup, error) {
 	if cfg.TargetGroupName == "" {
 		return nil, fmt.Errorf("%s: TargetGroupName is required", where)
 	}
@@ -164,7 +167,7 @@ func newTargetGroup(cfg TargetGroup, where string) (*targetGroup, error) {
 	if hc.codes, err = ParseHTTPCodes(cfg.Matcher.HttpCode); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	tg := &targetGroup{cfg: cfg, scheme: scheme, check: hc, transport: targetTransport()}
+	tg := &targetGroup{cfg: cfg, scheme: scheme, check: hc, transport: targetTransport(idle)}
 	for i, t := range cfg.Targets {
 		if t.Id == "" || t.Port < 1 || t.Port > 65535 {
 			return nil, fmt.Errorf("%s: Targets[%d]: give an Id (IP address) and a Port from 1 to 65535", where, i)
@@ -190,16 +193,19 @@ func schemeOf(protocol string) (string, error) {
 }
 
 // targetTransport talks to targets with ELBSecurityPolicy-TLS13-1-0-2021-06 and, as ALB does,
-// without verifying the target's certificate.
-func targetTransport() *http.Transport {
+// without verifying the target's certificate. A connection must open within 10 s and may stay
+// quiet no longer than the idle timeout, before the answer and inside it alike.
+func targetTransport(idle func() time.Duration) *http.Transport {
 	conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // ALB does not verify targets (SPEC A-TG-1)
 	if p, err := LookupPolicy(TargetPolicy); err == nil {
 		p.apply(conf)
 	}
 	return &http.Transport{
-		TLSClientConfig:       conf,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		ResponseHeaderTimeout: 60 * time.Second,
+		TLSClientConfig: conf,
+		DialContext: idleconn.Dialer(TargetConnectTimeout, func() (time.Duration, time.Duration) {
+			d := idle()
+			return d, d
+		}),
 		// Enough idle connections per target that a busy listener reuses them instead of
 		// dialling one per request.
 		MaxIdleConnsPerHost: 256,

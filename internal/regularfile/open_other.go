@@ -8,3 +8,8 @@ import "os"
 func openNonBlocking(path string) (*os.File, error) {
 	return os.Open(path)
 }
+
+// openAppendNonBlocking opens path for appending.
+func openAppendNonBlocking(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+}

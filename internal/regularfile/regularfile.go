@@ -74,3 +74,22 @@ func kind(m os.FileMode) string {
 	}
 	return "special file"
 }
+
+// OpenAppend opens the regular file at path for appending, creating it if needed (a log). It
+// never blocks on a FIFO and refuses anything but a regular file.
+func OpenAppend(path string) (*os.File, error) {
+	f, err := openAppendNonBlocking(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w (it is a %s); give the path of a file", path, ErrNotRegular, kind(st.Mode()))
+	}
+	return f, nil
+}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
 // Options are the emulator's process-level settings, which a reload does not change.
@@ -177,7 +179,7 @@ func (a *ALB) sink(path string) (*logSink, error) {
 		f := a.files[path]
 		if f == nil {
 			var err error
-			if f, err = os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			if f, err = regularfile.OpenAppend(path); err != nil {
 				return nil, fmt.Errorf("ConnectionLogs.Path: open %q: %w", path, err)
 			}
 			a.files[path] = f

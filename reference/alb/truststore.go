@@ -117,7 +117,7 @@ func ParseCABundle(b []byte) ([]*x509.Certificate, error) {
 		case strings.TrimSpace(line) == "-----BEGIN CERTIFICATE-----":
 			in, block = true, []string{line}
 		default:
-			return nil, fmt.Errorf("%s (line %d: %q is neither a PEM certificate nor a # comment)", ErrTextInvalidBundle, lineNo, clip(line))
+			return nil, fmt.Errorf("%s (line %d is neither part of a PEM certificate nor a # comment)", ErrTextInvalidBundle, lineNo)
 		}
 	}
 	if in {
@@ -199,11 +199,4 @@ func (t *trustStore) isRevoked(cert, issuer *x509.Certificate) bool {
 
 func caKey(c *x509.Certificate) string {
 	return string(c.RawSubject) + "\x00" + string(c.RawSubjectPublicKeyInfo)
-}
-
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

@@ -61,3 +61,26 @@ clean:
 # Remove the cached mtlsgate images (one per binary; the container targets rebuild what they need).
 clean-images:
 	-docker images mtlsgate/mtlsgate -q | xargs -r docker rmi
+
+# Go native fuzz targets; their seed corpora are in each package's testdata/fuzz/<target>/. Each
+# runs for FUZZTIME; a crasher fails the run and is written next to the seeds, where a plain
+# `go test` replays it. CI: `make fuzz FUZZTIME=20s`. A Fuzz function missing from the list
+# fails the run too, so none is forgotten.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := \
+	./reference/alb:FuzzParseCABundle ./reference/alb:FuzzTrustStoreCRL ./reference/alb:FuzzParseConfig \
+	./reference/alb:FuzzParseHTTPCodes ./reference/kong:FuzzAdminAPI ./reference/kong:FuzzProxyRawRequest \
+	./reference/kong:FuzzRouteMatcher ./reference/kong:FuzzCRLDownload ./reference/kong/kongconf:FuzzParse \
+	./reference/kong/admin:FuzzDeclarative
+
+.PHONY: fuzz
+fuzz:
+	@listed="$(foreach t,$(FUZZ_TARGETS),$(lastword $(subst :, ,$(t))))"; \
+	for f in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/^func //' | sort -u); do \
+	  case " $$listed " in *" $$f "*) ;; *) echo "fuzz: $$f is not in FUZZ_TARGETS"; exit 1;; esac; \
+	done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done

@@ -209,7 +209,9 @@ func targetTransport(idle func() time.Duration) *http.Transport {
 		// Enough idle connections per target that a busy listener reuses them instead of
 		// dialling one per request.
 		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     60 * time.Second,
+		// ALB's quota for a whole response header.
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+		IdleConnTimeout:        60 * time.Second,
 	}
 }
 

@@ -18,6 +18,8 @@ const (
 	DefaultIdleTimeout = 60 * time.Second
 	// TargetConnectTimeout is how long ALB tries to connect to a target before answering 504.
 	TargetConnectTimeout = 10 * time.Second
+	// MaxResponseHeaderBytes is ALB's quota for a target's whole response header (32 KB).
+	MaxResponseHeaderBytes = 32 << 10
 	// AttrIdleTimeout is the load balancer attribute that sets the idle timeout, 1 to 4000 s.
 	AttrIdleTimeout = "idle_timeout.timeout_seconds"
 )

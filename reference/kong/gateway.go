@@ -109,6 +109,9 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.transports = newTransportPool(func(s *service) *tls.Config { return s.tls.config() })
+	if g.transports.maxHeader, err = proxyBufferSize(conf); err != nil {
+		return nil, err
+	}
 	g.proxy = g.newReverseProxy()
 	g.db, err = admin.New(admin.Options{Apply: g.apply})
 	if err != nil {

@@ -382,6 +382,8 @@ type transportPool struct {
 	mu   sync.Mutex
 	pool map[string]*http.Transport
 	tls  func(*service) *tls.Config
+	// maxHeader is proxy_buffer_size: the most an upstream's response headers may take.
+	maxHeader int64
 }
 
 func newTransportPool(tlsFor func(*service) *tls.Config) *transportPool {
@@ -398,13 +400,14 @@ func (p *transportPool) get(s *service) *http.Transport {
 		DialContext: idleconn.Dialer(s.connectTimeout, func() (time.Duration, time.Duration) {
 			return s.readTimeout, s.writeTimeout
 		}),
-		TLSClientConfig:       p.tls(s),
-		TLSHandshakeTimeout:   s.connectTimeout,
-		ResponseHeaderTimeout: s.readTimeout,
-		MaxIdleConnsPerHost:   64,
-		DisableCompression:    true, // forward Accept-Encoding as the client sent it
-		IdleConnTimeout:       60 * time.Second,
-		ForceAttemptHTTP2:     false,
+		TLSClientConfig:        p.tls(s),
+		MaxResponseHeaderBytes: p.maxHeader,
+		TLSHandshakeTimeout:    s.connectTimeout,
+		ResponseHeaderTimeout:  s.readTimeout,
+		MaxIdleConnsPerHost:    64,
+		DisableCompression:     true, // forward Accept-Encoding as the client sent it
+		IdleConnTimeout:        60 * time.Second,
+		ForceAttemptHTTP2:      false,
 	}
 	p.pool[s.transportKey] = t
 	return t

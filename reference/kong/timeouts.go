@@ -98,3 +98,42 @@ func dropInvalidHeaders(h http.Header) {
 		}
 	}
 }
+
+// defaultProxyBufferSize is nginx's proxy_buffer_size default (one memory page): the most a
+// response's status line and headers may take. Kong does not change it; a larger header is
+// nginx's "upstream sent too big header", a 502.
+const defaultProxyBufferSize = 4 << 10
+
+// proxyBufferSize reads proxy_buffer_size from kong.conf's injected nginx directives, in nginx's
+// size syntax (4k, 160k, 1m).
+func proxyBufferSize(conf *kongconf.Config) (int64, error) {
+	for _, key := range []string{"nginx_proxy_proxy_buffer_size", "nginx_http_proxy_buffer_size"} {
+		raw, ok := conf.Values[key]
+		if !ok {
+			continue
+		}
+		n, err := parseNginxSize(raw)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("%s = %q: give an nginx size above zero such as 8k, 160k or 1m", key, raw)
+		}
+		return n, nil
+	}
+	return defaultProxyBufferSize, nil
+}
+
+// parseNginxSize reads an nginx size: a number with an optional k or m suffix.
+func parseNginxSize(s string) (int64, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "k")
+	case strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "m")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > 1<<30/mult {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return n * mult, nil
+}

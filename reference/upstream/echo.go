@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -103,6 +104,9 @@ func TLSConfig(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
 // Two faulty answers let specs stall a gateway mid-exchange: /stall/{seconds} sends its headers
 // (Content-Length: 1000) and the first StallSent bytes, then stalls; /ignore-body/{seconds}
 // never reads the request body. Both stall at most 10 s and give up when the client goes.
+// Three more misbehave at once: /garbage answers bytes that are not HTTP, /reset sends its
+// headers and StallSent bytes then resets the connection, /big-header/{kb} answers with a
+// header of that many KB (at most 1024).
 func NewEcho(opts EchoOptions) http.Handler {
 	mux := http.NewServeMux()
 	e := &echo{opts: opts}
@@ -110,6 +114,9 @@ func NewEcho(opts EchoOptions) http.Handler {
 	mux.HandleFunc("/delay/{seconds}", e.delay)
 	mux.HandleFunc("/stall/{seconds}", e.stall)
 	mux.HandleFunc("/ignore-body/{seconds}", e.ignoreBody)
+	mux.HandleFunc("/garbage", e.garbage)
+	mux.HandleFunc("/reset", e.reset)
+	mux.HandleFunc("/big-header/{kb}", e.bigHeader)
 	mux.HandleFunc("/", e.echo)
 	if opts.CRL == nil {
 		return mux
@@ -191,6 +198,41 @@ func (e *echo) ignoreBody(w http.ResponseWriter, r *http.Request) {
 	if stallFor(w, r) {
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+func (e *echo) garbage(w http.ResponseWriter, _ *http.Request) {
+	c, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "garbage: cannot take over the connection", http.StatusInternalServerError)
+		return
+	}
+	defer c.Close()
+	_, _ = buf.WriteString("SSH-2.0-not-http\r\n\x00\x01\x02 garbage\r\n\r\n")
+	_ = buf.Flush()
+}
+
+func (e *echo) reset(w http.ResponseWriter, _ *http.Request) {
+	c, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "reset: cannot take over the connection", http.StatusInternalServerError)
+		return
+	}
+	_, _ = fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", StallLength, strings.Repeat("x", StallSent))
+	_ = buf.Flush()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // close with a reset, not a FIN
+	}
+	_ = c.Close()
+}
+
+func (e *echo) bigHeader(w http.ResponseWriter, r *http.Request) {
+	kb, err := strconv.Atoi(r.PathValue("kb"))
+	if err != nil || kb < 0 || kb > 1024 {
+		http.Error(w, "invalid size: give KB from 0 to 1024", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("X-Big", strings.Repeat("b", kb<<10))
+	w.WriteHeader(http.StatusOK)
 }
 
 // admit enforces the demanded client certificate; it writes nginx's 400 and returns false when

@@ -46,6 +46,29 @@ var _ = Describe("faults", func() {
 		Expect(err).To(HaveOccurred(), "the target sent 10 of 1000 bytes: the response cannot complete")
 	}, SpecTimeout(30*time.Second))
 
+	suite.It("A-REQ-1", "a target that answers garbage or a header above 32 KB → 502; one that resets mid-body is cut off; each before the deadline", func(ctx SpecContext) {
+		sys := start(ctx, config(alb.ModeOff, idleTimeout("1")))
+		for _, c := range []struct {
+			name, path string
+			status     int // 0: the response is cut (the client sees an error)
+		}{
+			{"garbage instead of HTTP", "/garbage", http.StatusBadGateway},
+			{"a header of 64 KB", "/big-header/64", http.StatusBadGateway},
+			{"a header of 16 KB", "/big-header/16", http.StatusOK},
+			{"a reset after 10 of 1000 body bytes", "/reset", 0},
+		} {
+			begin := time.Now()
+			r, err := fetch(ctx, client(""), sys.ListenerURLs[0]+c.path)
+			Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline), c.name)
+			if c.status == 0 {
+				Expect(err).To(HaveOccurred(), "%s: the response cannot complete", c.name)
+				continue
+			}
+			Expect(err).NotTo(HaveOccurred(), c.name)
+			Expect(r.Status).To(Equal(c.status), c.name)
+		}
+	}, SpecTimeout(30*time.Second))
+
 	suite.It("A-REQ-1", "a request body idle past the idle timeout → 408", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff, idleTimeout("1")))
 		begin := time.Now()

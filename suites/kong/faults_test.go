@@ -60,6 +60,39 @@ var _ = Describe("faulty upstreams", func() {
 	}, SpecTimeout(30*time.Second))
 })
 
+var _ = Describe("misbehaving upstreams", func() {
+	suite.It("K-UP-6", "an upstream that answers garbage, resets mid-body or sends a header larger than proxy_buffer_size gets a 502 or a cut connection, each before the deadline", func(ctx SpecContext) {
+		for _, c := range []struct {
+			name, path string
+			status     int // 0: the response is cut (the client sees an error)
+		}{
+			{"garbage instead of HTTP", "/garbage", http.StatusBadGateway},
+			{"a header of 64 KB", "/big-header/64", http.StatusBadGateway},
+			{"a reset after 10 of 1000 body bytes", "/reset", 0},
+		} {
+			serviceTo(ctx, sys, "bad"+strconv.Itoa(len(c.path)), sys.EchoURL+c.path, "/bad"+strconv.Itoa(len(c.path)), nil)
+			begin := time.Now()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, sys.ProxyURL+"/bad"+strconv.Itoa(len(c.path)), nil)
+			Expect(err).NotTo(HaveOccurred())
+			req.Header.Set("Accept", "application/json")
+			resp, err := client("").Do(req)
+			var body []byte
+			if err == nil {
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline), c.name)
+			if c.status == 0 {
+				Expect(err).To(HaveOccurred(), "%s: the response cannot complete", c.name)
+				continue
+			}
+			Expect(err).NotTo(HaveOccurred(), c.name)
+			Expect(resp.StatusCode).To(Equal(c.status), "%s: %s", c.name, body)
+			Expect(string(body)).To(ContainSubstring("An invalid response was received from the upstream server"), c.name)
+		}
+	}, SpecTimeout(30*time.Second))
+})
+
 var _ = Describe("faulty clients", func() {
 	suite.It("K-PROXY-2", "TRACE and CONNECT are refused with 405 Method not allowed and never reach the upstream", func(ctx SpecContext) {
 		echoRoute(ctx, "methods", "/methods")

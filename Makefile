@@ -84,3 +84,15 @@ fuzz:
 	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
 	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
+
+# The soak (not part of `make test` nor CI's default run): SOAKTIME of keep-alive traffic,
+# handshake storms and Admin API churn against the race build of the Kong reference; writes
+# $(REPORTS)/soak/soak.md and soak.json (RSS, goroutines and fds over time) and fails on any
+# violation, growing RSS, or goroutines or fds left behind.
+SOAKTIME ?= 10m
+SOAKSAMPLE ?= 10s
+
+.PHONY: soak
+soak:
+	$(GO) test -race -tags soak -count=1 -timeout 0 -run '^TestSoak$$' ./soak \
+		-soak.duration=$(SOAKTIME) -soak.sample=$(SOAKSAMPLE) -soak.out=$(abspath $(REPORTS))/soak

@@ -161,8 +161,32 @@ type SimResult struct {
 	VegetaCPU, SimCPU Series
 	// VegetaRequests and SimRequests are how many requests each sent.
 	VegetaRequests, SimRequests Series
-	Errors                      []string
-	Skipped                     string
+	// DialCPU and SimHandshakeCPU are microseconds of CPU per full mTLS handshake: the bare
+	// crypto/tls loop's and `mtlsgate load --mode handshake`'s, at the same rate.
+	DialCPU, SimHandshakeCPU Series
+	// DialHandshakes and SimHandshakes are how many handshakes each completed.
+	DialHandshakes, SimHandshakes Series
+	Errors                        []string
+	Skipped                       string
+	// Off says the comparison was turned off on purpose (--sim-rate 0), so its absence is no
+	// missing baseline.
+	Off bool
+}
+
+// Missing lists every measurement the run was asked for but could not make (a server that did
+// not start, the vegeta CLI that could not be built), each with its reason, so a caller can
+// refuse to pass off a report with a missing baseline as complete.
+func (r *Result) Missing() []string {
+	var out []string
+	for _, s := range r.Servers {
+		if s.Skipped != "" {
+			out = append(out, fmt.Sprintf("%s not measured: %s", s.Label, s.Skipped))
+		}
+	}
+	if !r.Sim.Off && r.Sim.Skipped != "" {
+		out = append(out, "simulator vs vegeta CLI not measured: "+r.Sim.Skipped)
+	}
+	return out
 }
 
 // Run measures every server for opts.Rounds rounds and returns the figures. It fails only when
@@ -218,6 +242,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	var sim *simulator
 	if opts.SimRate == 0 {
 		res.Sim.Skipped = "turned off (--sim-rate 0)"
+		res.Sim.Off = true
 	} else if sim, err = newSimulator(ctx, opts, e, work); err != nil {
 		res.Sim.Skipped = err.Error()
 	}

@@ -64,11 +64,22 @@ func newSimulator(ctx context.Context, opts Options, e *env, work string) (*simu
 	return s, nil
 }
 
-// measure runs both attacks against base, alternating which goes first from round to round.
+// measure runs the four attacks against base: the keep-alive pair (vegeta CLI, simulator), then
+// the handshake pair (bare crypto/tls loop, simulator), alternating which of a pair goes first
+// from round to round.
 func (s *simulator) measure(ctx context.Context, r *SimResult, base string, round int) {
-	runs := []func(context.Context, string, int) (time.Duration, uint64, error){s.runVegeta, s.runLoad}
-	series := [][2]*Series{{&r.VegetaCPU, &r.VegetaRequests}, {&r.SimCPU, &r.SimRequests}}
-	names := []string{"vegeta CLI", "mtlsgate load"}
+	s.measurePair(ctx, r, round, base, []string{"vegeta CLI", "mtlsgate load"}, "request",
+		[]func(context.Context, string, int) (time.Duration, uint64, error){s.runVegeta, s.runLoadMode("keepalive")},
+		[][2]*Series{{&r.VegetaCPU, &r.VegetaRequests}, {&r.SimCPU, &r.SimRequests}})
+	s.measurePair(ctx, r, round, base, []string{"bare crypto/tls loop", "mtlsgate load --mode handshake"}, "handshake",
+		[]func(context.Context, string, int) (time.Duration, uint64, error){s.runDialLoop, s.runLoadMode("handshake")},
+		[][2]*Series{{&r.DialCPU, &r.DialHandshakes}, {&r.SimHandshakeCPU, &r.SimHandshakes}})
+}
+
+// measurePair runs two clients doing the same attack, each as its own process, and records each
+// one's CPU per operation.
+func (s *simulator) measurePair(ctx context.Context, r *SimResult, round int, base string, names []string, op string,
+	runs []func(context.Context, string, int) (time.Duration, uint64, error), series [][2]*Series) {
 	order := []int{0, 1}
 	if round%2 == 0 {
 		order = []int{1, 0}
@@ -85,7 +96,7 @@ func (s *simulator) measure(ctx context.Context, r *SimResult, base string, roun
 		}
 		*series[i][0] = append(*series[i][0], perReq)
 		*series[i][1] = append(*series[i][1], float64(n))
-		progress(s.opts, "  %s: %d requests, CPU %s, %.1f µs/request", names[i], n, cpu.Round(time.Millisecond), perReq)
+		progress(s.opts, "  %s: %d %ss, CPU %s, %.1f µs/%s", names[i], n, op, cpu.Round(time.Millisecond), perReq, op)
 	}
 }
 
@@ -123,14 +134,49 @@ func (s *simulator) runVegeta(ctx context.Context, base string, round int) (time
 	return cpu, m.Requests, nil
 }
 
-// runLoad is `mtlsgate load` with only the valid class, the same rate, duration, keep-alive and
-// worker cap; the request count comes from its load.json.
-func (s *simulator) runLoad(ctx context.Context, base string, round int) (time.Duration, uint64, error) {
-	out := filepath.Join(s.work, fmt.Sprintf("load-%d", round))
+// runDialLoop is `mtlsgate bench dial-loop` at the same rate and duration: the bare crypto/tls
+// baseline of a full handshake's client CPU.
+func (s *simulator) runDialLoop(ctx context.Context, base string, round int) (time.Duration, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Duration+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.opts.Binary, "bench", "dial-loop",
+		"--url", base+requestPath, "--cert", s.clientCert, "--key", s.clientKey,
+		"--rate", strconv.Itoa(s.opts.SimRate), "--duration", s.opts.Duration.String(), "--concurrency", "256")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if cmd.ProcessState == nil {
+		return 0, 0, fmt.Errorf("dial loop: %w", err)
+	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if err != nil {
+		return cpu, 0, fmt.Errorf("dial loop: %w: %s", err, firstLine(stderr.String()))
+	}
+	var res DialLoopResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return cpu, 0, fmt.Errorf("dial loop: decode its result: %w", err)
+	}
+	if res.Failed > res.Completed/100 {
+		return cpu, res.Completed, fmt.Errorf("dial loop: %d of %d handshakes failed (first: %s)", res.Failed, res.Completed+res.Failed, res.FirstError)
+	}
+	return cpu, res.Completed, nil
+}
+
+// runLoadMode returns runLoad for one connection mode.
+func (s *simulator) runLoadMode(mode string) func(context.Context, string, int) (time.Duration, uint64, error) {
+	return func(ctx context.Context, base string, round int) (time.Duration, uint64, error) {
+		return s.runLoad(ctx, base, round, mode)
+	}
+}
+
+// runLoad is `mtlsgate load` with only the valid class, the same rate, duration, connection mode
+// and worker cap; the request count comes from its load.json.
+func (s *simulator) runLoad(ctx context.Context, base string, round int, mode string) (time.Duration, uint64, error) {
+	out := filepath.Join(s.work, fmt.Sprintf("load-%s-%d", mode, round))
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Duration+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.opts.Binary, "load",
-		"--url", base+requestPath, "--certs", s.pkiDir, "--population", s.population, "--mode", "keepalive",
+		"--url", base+requestPath, "--certs", s.pkiDir, "--population", s.population, "--mode", mode,
 		"--rate", strconv.Itoa(s.opts.SimRate), "--duration", s.opts.Duration.String(),
 		"--max-requests", strconv.FormatUint(s.opts.MaxRequests, 10), "--max-workers", "256", "--out", out)
 	var output bytes.Buffer

@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mtlsgate/mtlsgate/bench"
 )
@@ -13,6 +18,9 @@ import (
 // runBench is `mtlsgate bench`: the reference against nginx and HAProxy, side by side, written
 // to reports/bench.md.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "dial-loop" {
+		return runDialLoop(ctx, args[1:], stdout, stderr)
+	}
 	d := bench.Defaults()
 	fs := newFlagSet("bench", stderr)
 	out := fs.String("out", "reports", "directory to write bench.md into")
@@ -24,6 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	workers := fs.Uint64("workers", d.KeepAliveWorkers, "keep-alive connections (vegeta workers) for the peak request rate")
 	simRate := fs.Int("sim-rate", d.SimRate, "requests/s of the simulator-vs-vegeta CPU comparison (0 skips it)")
 	vegeta := fs.String("vegeta", "", "vegeta CLI to compare the simulator with (default: vegeta on PATH, else built from the module cache)")
+	allowMissing := fs.Bool("allow-missing", false, "write the report and exit 0 even when a server or the vegeta baseline could not be measured (default: such a run fails)")
 	work := fs.String("work", "", "keep the PKI, server configurations and logs in this directory (default: a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,6 +71,52 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if runErr != nil {
 		return fmt.Errorf("bench: %w (partial report written to %s)", runErr, path)
 	}
+	if missing := res.Missing(); len(missing) > 0 && !*allowMissing {
+		return fmt.Errorf("bench: report written to %s, but it lacks a baseline:\n  %s\ninstall what is missing, leave the server out with --only, turn the simulator comparison off with --sim-rate 0, or pass --allow-missing", path, strings.Join(missing, "\n  "))
+	}
 	_, err = fmt.Fprintf(stdout, "bench: %d rounds in %s; report written to %s\n", *rounds, res.Elapsed.Round(1e9), path)
 	return err
+}
+
+// runDialLoop is `mtlsgate bench dial-loop`: the bare crypto/tls handshake loop the bench runs as
+// its own process, so its CPU can be read and set against the simulator's. It prints its counts
+// as JSON.
+func runDialLoop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench dial-loop", stderr)
+	target := fs.String("url", "", "gateway URL on loopback (https://127.0.0.1:PORT/anything)")
+	certFile := fs.String("cert", "", "client certificate (PEM)")
+	keyFile := fs.String("key", "", "client key (PEM)")
+	rate := fs.Int("rate", 100, "connections started per second")
+	duration := fs.Duration("duration", 5*time.Second, "how long to start connections")
+	maxConns := fs.Uint64("max", 1_000_000, "most connections in all")
+	concurrency := fs.Int("concurrency", 256, "most connections in flight")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	u, err := url.Parse(*target)
+	if err != nil || !loopbackHost(u.Hostname()) {
+		return fmt.Errorf("bench dial-loop: --url %q must be an https URL on 127.0.0.1, ::1 or localhost (bench traffic stays on loopback)", *target)
+	}
+	if *rate <= 0 || *rate > 100_000 || *duration <= 0 || *duration > time.Hour || *concurrency <= 0 {
+		return fmt.Errorf("bench dial-loop: --rate must be 1–100000, --duration up to 1h and --concurrency positive")
+	}
+	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+	if err != nil {
+		return fmt.Errorf("bench dial-loop: load --cert/--key: %w", err)
+	}
+	res, err := bench.DialLoop(ctx, bench.DialLoopOptions{URL: *target, Certificate: cert, Rate: *rate,
+		Duration: *duration, Max: *maxConns, Concurrency: *concurrency})
+	if err != nil {
+		return fmt.Errorf("bench %w", err)
+	}
+	return json.NewEncoder(stdout).Encode(res)
+}
+
+// loopbackHost reports whether host names this machine's loopback interface.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -23,7 +23,7 @@ func clientBodyTimeout(conf *kongconf.Config) (time.Duration, error) {
 		if !ok {
 			continue
 		}
-		d, err := ParseNginxTime(raw)
+		d, err := parseNginxTime(raw)
 		if err != nil || d <= 0 {
 			return 0, fmt.Errorf("%s = %q: give an nginx time above zero such as 60s, 500ms or 1m", key, raw)
 		}
@@ -32,9 +32,9 @@ func clientBodyTimeout(conf *kongconf.Config) (time.Duration, error) {
 	return defaultClientBodyTimeout, nil
 }
 
-// ParseNginxTime reads an nginx time value: a number with an optional unit (ms, s, m, h, d, w;
+// parseNginxTime reads an nginx time value: a number with an optional unit (ms, s, m, h, d, w;
 // none means seconds), or several such parts ("1m30s").
-func ParseNginxTime(s string) (time.Duration, error) {
+func parseNginxTime(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, errors.New("empty time")

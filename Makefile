@@ -88,7 +88,7 @@ fuzz:
 # The soak (not part of `make test` nor CI's default run): SOAKTIME of keep-alive traffic,
 # handshake storms and Admin API churn against the race build of the Kong reference; writes
 # $(REPORTS)/soak/soak.md and soak.json (RSS, goroutines and fds over time) and fails on any
-# violation, growing RSS, or goroutines or fds left behind.
+# violation, a growing Go heap, or goroutines or fds left behind.
 SOAKTIME ?= 10m
 SOAKSAMPLE ?= 10s
 

@@ -33,26 +33,27 @@ func (f *Failure) Get() (timeout bool, err error) {
 	return f.timeout, f.err
 }
 
-// Body bounds each read of a server request's body by Timeout (nginx's client_body_timeout,
+// body bounds each read of a server request's body by timeout (nginx's client_body_timeout,
 // ALB's idle timeout: the wait between two successive reads, not for the whole body) and
-// records a failure in Failed.
-type Body struct {
+// records a failure in failed.
+type body struct {
 	io.ReadCloser
 	rc      *http.ResponseController
 	timeout time.Duration
 	failed  *Failure
 }
 
-// NewBody wraps r's body; w is the handler's ResponseWriter (its connection's deadlines are set).
+// NewBody wraps r's body so each read waits at most timeout, recording a failure in failed; w is
+// the handler's ResponseWriter (its connection's read deadline is what is set).
 func NewBody(w http.ResponseWriter, r *http.Request, timeout time.Duration, failed *Failure) io.ReadCloser {
 	if r.Body == nil || r.Body == http.NoBody || timeout <= 0 {
 		return r.Body
 	}
-	return &Body{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: timeout, failed: failed}
+	return &body{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: timeout, failed: failed}
 }
 
 // Read implements io.Reader.
-func (b *Body) Read(p []byte) (int, error) {
+func (b *body) Read(p []byte) (int, error) {
 	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
 	n, err := b.ReadCloser.Read(p)
 	switch {

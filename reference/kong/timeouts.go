@@ -18,18 +18,26 @@ const defaultClientBodyTimeout = 60 * time.Second
 // clientBodyTimeout reads client_body_timeout from kong.conf's injected nginx directives
 // (nginx_proxy_ for the proxy server block wins over nginx_http_), in nginx's time syntax.
 func clientBodyTimeout(conf *kongconf.Config) (time.Duration, error) {
-	for _, key := range []string{"nginx_proxy_client_body_timeout", "nginx_http_client_body_timeout"} {
-		raw, ok := conf.Values[key]
-		if !ok {
-			continue
-		}
-		d, err := parseNginxTime(raw)
-		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("%s = %q: give an nginx time above zero such as 60s, 500ms or 1m", key, raw)
-		}
-		return d, nil
+	key, raw, ok := nginxDirective(conf, "client_body_timeout")
+	if !ok {
+		return defaultClientBodyTimeout, nil
 	}
-	return defaultClientBodyTimeout, nil
+	d, err := parseNginxTime(raw)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s = %q: give an nginx time above zero such as 60s, 500ms or 1m", key, raw)
+	}
+	return d, nil
+}
+
+// nginxDirective finds an nginx directive injected through kong.conf for the proxy: the
+// nginx_proxy_ (server block) form wins over nginx_http_. It returns the kong.conf key too.
+func nginxDirective(conf *kongconf.Config, directive string) (key, value string, ok bool) {
+	for _, key := range []string{"nginx_proxy_" + directive, "nginx_http_" + directive} {
+		if v, ok := conf.Values[key]; ok {
+			return key, v, true
+		}
+	}
+	return "", "", false
 }
 
 // parseNginxTime reads an nginx time value: a number with an optional unit (ms, s, m, h, d, w;
@@ -107,18 +115,15 @@ const defaultProxyBufferSize = 4 << 10
 // proxyBufferSize reads proxy_buffer_size from kong.conf's injected nginx directives, in nginx's
 // size syntax (4k, 160k, 1m).
 func proxyBufferSize(conf *kongconf.Config) (int64, error) {
-	for _, key := range []string{"nginx_proxy_proxy_buffer_size", "nginx_http_proxy_buffer_size"} {
-		raw, ok := conf.Values[key]
-		if !ok {
-			continue
-		}
-		n, err := parseNginxSize(raw)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("%s = %q: give an nginx size above zero such as 8k, 160k or 1m", key, raw)
-		}
-		return n, nil
+	key, raw, ok := nginxDirective(conf, "proxy_buffer_size")
+	if !ok {
+		return defaultProxyBufferSize, nil
 	}
-	return defaultProxyBufferSize, nil
+	n, err := parseNginxSize(raw)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s = %q: give an nginx size above zero such as 8k, 160k or 1m", key, raw)
+	}
+	return n, nil
 }
 
 // parseNginxSize reads an nginx size: a number with an optional k or m suffix.

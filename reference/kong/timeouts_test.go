@@ -2,8 +2,11 @@ package kong
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
 )
 
 func TestNginxTimeAndSize(t *testing.T) {
@@ -34,5 +37,17 @@ func TestInvalidHeaderNamesAreDropped(t *testing.T) {
 	dropInvalidHeaders(h)
 	if len(h) != 2 || h.Get("X-Consumer-Id") != "kept" || h.Get("Accept") != "*/*" {
 		t.Errorf("after dropInvalidHeaders: %v", h)
+	}
+}
+
+func TestBadNginxDirectivesStopTheGateway(t *testing.T) {
+	for _, line := range []string{"nginx_http_client_body_timeout = 0", "nginx_proxy_client_body_timeout = soon", "nginx_proxy_proxy_buffer_size = 1g"} {
+		conf, err := kongconf.Parse(strings.NewReader(line+"\n"), "kong.conf", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(Options{Config: conf}); err == nil || !strings.Contains(err.Error(), strings.Fields(line)[0]) {
+			t.Errorf("%s: error = %v; want one naming the key", line, err)
+		}
 	}
 }

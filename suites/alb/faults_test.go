@@ -92,7 +92,7 @@ var _ = Describe("faults", func() {
 		Expect(sys.Apply(ctx, config(alb.ModeOff, idleTimeout("4000")))).To(Succeed())
 	})
 
-	suite.It("A-REQ-1", "TRACE → 405 and CONNECT → 400, from the load balancer itself", func(ctx SpecContext) {
+	suite.It("A-REQ-1", "TRACE → 405, CONNECT and a malformed chunked body → 400, from the load balancer itself", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff))
 		req, err := http.NewRequestWithContext(ctx, http.MethodTrace, anything(sys), nil)
 		Expect(err).NotTo(HaveOccurred())
@@ -102,6 +102,7 @@ var _ = Describe("faults", func() {
 		Expect(resp.StatusCode).To(Equal(http.StatusMethodNotAllowed))
 		Expect(resp.Header.Get("Server")).To(Equal("awselb/2.0"))
 		Expect(rawTLS(ctx, sys, "CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n")).To(HavePrefix("HTTP/1.1 400"))
+		Expect(rawTLS(ctx, sys, "POST /anything HTTP/1.1\r\nHost: alb.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")).To(HavePrefix("HTTP/1.1 400"))
 	})
 
 	suite.It("A-HDR-3", "underscore spellings of the load balancer's headers (X_Amzn_Mtls_Clientcert, X_Forwarded_For) never reach the target", func(ctx SpecContext) {

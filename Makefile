@@ -79,11 +79,16 @@ fuzz:
 	for f in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/^func //' | sort -u); do \
 	  case " $$listed " in *" $$f "*) ;; *) echo "fuzz: $$f is not in FUZZ_TARGETS"; exit 1;; esac; \
 	done
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; name=$${t##*:}; \
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
 	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
-	done
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg > $$log 2>&1; rc=$$?; \
+	  grep -v '^fuzz: elapsed' $$log; \
+	  if [ $$rc -eq 0 ]; then :; \
+	  elif ! grep -q 'Failing input written to' $$log && [ "$$(grep -c '^    ' $$log)" = 1 ] && grep -q '^    context deadline exceeded$$' $$log; then \
+	    echo "fuzz: $$name: the fuzzing engine timed out waiting for a worker at the end of FUZZTIME (no crasher found); not a failure"; \
+	  else status=1; fi; rm -f $$log; \
+	done; exit $$status
 
 # The soak (not part of `make test` nor CI's default run): SOAKTIME of keep-alive traffic,
 # handshake storms and Admin API churn against the race build of the Kong reference; writes

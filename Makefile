@@ -4,8 +4,11 @@
 GO      ?= go
 TARGET  ?= reference
 REPORTS ?= reports
-# Profiles whose every SPEC ID the reports list, covered or not.
+# What `make conformance` runs: the suites of PROFILES (comma-separated: kong, alb, load) and, when
+# IDS names SPEC IDs (IDS=K-MTLS-1,A-POL-1), only their specs. The reports list the rest as "not
+# selected". `mtlsgate report --profiles` has the same default.
 PROFILES ?= kong,alb,load
+IDS     ?=
 # The targets `make conformance-targets` certifies besides the embedded reference; each writes its
 # reports under $(REPORTS)/targets/<name>/.
 TARGETS ?= reference-container nginx haproxy
@@ -26,13 +29,24 @@ vet:
 test: vet
 	$(GO) test -race -count=1 ./...
 
-# The suites run against $(TARGET); reports/junit.xml and reports/summary.md are written even when
-# a spec fails, and the exit status says whether the run passed.
+comma := ,
+CONFORMANCE_SUITES = $(addprefix ./suites/,$(subst $(comma), ,$(PROFILES)))
+# Ginkgo's console: a line per suite with a dot per spec (details only for failures), and every
+# suite runs even if an earlier one fails.
+GINKGO_FLAGS ?= --succinct --silence-skips --keep-going
+
+# The suites run against $(TARGET); reports/summary.md, junit.xml and conformance.yaml are written
+# even when a spec fails, the console ends with the verdict (and each failed ID with its reason),
+# and the exit status says whether the run passed.
 conformance: build
 	@mkdir -p $(REPORTS)
-	@status=0; \
-	MTLSGATE_TARGET=$(TARGET) $(GINKGO) run --json-report=ginkgo.json --output-dir=$(REPORTS) ./suites/... || status=1; \
-	./bin/mtlsgate report --ginkgo-json $(REPORTS)/ginkgo.json --out $(REPORTS) --profiles $(PROFILES) || status=1; \
+	@rm -f $(REPORTS)/ginkgo.json
+	@echo "mtlsgate conformance against $(TARGET): profiles $(PROFILES)$(if $(IDS), and IDs $(IDS)); compiling the suites..."
+	@status=0; nocolor=; [ -t 1 ] || nocolor=--no-color; \
+	MTLSGATE_TARGET=$(TARGET) $(GINKGO) run $(GINKGO_FLAGS) $$nocolor $(if $(IDS),--label-filter='$(subst $(comma), || ,$(IDS))') \
+	  --json-report=ginkgo.json --output-dir=$(REPORTS) $(CONFORMANCE_SUITES) || status=1; \
+	echo; \
+	./bin/mtlsgate report --ginkgo-json $(REPORTS)/ginkgo.json --out $(REPORTS) --profiles $(PROFILES) --ids '$(IDS)' --target $(TARGET) || status=1; \
 	if [ -n "$$GITHUB_STEP_SUMMARY" ]; then cat $(REPORTS)/summary.md >> "$$GITHUB_STEP_SUMMARY"; fi; \
 	exit $$status
 

@@ -47,10 +47,17 @@ const (
 	TargetGroups  Feature = "target-groups"
 	APIGateway    Feature = "api-gateway"
 	Traffic       Feature = "traffic"
+	// HTTP2 is serving HTTP/2 (negotiated by ALPN) on TLS listeners.
+	HTTP2 Feature = "http2"
 	// KongConf is a target's ability to start with kong.conf settings (client_ssl, ssl_cert, …).
 	KongConf Feature = "kong-conf"
 	// READMEReplay is the ability to replay the README's curl commands against the target.
 	READMEReplay Feature = "readme-replay"
+	// ELBv2API is configuration through AWS's own API (ELBv2, with the S3 and ACM calls it needs).
+	ELBv2API Feature = "elbv2-api"
+	// ALBConfig is a target's ability to take the ALB suite's scenarios (harness.ALBTarget); an
+	// ALB someone else runs is certified by the black-box specs alone.
+	ALBConfig Feature = "alb-config"
 )
 
 // Behaviour is one row of the catalogue.
@@ -81,7 +88,7 @@ var rowPattern = regexp.MustCompile(`(?m)^\| ((?:[KA]-[A-Z0-9]+|L)-[0-9]+) \| ([
 func features() []Feature {
 	return []Feature{AdminAPI, Declarative, MTLSAuth, ACL, Revocation, Proxy, UpstreamTLS, SNI,
 		TLSPolicy, TrustStore, MTLSModes, MTLSHeaders, ConnectionLog, TargetGroups, APIGateway,
-		Traffic, KongConf, READMEReplay}
+		Traffic, HTTP2, KongConf, READMEReplay, ELBv2API, ALBConfig}
 }
 
 // profileOf derives an ID's profile from its prefix: K- is Kong, A- is ALB, L- is Load.

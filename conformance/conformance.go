@@ -28,6 +28,12 @@ type Claimer interface {
 	Supports(f catalog.Feature) (bool, string)
 }
 
+// Provenancer is a target that can say which of its claims have been proven against the real
+// system (the kong target: against a real Kong image) and which have not; the report prints it.
+type Provenancer interface {
+	Provenance() string
+}
+
 // FeaturesEnv names IDs and features (comma-separated) the user forces on: their specs run even
 // where the target does not claim them, so a claim can be put to the test.
 const FeaturesEnv = "MTLSGATE_FEATURES"
@@ -55,6 +61,14 @@ func RequiresBehaviour(ids ...catalog.ID) Labels {
 	return out
 }
 
+// configuresPrefix marks the label of a spec that sets up its scenario through another feature
+// than the suite's.
+const configuresPrefix = "configures:"
+
+// ConfiguresWith declares that a spec sets up its scenario through f instead of the suite's
+// ConfiguresThrough feature (the ALB suite's ELBv2 API specs); pass it to Suite.It.
+func ConfiguresWith(f catalog.Feature) Labels { return Labels{configuresPrefix + string(f)} }
+
 // BlackBox labels specs that drive the gateway as it is, changing none of its configuration; put
 // it on a Describe or an It. Only black-box specs run against a target that cannot be configured.
 const BlackBox = "blackbox"
@@ -81,7 +95,10 @@ func (s *Suite) SetTarget(t Claimer) {
 			s.forced = append(s.forced, f)
 		}
 	}
-	AddReportEntry(reports.TargetEntry, t.Name())
+	AddReportEntry(reports.TargetEntry, t.Name(), ReportEntryVisibilityNever)
+	if p, ok := t.(Provenancer); ok {
+		AddReportEntry(reports.TargetProvenanceEntry, p.Provenance(), ReportEntryVisibilityNever)
+	}
 }
 
 // ConfiguresThrough declares that every spec not labelled BlackBox sets up its scenario through f
@@ -107,12 +124,24 @@ func (s *Suite) Profile() catalog.Profile { return s.profile }
 // It declares a spec for a SPEC ID: `s.It("K-MTLS-1", "no certificate → 401", func(ctx SpecContext) {…})`.
 // Further arguments are Ginkgo decorators and the body, as for Ginkgo's It.
 func (s *Suite) It(id catalog.ID, text string, args ...any) bool {
+	decorated := append([]any{s.labels(id)}, args...)
+	return It(string(id)+": "+text, decorated...)
+}
+
+// labels are the Ginkgo labels of a spec for id; an ID of another profile is a programming error.
+func (s *Suite) labels(id catalog.ID) Labels {
 	b := catalog.MustLookup(id)
 	if b.Profile != s.profile {
 		panic(fmt.Sprintf("conformance: %s belongs to profile %s, not %s", id, b.Profile, s.profile))
 	}
-	decorated := append([]any{Label(string(id), "feature:"+string(b.Feature), "gateway:"+string(b.Profile))}, args...)
-	return It(string(id)+": "+text, decorated...)
+	return Label(string(id), "feature:"+string(b.Feature), "gateway:"+string(b.Profile))
+}
+
+// Entry declares a DescribeTable entry for a SPEC ID, named and labelled as It names and labels
+// a spec: `s.Entry("K-MTLS-8", "revoked, STRICT → 401", params…)`.
+func (s *Suite) Entry(id catalog.ID, text string, args ...any) TableEntry {
+	decorated := append([]any{s.labels(id)}, args...)
+	return Entry(string(id)+": "+text, decorated...)
 }
 
 // Admit skips the current spec as not supported unless the target claims its SPEC ID and every
@@ -135,9 +164,15 @@ func (s *Suite) Admit() {
 	if claimed, why := s.target.Claims(id); !claimed && !forced(string(id), string(b.Feature)) {
 		Skip(fmt.Sprintf("%starget %s does not claim %s: %s", reports.NotSupportedPrefix, s.target.Name(), id, why))
 	}
-	if s.setup != "" && !slices.Contains(spec.Labels(), BlackBox) {
-		if supported, why := s.target.Supports(s.setup); !supported && !forced(string(id), string(s.setup)) {
-			Skip(fmt.Sprintf("%starget %s does not support %s, through which this %s spec sets up its scenario: %s", reports.NotSupportedPrefix, s.target.Name(), s.setup, id, why))
+	setup := s.setup
+	for _, l := range spec.Labels() {
+		if f, ok := strings.CutPrefix(l, configuresPrefix); ok {
+			setup = catalog.Feature(f)
+		}
+	}
+	if setup != "" && !slices.Contains(spec.Labels(), BlackBox) {
+		if supported, why := s.target.Supports(setup); !supported && !forced(string(id), string(setup)) {
+			Skip(fmt.Sprintf("%starget %s does not support %s, through which this %s spec sets up its scenario: %s", reports.NotSupportedPrefix, s.target.Name(), setup, id, why))
 		}
 	}
 	for _, l := range spec.Labels() {
@@ -155,4 +190,30 @@ func (s *Suite) Admit() {
 			Skip(fmt.Sprintf("%starget %s does not support %s, which this %s spec needs: %s", reports.NotSupportedPrefix, s.target.Name(), f, id, why))
 		}
 	}
+}
+
+// Check is one behaviour a table runs once per protocol: its ID, a text, and a body given the
+// protocol to speak.
+type Check struct {
+	ID   catalog.ID
+	Text string
+	Body func(ctx SpecContext, proto string)
+}
+
+// EntriesOver returns an entry per check and protocol, named "<text> over <proto>", for a
+// DescribeTable whose body is func(ctx SpecContext, proto string, body func(SpecContext, string)).
+// Every protocol but the first requires catalog.HTTP2, so a target without HTTP/2 skips those
+// entries as not supported.
+func (s *Suite) EntriesOver(protocols []string, checks ...Check) []TableEntry {
+	var out []TableEntry
+	for _, c := range checks {
+		for i, proto := range protocols {
+			args := []any{proto, c.Body}
+			if i > 0 {
+				args = append(args, Requires(catalog.HTTP2))
+			}
+			out = append(out, s.Entry(c.ID, c.Text+" over "+proto, args...))
+		}
+	}
+	return out
 }

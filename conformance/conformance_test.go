@@ -13,15 +13,17 @@ import (
 	"github.com/mtlsgate/mtlsgate/reports"
 )
 
-// fakeTarget claims K-MTLS-2, -3, -4 and -6 only, and supports no extra feature, not even
-// the Admin API the suite configures its scenarios through.
+// fakeTarget claims K-MTLS-2, -3, -4, -6 and -7 only, and supports no extra feature but
+// declarative configuration, not even the Admin API the suite configures its scenarios through.
 type fakeTarget struct{}
 
 func (fakeTarget) Name() string { return "fake" }
 func (fakeTarget) Claims(id catalog.ID) (bool, string) {
-	return id == "K-MTLS-2" || id == "K-MTLS-3" || id == "K-MTLS-4" || id == "K-MTLS-6", "fake claims little"
+	return id == "K-MTLS-2" || id == "K-MTLS-3" || id == "K-MTLS-4" || id == "K-MTLS-6" || id == "K-MTLS-7", "fake claims little"
 }
-func (fakeTarget) Supports(catalog.Feature) (bool, string) { return false, "fake has no extras" }
+func (fakeTarget) Supports(f catalog.Feature) (bool, string) {
+	return f == catalog.Declarative, "fake has no extras"
+}
 
 var suite = conformance.NewSuite(catalog.Kong)
 
@@ -51,6 +53,8 @@ var _ = Describe("admission", func() {
 	suite.It("K-MTLS-6", "claimed and black-box, but needs an unclaimed behaviour", Label(conformance.BlackBox),
 		conformance.RequiresBehaviour("A-MODE-3"), func() { ran["K-MTLS-6"] = true })
 	suite.It("K-MTLS-5", "unclaimed but forced on", func() { ran["K-MTLS-5"] = true })
+	suite.It("K-MTLS-7", "claimed and configured through a feature the target supports", conformance.ConfiguresWith(catalog.Declarative),
+		func() { ran["K-MTLS-7"] = true })
 })
 
 var _ = ReportAfterSuite("outcomes", func(r types.Report) {
@@ -70,6 +74,7 @@ var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 		"K-MTLS-4": "skipped (not supported)",
 		"K-MTLS-5": "passed",
 		"K-MTLS-6": "skipped (not supported)",
+		"K-MTLS-7": "passed",
 	}))
-	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-5": true}))
+	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-5": true, "K-MTLS-7": true}))
 })

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -65,10 +67,14 @@ type ReferenceContainerTarget struct {
 // Name implements Target.
 func (*ReferenceContainerTarget) Name() string { return "reference-container" }
 
-// Claims implements Target: the Kong, ALB and Load profiles, as the in-process reference (the
-// ALB profile through StartALB in container_alb.go).
+// Claims implements Target: the Kong, ALB and Load behaviours the mtlsgate image has been run
+// against, by allow-list (the ALB profile through StartALB in container_alb.go).
 func (t *ReferenceContainerTarget) Claims(id catalog.ID) (bool, string) {
-	return claimAll(t.Name(), catalog.Kong, catalog.ALB, catalog.Load)(id)
+	return t.claims(catalog.Lookup, id)
+}
+
+func (t *ReferenceContainerTarget) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
+	return allowList(lookup, t.Name(), id, referenceContainerBehaviours(), nil)
 }
 
 // Supports implements Target.
@@ -144,7 +150,7 @@ func (u *kongUpstreams) start(ctx context.Context, eng *containers.Engine, image
 	u.echo, err = u.nw.Start(ctx, containers.Request{
 		Image: image, Alias: echoAlias, Files: u.pkiFiles, Ports: []string{"8080/tcp", "8443/tcp"},
 		Cmd: []string{"serve", "upstream", "--http", "0.0.0.0:8080", "--https", "0.0.0.0:8443",
-			"--cert", "/pki/upstream-chain.pem", "--key", "/pki/upstream.key", "--crl-dir", "/pki", "--name", "echo"},
+			"--cert", "/pki/upstream-chain.pem", "--key", "/pki/upstream.key", "--crl-dir", "/pki", "--ocsp-dir", "/pki", "--name", "echo"},
 		Wait: wait.ForHTTP("/anything").WithPort("8080/tcp"),
 	})
 	if err != nil {
@@ -219,6 +225,11 @@ func startContainerKong(ctx context.Context, eng *containers.Engine, ups *kongUp
 	for k, v := range gw.env {
 		env[k] = v
 	}
+	if h := dockerHostName(); gw.reference && h != "" {
+		// The suite reaches the Admin API through the Docker host's name; mtlsgate answers only
+		// names it was given (K-ADM-5).
+		env["MTLSGATE_ADMIN_HOSTS"] = h
+	}
 	if before != nil {
 		extra, after, err := before(ctx, ups.nw, alias)
 		if after != nil {
@@ -272,7 +283,7 @@ func startContainerKong(ctx context.Context, eng *containers.Engine, ups *kongUp
 		Version: sysVersion, Product: product, ProxyURL: urls["proxy"], ProxyTLSURL: urls["proxy-tls"], ProxyTLSListenPort: "8443",
 		AdminURL: urls["admin"], Admin: admin,
 		EchoURL: "http://" + echoAlias + ":8080", EchoTLSURL: "https://" + echoAlias + ":8443", MTLSEchoURL: "https://" + mtlsEchoAlias + ":8443",
-		CRLBaseURL: "http://" + echoAlias + ":8080", CRLTLSBaseURL: "https://" + echoAlias + ":8443", CRL: upstream.NewCRLControl(ups.echoURL),
+		CRLBaseURL: "http://" + echoAlias + ":8080", CRLTLSBaseURL: "https://" + echoAlias + ":8443", CRL: upstream.NewCRLControl(ups.echoURL), OCSP: upstream.NewOCSPControl(ups.echoURL),
 		stop: stop,
 	}, nil
 }
@@ -288,6 +299,21 @@ func pkiFiles(p *fixtures.PKI) ([]containers.File, error) {
 		return nil, err
 	}
 	return containers.DirFiles(dir, "/pki")
+}
+
+// dockerHostName is the name mapped container ports are reached by when it is not an IP address
+// or localhost: TESTCONTAINERS_HOST_OVERRIDE, else DOCKER_HOST's host; "" otherwise.
+func dockerHostName() string {
+	h := os.Getenv("TESTCONTAINERS_HOST_OVERRIDE")
+	if h == "" {
+		if u, err := url.Parse(os.Getenv("DOCKER_HOST")); err == nil && (u.Scheme == "tcp" || u.Scheme == "http" || u.Scheme == "https") {
+			h = u.Hostname()
+		}
+	}
+	if h == "" || h == "localhost" || net.ParseIP(h) != nil {
+		return ""
+	}
+	return h
 }
 
 // kongEnv turns kong.conf lines into the KONG_* variables Kong reads, and copies every file a

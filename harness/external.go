@@ -49,6 +49,9 @@ type ExternalConfig struct {
 	// before each spec, so AllowReset must say yes too.
 	AdminURL   string `yaml:"admin_url"`
 	AllowReset bool   `yaml:"allow_reset"`
+	// ALB describes an ALB (profile: alb), certified black-box: its listener and the client
+	// certificates it must accept or refuse.
+	ALB ExternalALB `yaml:"alb"`
 	// BlackBox is a route protected by mtls-auth and a certificate the gateway accepts.
 	BlackBox struct {
 		Path       string `yaml:"path"`
@@ -72,7 +75,7 @@ func LoadExternalConfig(getenv func(string) string) (*ExternalConfig, error) {
 			return nil, fmt.Errorf("parse external target config %q: %w", path, err)
 		}
 		// File paths in the YAML are relative to it; those from the environment to the caller.
-		for _, f := range []*string{&c.BlackBox.ClientCert, &c.BlackBox.ClientKey} {
+		for _, f := range append([]*string{&c.BlackBox.ClientCert, &c.BlackBox.ClientKey}, c.ALB.files()...) {
 			if *f != "" && !filepath.IsAbs(*f) {
 				*f = filepath.Join(filepath.Dir(path), *f)
 			}
@@ -97,8 +100,11 @@ func LoadExternalConfig(getenv func(string) string) (*ExternalConfig, error) {
 }
 
 func (c *ExternalConfig) validate() error {
+	if c.Profile == string(catalog.ALB) {
+		return c.ALB.validate()
+	}
 	if c.Profile != string(catalog.Kong) {
-		return fmt.Errorf("external target: profile %q is not supported: set profile: kong", c.Profile)
+		return fmt.Errorf("external target: profile %q is not supported: set profile: kong or profile: alb", c.Profile)
 	}
 	if c.ProxyURL == "" && c.ProxyTLSURL == "" {
 		return fmt.Errorf("external target: proxy_tls_url is required (or %s): the gateway's TLS proxy listener, e.g. https://127.0.0.1:8443", ExternalProxyTLSEnv)
@@ -144,13 +150,22 @@ func (t *ExternalTarget) config() (*ExternalConfig, error) {
 // Name implements Target.
 func (*ExternalTarget) Name() string { return "external" }
 
-// Claims implements Target: every Kong behaviour with an Admin API, the black-box ones without.
-func (t *ExternalTarget) Claims(id catalog.ID) (bool, string) {
+// Claims implements Target: Kong's own behaviours (kongOwnBehaviours, not mtlsgate's rules) with
+// an Admin API, the black-box ones without.
+func (t *ExternalTarget) Claims(id catalog.ID) (bool, string) { return t.claims(catalog.Lookup, id) }
+
+func (t *ExternalTarget) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
 	c, err := t.config()
 	if err != nil {
 		return false, err.Error()
 	}
-	if ok, why := claimAll(t.Name(), catalog.Kong)(id); !ok {
+	if c.Profile == string(catalog.ALB) {
+		return c.ALB.claims(id)
+	}
+	if b, ok := lookup(id); ok && b.Profile != catalog.Kong {
+		return false, "the external target with the kong profile implements the kong profile only (profile: alb certifies an ALB)"
+	}
+	if ok, why := allowList(lookup, t.Name(), id, kongOwnBehaviours(), mtlsgateRules()); !ok {
 		return false, why
 	}
 	if c.AdminURL == "" && !slices.Contains(blackBoxIDs, id) {
@@ -166,6 +181,10 @@ func (t *ExternalTarget) Supports(f catalog.Feature) (bool, string) {
 		return false, err.Error()
 	}
 	switch {
+	case c.Profile == string(catalog.ALB) && f == catalog.ELBv2API && c.ALB.api():
+		return true, ""
+	case c.Profile == string(catalog.ALB):
+		return false, "the external ALB is certified black-box, and through the ELBv2 API when alb.listener_arn and its companions are given: the suite starts no scenario of its own"
 	case f == catalog.KongConf:
 		return false, "an external gateway's kong.conf is not mtlsgate's to change"
 	case f == catalog.READMEReplay:

@@ -39,7 +39,11 @@ func TestLoadExternalConfig(t *testing.T) {
 		{"admin with allow_reset from env", "proxy_tls_url: https://127.0.0.1:8443\nadmin_url: http://127.0.0.1:8001\n", []string{ExternalAllowResetEnv, "true"}, ""},
 		{"cert without key", "proxy_tls_url: https://127.0.0.1:8443\nblackbox: {path: /mtls, client_cert: c.crt}\n", nil, "go together"},
 		{"black-box needs a scenario", "proxy_tls_url: https://127.0.0.1:8443\n", nil, "blackbox.path, blackbox.client_cert and blackbox.client_key are required"},
-		{"profile", "profile: alb\nproxy_tls_url: https://127.0.0.1:8443\n" + blackbox, nil, `profile "alb" is not supported`},
+		{"profile", "profile: nginx\nproxy_tls_url: https://127.0.0.1:8443\n" + blackbox, nil, `profile "nginx" is not supported`},
+		{"alb without listener", "profile: alb\n", nil, "alb.listener_url"},
+		{"alb without good client", "profile: alb\nalb: {listener_url: https://127.0.0.1:9445/}\n", nil, "alb.clients.good.cert and key are required"},
+		{"alb cert without key", "profile: alb\nalb: {listener_url: https://127.0.0.1:9445/, clients: {good: {cert: c.crt, key: c.key}, revoked: {cert: r.crt}}}\n", nil, "alb.clients.revoked: cert and key go together"},
+		{"alb ok", "profile: alb\nalb: {listener_url: https://127.0.0.1:9445/, clients: {good: {cert: c.crt, key: c.key}}}\n", nil, ""},
 		{"ok", "proxy_tls_url: https://127.0.0.1:8443\n" + blackbox, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

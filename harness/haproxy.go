@@ -43,8 +43,10 @@ func haproxyUnclaimed() map[catalog.ID]string {
 		"A-MODE-3": "OpenSSL answers each verify failure with its own alert (unknown_ca, certificate_required, certificate_expired, certificate_revoked, …), not ALB's bad_certificate, " +
 			"and HAProxy 2.6 has no verify-depth setting, so a chain deeper than 4 is accepted",
 		"A-POL-1":   "Debian 12's HAProxy links OpenSSL 3.0, which has no X25519MLKEM768 group: haproxy -c refuses ELBSecurityPolicy-TLS13-1-3-PQ-2025-09's curves (the other eight policies pass their specs)",
+		"A-H2-1":    haproxyNoHTTP2,
 		"A-CERT-1":  "OpenSSL accepts Ed25519 client certificates (ssl_c_verify 0, the request reaches the target); RSA-1024 and SHA-1 are refused only through Debian's OpenSSL security level 2",
 		"A-LOG-1":   "HAProxy logs per request in its own log-format: it cannot write ALB's connection-log line (one per connection including failed handshakes, TID_ trace ids, the negotiated group, Failed:<code> names)",
+		"A-API-1":   "HAProxy is configured through its own configuration file; AWS's ELBv2 API is the emulator's, certified on the reference target",
 		"A-HDR-3":   "HAProxy forwards header names with underscores, and haproxyconf deletes the X-Amzn-Mtls-* headers by their exact names only",
 		"A-REQ-1":   "haproxyconf renders fixed timeouts (timeout server 60s, timeout client 30s), not the idle_timeout.timeout_seconds load balancer attribute, and HAProxy's own 400/405/408/504 pages are not ALB's",
 		"A-APIGW-1": "the stand-in is reached through HAProxy correctly (the direct and through-the-listener specs pass), but the seed story also needs A-TS-1's basic-constraints refusal, which is mtlsgate's validation, not HAProxy's",
@@ -54,16 +56,20 @@ func haproxyUnclaimed() map[catalog.ID]string {
 // Name implements Target.
 func (*HAProxyTarget) Name() string { return "haproxy" }
 
+// haproxyClaimed are the ALB behaviours the haproxy target claims, by allow-list: a new
+// catalogue ID is not claimed until it has been shown on HAProxy.
+func haproxyClaimed() []catalog.ID {
+	return []catalog.ID{"A-MODE-1", "A-MODE-2", "A-HDR-1", "A-HDR-2", "A-TG-1"}
+}
+
 // Claims implements Target.
-func (*HAProxyTarget) Claims(id catalog.ID) (bool, string) {
-	b, ok := catalog.Lookup(id)
-	if !ok || b.Profile != catalog.ALB {
+func (t *HAProxyTarget) Claims(id catalog.ID) (bool, string) { return t.claims(catalog.Lookup, id) }
+
+func (t *HAProxyTarget) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
+	if b, ok := lookup(id); ok && b.Profile != catalog.ALB {
 		return false, "the haproxy target implements the alb profile only"
 	}
-	if why, listed := haproxyUnclaimed()[id]; listed {
-		return false, why
-	}
-	return true, ""
+	return allowList(lookup, t.Name(), id, haproxyClaimed(), haproxyUnclaimed())
 }
 
 // Supports implements Target.
@@ -75,9 +81,14 @@ func (*HAProxyTarget) Supports(f catalog.Feature) (bool, string) {
 		return false, haproxyUnclaimed()["A-TS-1"]
 	case catalog.READMEReplay:
 		return false, "the README walkthroughs start mtlsgate's own gateway"
+	case catalog.HTTP2:
+		return false, haproxyNoHTTP2
 	}
 	return true, ""
 }
+
+// haproxyNoHTTP2 is why the haproxy target makes no HTTP/2 claim.
+const haproxyNoHTTP2 = "the rendered HAProxy bind offers ALPN http/1.1 only"
 
 // StartALB implements ALBTarget: the echo upstream, the API Gateway stand-in, and HAProxy
 // rendered from the scenario.

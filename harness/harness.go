@@ -65,6 +65,9 @@ type KongSystem struct {
 	// (its certificate chains to the PKI's root), as the gateway reaches it; CRL controls it.
 	CRLBaseURL, CRLTLSBaseURL string
 	CRL                       *upstream.CRLControl
+	// OCSP controls the OCSP responder that answers at CRLBaseURL/ocsp/<issuer> (and over TLS at
+	// CRLTLSBaseURL/ocsp/<issuer>).
+	OCSP *upstream.OCSPControl
 	// blackBox is the scenario an unconfigurable system's user described (see BlackBox).
 	blackBox *BlackBox
 	stop     func(context.Context) error

@@ -44,20 +44,33 @@ func (*KongTargetImpl) image() string {
 	return DefaultKongImage
 }
 
-// Claims implements Target: real Kong claims the Kong profile, except mtlsgate's own rules and,
-// without a license, the behaviours of the Enterprise mtls-auth plugin.
-func (t *KongTargetImpl) Claims(id catalog.ID) (bool, string) {
-	b, ok := catalog.Lookup(id)
-	if !ok || b.Profile != catalog.Kong {
+// Claims implements Target: real Kong claims the Kong behaviours that are Kong's own, by
+// allow-list (kongOwnBehaviours), not mtlsgate's rules; without a license, not the behaviours of
+// the Enterprise mtls-auth plugin. None of them has been proven against a real Kong image yet:
+// Provenance says so in the report.
+func (t *KongTargetImpl) Claims(id catalog.ID) (bool, string) { return t.claims(catalog.Lookup, id) }
+
+func (t *KongTargetImpl) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
+	b, ok := lookup(id)
+	if ok && b.Profile != catalog.Kong {
 		return false, "Kong implements the kong profile only"
 	}
-	switch {
-	case id == "K-MTLS-6":
-		return false, "an mtlsgate rule, not Kong's: Kong forwards identity headers a client sends when no auth plugin runs"
-	case (b.Feature == catalog.MTLSAuth || b.Feature == catalog.ACL || b.Feature == catalog.Revocation) && os.Getenv(LicenseEnv) == "" && !t.isReference():
+	if ok && (b.Feature == catalog.MTLSAuth || b.Feature == catalog.ACL || b.Feature == catalog.Revocation) && os.Getenv(LicenseEnv) == "" && !t.isReference() {
 		return false, "mtls-auth is a Kong Enterprise plugin: set " + LicenseEnv + " to certify it"
 	}
-	return true, ""
+	return allowList(lookup, t.Name(), id, kongOwnBehaviours(), mtlsgateRules())
+}
+
+// Provenance implements conformance.Provenancer: which of the claimed behaviours a run against a
+// real Kong image has proven (none so far) and which rest on Kong's docs and tests alone.
+func (t *KongTargetImpl) Provenance() string {
+	var claimed []catalog.ID
+	for _, b := range catalog.ByProfile(catalog.Kong) {
+		if ok, _ := t.Claims(b.ID); ok {
+			claimed = append(claimed, b.ID)
+		}
+	}
+	return KongProvenance(claimed)
 }
 
 // isReference reports whether the image is mtlsgate's own (the CI's stand-in for Kong).

@@ -64,6 +64,7 @@ func nginxClaims() map[catalog.ID]string {
 	out := map[catalog.ID]string{
 		"K-ADM-4":   "DB-less mode (declarative_config, POST /config) is not rendered: the nginx target keeps its entities in mtlsgate's Admin API store",
 		"K-MTLS-8":  "nginx does not fetch CRLs from certificates' distribution points",
+		"K-H2-1":    nginxNoHTTP2,
 		"K-MTLS-9":  "nginx has no partial-chain setting, and ssl_client_certificate always sends the CA names (send_ca_dn cannot be false)",
 		"K-PROXY-1": "stock nginx cannot compute X-Kong-Proxy-Latency nor set its Server header (no headers-more module), and its Via names the nginx target, not mtlsgate/<version>",
 		"K-PROXY-2": "the rendered configuration has no Kong error_page for nginx's own 400 and 405, so those answers carry nginx's HTML page, not Kong's JSON message",
@@ -81,19 +82,25 @@ func nginxClaims() map[catalog.ID]string {
 // Name implements Target.
 func (*NginxTarget) Name() string { return "nginx" }
 
+// nginxClaimed are the Kong behaviours the nginx target claims (by allow-list: a new catalogue
+// ID is not claimed until it has been shown on nginx); nginxClaims may still withdraw one.
+func nginxClaimed() []catalog.ID {
+	return []catalog.ID{"K-MTLS-1", "K-MTLS-2", "K-MTLS-3", "K-MTLS-4", "K-MTLS-5", "K-MTLS-6", "K-MTLS-7",
+		"K-UP-1", "K-UP-2", "K-UP-3", "K-UP-4", "K-UP-5", "K-SNI-1", "K-SNI-2", "K-TLS-1"}
+}
+
 // Claims implements Target.
-func (t *NginxTarget) Claims(id catalog.ID) (bool, string) {
-	b, ok := catalog.Lookup(id)
-	if !ok || b.Profile != catalog.Kong {
+func (t *NginxTarget) Claims(id catalog.ID) (bool, string) { return t.claims(catalog.Lookup, id) }
+
+func (t *NginxTarget) claims(lookup lookupFunc, id catalog.ID) (bool, string) {
+	b, ok := lookup(id)
+	if ok && b.Profile != catalog.Kong {
 		return false, "the nginx target implements the kong profile only"
 	}
-	if b.Feature == catalog.AdminAPI {
+	if ok && b.Feature == catalog.AdminAPI {
 		return false, "the Admin API is mtlsgate's façade in front of nginx, not nginx's (certified on the reference target)"
 	}
-	if why, listed := nginxClaims()[id]; listed {
-		return false, why
-	}
-	return true, ""
+	return allowList(lookup, t.Name(), id, nginxClaimed(), nginxClaims())
 }
 
 // Supports implements Target.
@@ -103,9 +110,14 @@ func (*NginxTarget) Supports(f catalog.Feature) (bool, string) {
 		return false, "nginx does not fetch CRLs from certificates' distribution points"
 	case catalog.READMEReplay:
 		return false, "the README walkthroughs start mtlsgate's own gateway"
+	case catalog.HTTP2:
+		return false, nginxNoHTTP2
 	}
 	return true, ""
 }
+
+// nginxNoHTTP2 is why the nginx target makes no HTTP/2 claim.
+const nginxNoHTTP2 = "the rendered nginx configuration does not enable http2 on its listeners"
 
 // nginxConfKeys are the kong.conf keys the nginx target renders; any other is refused.
 func nginxConfKeys() []string {

@@ -68,6 +68,11 @@ func TestPlanIsRefusedBeforeAnyTraffic(t *testing.T) {
 		"must fall inside the run": func(p *Plan) {
 			p.Events = []Event{{Name: "e", Class: "a", At: time.Hour, Apply: func(context.Context) error { return nil }}}
 		},
+		"more than 15m0s": func(p *Plan) { p.StartAt = time.Now().Add(time.Hour) },
+		"--allow-host":    func(p *Plan) { p.Target = "https://gateway.example:8443/" },
+		"allowed besides: other": func(p *Plan) {
+			p.Target, p.AllowHosts = "https://gateway.example:8443/", []string{"other"}
+		},
 		"amplitude": func(p *Plan) {
 			p.Pacer = Pacer{Kind: Sine, Rate: 10, Amplitude: 20, Period: time.Second}
 		},
@@ -232,6 +237,40 @@ func TestVerifyModeAndInjectedViolation(t *testing.T) {
 	}
 }
 
+// TestHTTP2Plan: an HTTP/2 plan speaks h2 to a gateway that offers it, in every connection mode,
+// and counts every request a violation where the gateway offers only HTTP/1.1.
+func TestHTTP2Plan(t *testing.T) {
+	p, err := fixtures.Generate(context.Background(), fixtures.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := p.Get(fixtures.Server).TLSCertificate()
+	classes := []Class{{Name: "valid", Weight: 1, Certificate: cert(p, fixtures.Client), Expect: Outcome{Status: 200, BodyContains: `"ok"`}}}
+	// A generous timeout: on a loaded machine (the race detector, shared cores) a handshake can
+	// take seconds, and a timeout is a violation.
+	plan := Plan{Classes: classes, HTTP2: true, Pacer: Pacer{Kind: Constant, Rate: 30}, Duration: time.Second, MaxRequests: 30, Timeout: 30 * time.Second}
+	plan.Target = startTLS(t, &tls.Config{Certificates: []tls.Certificate{server}, NextProtos: []string{"h2", "http/1.1"}})
+	for _, mode := range Modes() {
+		plan.Mode = mode
+		r, err := Run(context.Background(), plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Violations != 0 || r.Requests < 15 {
+			t.Fatalf("HTTP/2, %s: %d violations in %d requests: %+v", mode, r.Violations, r.Requests, r.ViolationSamples)
+		}
+	}
+	plan.Mode = KeepAlive
+	plan.Target = startTLS(t, &tls.Config{Certificates: []tls.Certificate{server}, NextProtos: []string{"http/1.1"}})
+	r, err := Run(context.Background(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests == 0 || r.Violations != r.Requests {
+		t.Errorf("a gateway without h2: %d violations in %d requests, want all", r.Violations, r.Requests)
+	}
+}
+
 func TestTransportErrorsAreViolations(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -273,5 +312,25 @@ func TestExampleThresholdsFileParses(t *testing.T) {
 	}
 	if th.MaxViolations == nil || th.MaxValidLost == nil || th.P99 == 0 || th.MaxErrorRate == nil || th.MinRate == 0 || th.MaxTimeToEnforce == 0 {
 		t.Errorf("example thresholds leave a gate unset: %+v", th)
+	}
+}
+
+func TestCheckHostAllowsOnlyWhatWasNamed(t *testing.T) {
+	for _, c := range []struct {
+		host  string
+		allow []string
+		ok    bool
+	}{
+		{"127.0.0.1", nil, true},
+		{"localhost", nil, true},
+		{"kong", []string{"kong"}, true},
+		{"Kong-Proxy.kong.svc", []string{"kong-proxy.kong.svc"}, true},
+		{"kong-proxy.kong.svc.evil", []string{"kong-proxy.kong.svc"}, false},
+		{"10.0.0.1", []string{"kong"}, false},
+		{"kong", []string{""}, false},
+	} {
+		if err := CheckHost(c.host, c.allow); (err == nil) != c.ok {
+			t.Errorf("CheckHost(%q, %q) = %v", c.host, c.allow, err)
+		}
 	}
 }

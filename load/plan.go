@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -197,14 +198,25 @@ type Plan struct {
 	RootCAs *x509.CertPool `json:"-"`
 	// ServerName is the SNI sent; empty uses the URL's host.
 	ServerName string `json:"server_name,omitempty"`
+	// HTTP2 makes every request HTTP/2, negotiated by ALPN (SPEC K-H2-1, A-H2-1); a gateway that
+	// does not offer h2 fails every request.
+	HTTP2 bool `json:"http2,omitempty"`
 	// Progress, when set, is called about once a second from another goroutine.
 	Progress func(Progress) `json:"-"`
+	// StartAt, when set, is the wall-clock time the attack starts: the shards of one distributed
+	// attack (L-5) share it so their pacers line up. A time already past starts at once.
+	StartAt time.Time `json:"start_at,omitzero"`
+	// AllowHosts names hosts besides loopback the operator chose to attack (their own gateway's
+	// Service in a cluster, a container on their test network); matched exactly.
+	AllowHosts []string `json:"allow_hosts,omitempty"`
 }
 
 // Bounds on a plan, so a typo cannot start an hour-long storm.
 const (
 	MaxDuration    = time.Hour
 	MaxRequestsCap = 10_000_000
+	// MaxStartDelay bounds how far ahead a shared start time may lie.
+	MaxStartDelay  = 15 * time.Minute
 	maxClasses     = 64
 	defaultTimeout = 10 * time.Second
 )
@@ -215,8 +227,11 @@ func (p *Plan) validate() (*url.URL, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("plan target %q: want an http(s) URL such as https://127.0.0.1:8443/mtls", p.Target)
 	}
-	if err := CheckLoopback(u.Hostname()); err != nil {
+	if err := CheckHost(u.Hostname(), p.AllowHosts); err != nil {
 		return nil, fmt.Errorf("plan target %q: %w", p.Target, err)
+	}
+	if wait := time.Until(p.StartAt); wait > MaxStartDelay {
+		return nil, fmt.Errorf("plan start at %s: %s away, more than %s (a shared start is minutes ahead, not hours)", p.StartAt.Format(time.RFC3339), wait.Round(time.Second), MaxStartDelay)
 	}
 	if u.Fragment != "" {
 		return nil, fmt.Errorf("plan target %q: drop the #fragment (the simulator uses it to tag classes)", p.Target)
@@ -284,6 +299,23 @@ func (p *Plan) validate() (*url.URL, error) {
 		}
 	}
 	return u, nil
+}
+
+// CheckHost accepts loopback and the hosts the operator named in allow (exactly); it refuses
+// anything else, so traffic never goes where nobody pointed it.
+func CheckHost(host string, allow []string) error {
+	for _, a := range allow {
+		if a != "" && strings.EqualFold(a, host) {
+			return nil
+		}
+	}
+	if err := CheckLoopback(host); err != nil {
+		if len(allow) > 0 {
+			return fmt.Errorf("%w (allowed besides: %s)", err, strings.Join(allow, ", "))
+		}
+		return fmt.Errorf("%w; to attack a gateway you run elsewhere, name its host with --allow-host", err)
+	}
+	return nil
 }
 
 // CheckLoopback refuses any host that is not loopback (127.0.0.0/8, ::1, localhost): the

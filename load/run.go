@@ -128,6 +128,9 @@ func Run(ctx context.Context, plan Plan) (*Result, error) {
 		return nil, fmt.Errorf("load plan: %w", err)
 	}
 
+	if err := waitUntil(ctx, p.StartAt); err != nil {
+		return nil, fmt.Errorf("load run against %s: waiting for the start at %s: %w", p.Target, p.StartAt.Format(time.RFC3339Nano), err)
+	}
 	start := time.Now()
 	width := bucketWidth(p.Duration)
 	hsLine := newTimeline(start, width, p.Duration+p.Timeout)
@@ -255,6 +258,22 @@ func Run(ctx context.Context, plan Plan) (*Result, error) {
 		return out, fmt.Errorf("load run against %s interrupted after %d requests: %w", p.Target, out.Requests, err)
 	}
 	return out, nil
+}
+
+// waitUntil returns at t (at once when t is zero or past), or when ctx ends.
+func waitUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if t.IsZero() || d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func hasClass(cs []*classState, name string) bool {

@@ -177,5 +177,10 @@ func newClassTransport(p *Plan, c Class, serverName string, hsLine *timeline) cl
 		ResponseHeaderTimeout: p.Timeout,
 		DisableCompression:    true,
 	}
+	if p.HTTP2 {
+		conf.NextProtos = []string{"h2"}
+		rt.Protocols = new(http.Protocols)
+		rt.Protocols.SetHTTP2(true)
+	}
 	return classTransport{rt: rt, hs: hs}
 }

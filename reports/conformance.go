@@ -14,7 +14,9 @@ import (
 	"github.com/mtlsgate/mtlsgate/internal/version"
 )
 
-// Overall results of a conformance report, as Gateway API's ConformanceReport has them.
+// Overall results of a conformance report, as Gateway API's ConformanceReport has them:
+// success when every selected ID the target supports passed; partial when nothing failed but
+// some were skipped or have no spec; failure when something failed or a suite did not run.
 const (
 	ResultSuccess = "success"
 	ResultPartial = "partial"
@@ -38,6 +40,8 @@ type ConformanceReport struct {
 type Implementation struct {
 	Target  string `json:"target" yaml:"target"`
 	Version string `json:"version" yaml:"version"`
+	// Provenance says which claims were proven against the real system and which were not.
+	Provenance []string `json:"provenance,omitempty" yaml:"provenance,omitempty"`
 }
 
 // Statistics counts SPEC IDs by outcome.
@@ -47,6 +51,8 @@ type Statistics struct {
 	Skipped      int `json:"skipped" yaml:"skipped"`
 	NotSupported int `json:"notSupported" yaml:"notSupported"`
 	NotCovered   int `json:"notCovered" yaml:"notCovered"`
+	NotRun       int `json:"notRun" yaml:"notRun"`
+	NotSelected  int `json:"notSelected" yaml:"notSelected"`
 }
 
 func (s *Statistics) add(o Outcome) {
@@ -61,14 +67,19 @@ func (s *Statistics) add(o Outcome) {
 		s.NotSupported++
 	case NotCovered:
 		s.NotCovered++
+	case NotRun:
+		s.NotRun++
+	case NotSelected:
+		s.NotSelected++
 	}
 }
 
-// result is the overall verdict: any failure → failure; any skip or gap → partial. Behaviours the
-// target declares it does not support do not count against it; they are listed.
+// result is the overall verdict: any failure, or a suite that did not run → failure; any skip or
+// gap → partial. Behaviours the target declares it does not support, and IDs not selected for
+// the run, do not count against it; they are listed.
 func (s Statistics) result() string {
 	switch {
-	case s.Failed > 0:
+	case s.Failed > 0 || s.NotRun > 0:
 		return ResultFailure
 	case s.Skipped > 0 || s.NotCovered > 0:
 		return ResultPartial
@@ -102,7 +113,7 @@ func Conformance(run Run) ConformanceReport {
 	r := ConformanceReport{
 		APIVersion: "mtlsgate.dev/v1alpha1", Kind: "ConformanceReport", Date: run.Start.UTC(),
 		MtlsgateVersion: version.Version, SuiteFailures: run.SuiteFailures,
-		Implementation: Implementation{Target: joinOr(run.Targets, "unknown"), Version: joinOr(run.TargetVersions, "unknown")},
+		Implementation: Implementation{Target: joinOr(run.Targets, "unknown"), Version: joinOr(run.TargetVersions, "unknown"), Provenance: run.Provenance},
 	}
 	byProfile := map[catalog.Profile]*ProfileReport{}
 	var order []catalog.Profile
@@ -125,12 +136,15 @@ func Conformance(run Run) ConformanceReport {
 	}
 	for _, name := range order {
 		p := byProfile[name]
-		p.Result = p.Statistics.result()
-		if len(run.SuiteFailures) > 0 {
-			p.Result = ResultFailure
+		if p.Statistics.NotSelected == len(p.Results) {
+			continue // a profile left out of the run certifies nothing; summary.md says it was not selected
 		}
+		p.Result = p.Statistics.result()
 		supported, unsupported := map[catalog.Feature]bool{}, map[catalog.Feature]bool{}
 		for _, e := range p.Results {
+			if e.Result == NotSelected || e.Result == NotRun {
+				continue
+			}
 			if e.Result == NotSupported {
 				unsupported[e.Feature] = true
 			} else {
@@ -150,7 +164,7 @@ func Conformance(run Run) ConformanceReport {
 		r.Profiles = append(r.Profiles, *p)
 	}
 	r.Result = r.Statistics.result()
-	if len(run.SuiteFailures) > 0 {
+	if len(run.SuiteFailures) > 0 || !run.Certified() {
 		r.Result = ResultFailure
 	}
 	return r

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +28,11 @@ const (
 	Skipped      Outcome = "skipped"
 	NotSupported Outcome = "not supported"
 	NotCovered   Outcome = "not covered"
+	// NotRun is an ID whose suite did not run (it failed to compile, its BeforeSuite failed, or
+	// it was never reached); the reason says which.
+	NotRun Outcome = "not run"
+	// NotSelected is an ID left out of the run on purpose (make conformance IDS=… or PROFILES=…).
+	NotSelected Outcome = "not selected"
 )
 
 // NotSupportedPrefix starts the Skip message of a spec whose behaviour the target does not claim;
@@ -37,6 +44,9 @@ const NotSupportedPrefix = "not supported: "
 const (
 	TargetEntry        = "mtlsgate.target"
 	TargetVersionEntry = "mtlsgate.target.version"
+	// TargetProvenanceEntry says which of the target's claims have been proven against the real
+	// system (a real Kong image) and which rest on its docs and tests alone.
+	TargetProvenanceEntry = "mtlsgate.target.provenance"
 )
 
 // Spec is one Ginkgo spec's result.
@@ -61,12 +71,14 @@ type IDResult struct {
 // Run is one conformance run: where it ran, each SPEC ID's result, and suite-level failures
 // (a BeforeSuite that failed, say) that no SPEC ID owns.
 type Run struct {
-	Targets        []string      `json:"targets"`
-	TargetVersions []string      `json:"target_versions,omitempty"`
-	Start          time.Time     `json:"start"`
-	Duration       time.Duration `json:"duration_ns"`
-	Results        []IDResult    `json:"results"`
-	SuiteFailures  []string      `json:"suite_failures,omitempty"`
+	Targets        []string `json:"targets"`
+	TargetVersions []string `json:"target_versions,omitempty"`
+	// Provenance holds the targets' statements of what was proven against the real system.
+	Provenance    []string      `json:"provenance,omitempty"`
+	Start         time.Time     `json:"start"`
+	Duration      time.Duration `json:"duration_ns"`
+	Results       []IDResult    `json:"results"`
+	SuiteFailures []string      `json:"suite_failures,omitempty"`
 	// Unattributed lists specs whose names carry no SPEC ID.
 	Unattributed []Spec `json:"unattributed,omitempty"`
 }
@@ -96,16 +108,54 @@ func SpecID(name string) (catalog.ID, bool) {
 	return catalog.ID(head), true
 }
 
-// FromGinkgo aggregates Ginkgo reports. profiles limits the catalogue rows listed (every profile
-// a suite ran, normally); IDs of other profiles appear only if some spec named them.
-func FromGinkgo(rs []types.Report, profiles ...catalog.Profile) Run {
+// Options say what a run covered beyond what its Ginkgo reports hold.
+type Options struct {
+	// Profiles are the profiles selected to run (all when empty). Every catalogue ID is listed;
+	// those of other profiles as not selected.
+	Profiles []catalog.Profile
+	// IDs, when set, are the only IDs selected; the rest are listed as not selected.
+	IDs []catalog.ID
+	// Target names the target when no suite got far enough to record it (a failed BeforeSuite).
+	Target string
+}
+
+// Selected reports whether the options select behaviour b.
+func (o Options) Selected(b catalog.Behaviour) bool {
+	return (len(o.Profiles) == 0 || slices.Contains(o.Profiles, b.Profile)) && (len(o.IDs) == 0 || slices.Contains(o.IDs, b.ID))
+}
+
+// suiteProfile is the profile a Ginkgo suite certifies: its directory is named for it
+// (suites/kong, suites/alb, suites/load). "" when the report does not say.
+func suiteProfile(r types.Report) catalog.Profile {
+	if r.SuitePath == "" {
+		return ""
+	}
+	return catalog.Profile(filepath.Base(r.SuitePath))
+}
+
+// FromGinkgo aggregates Ginkgo reports into one verdict per catalogue ID. IDs the options do not
+// select are listed as not selected; the IDs of a suite that did not run say why.
+func FromGinkgo(rs []types.Report, opts Options) Run {
 	run := Run{}
 	byID := map[catalog.ID][]Spec{}
+	ran := map[catalog.Profile]bool{}    // suites that reported
+	down := map[catalog.Profile]string{} // why a suite's specs did not run
 	for _, r := range rs {
-		if run.Start.IsZero() || r.StartTime.Before(run.Start) {
+		profile := suiteProfile(r)
+		if profile != "" {
+			ran[profile] = true
+		}
+		if !r.StartTime.IsZero() && (run.Start.IsZero() || r.StartTime.Before(run.Start)) {
 			run.Start = r.StartTime
 		}
 		run.Duration += r.RunTime
+		if !r.SuiteSucceeded && len(r.SpecialSuiteFailureReasons) > 0 {
+			why := OneLine(strings.Join(r.SpecialSuiteFailureReasons, "; "))
+			run.SuiteFailures = append(run.SuiteFailures, fmt.Sprintf("suite %s: %s", suiteName(r), why))
+			if len(r.SpecReports) == 0 && profile != "" {
+				down[profile] = why
+			}
+		}
 		for _, s := range r.SpecReports {
 			for _, e := range s.ReportEntries {
 				v := strings.Trim(e.StringRepresentation(), `"`)
@@ -114,17 +164,23 @@ func FromGinkgo(rs []types.Report, profiles ...catalog.Profile) Run {
 					run.Targets = append(run.Targets, v)
 				case e.Name == TargetVersionEntry && !slices.Contains(run.TargetVersions, v):
 					run.TargetVersions = append(run.TargetVersions, v)
+				case e.Name == TargetProvenanceEntry && !slices.Contains(run.Provenance, v):
+					run.Provenance = append(run.Provenance, v)
 				}
 			}
 			if s.LeafNodeType != types.NodeTypeIt {
 				if s.State.Is(types.SpecStateFailureStates) {
-					run.SuiteFailures = append(run.SuiteFailures, fmt.Sprintf("%s in %s: %s", s.LeafNodeType, r.SuiteDescription, firstLine(s.FailureMessage())))
+					why := fmt.Sprintf("%s failed: %s", s.LeafNodeType, OneLine(s.FailureMessage()))
+					run.SuiteFailures = append(run.SuiteFailures, fmt.Sprintf("suite %s: %s", suiteName(r), why))
+					if s.LeafNodeType.Is(types.NodeTypeBeforeSuite|types.NodeTypeSynchronizedBeforeSuite) && profile != "" {
+						down[profile] = why
+					}
 				}
 				continue
 			}
 			spec := Spec{Name: s.FullText(), Outcome: specOutcome(s), Duration: s.RunTime}
 			if spec.Outcome != Passed {
-				spec.Reason = firstLine(s.FailureMessage())
+				spec.Reason = OneLine(s.FailureMessage())
 				if spec.Outcome == NotSupported {
 					spec.Reason = strings.TrimPrefix(spec.Reason, NotSupportedPrefix)
 				}
@@ -140,16 +196,40 @@ func FromGinkgo(rs []types.Report, profiles ...catalog.Profile) Run {
 			byID[id] = append(byID[id], spec)
 		}
 	}
+	if len(run.Targets) == 0 && opts.Target != "" {
+		run.Targets = []string{opts.Target}
+	}
 	for _, b := range catalog.All() {
 		specs := byID[b.ID]
-		if len(specs) == 0 && !slices.Contains(profiles, b.Profile) {
-			continue
-		}
 		res := IDResult{ID: b.ID, Profile: b.Profile, Feature: b.Feature, Title: b.Title, Specs: specs}
 		res.Outcome, res.Reason = aggregate(specs)
+		switch {
+		case !opts.Selected(b) && !ranAny(specs):
+			res.Outcome, res.Reason = NotSelected, ""
+		case down[b.Profile] != "" && !ranAny(specs):
+			res.Outcome, res.Reason = NotRun, fmt.Sprintf("suite %s did not run: %s", b.Profile, down[b.Profile])
+		case len(specs) == 0 && len(rs) > 0 && !ran[b.Profile] && len(ran) > 0:
+			res.Outcome, res.Reason = NotRun, fmt.Sprintf("suite %s did not run: the Ginkgo report has no result from it (see the console output)", b.Profile)
+		}
 		run.Results = append(run.Results, res)
 	}
 	return run
+}
+
+// ranAny reports whether any of specs actually ran (passed or failed).
+func ranAny(specs []Spec) bool {
+	return slices.ContainsFunc(specs, func(s Spec) bool { return s.Outcome == Passed || s.Outcome == Failed })
+}
+
+// suiteName names a suite in messages: its profile, else its description or path.
+func suiteName(r types.Report) string {
+	switch {
+	case r.SuitePath != "":
+		return filepath.Base(r.SuitePath)
+	case r.SuiteDescription != "":
+		return r.SuiteDescription
+	}
+	return "(unnamed)"
 }
 
 func specOutcome(s types.SpecReport) Outcome {
@@ -165,8 +245,9 @@ func specOutcome(s types.SpecReport) Outcome {
 	return Failed
 }
 
-// aggregate gives an ID's verdict: failed if any spec failed; passed only if every spec passed;
-// not supported if every spec was; skipped otherwise, with the reasons.
+// aggregate gives an ID's verdict: failed if any spec failed; passed if every spec passed, or
+// every spec the target supports did (the reason says how many it does not); not supported if
+// no spec was; skipped otherwise, with the reasons.
 func aggregate(specs []Spec) (Outcome, string) {
 	if len(specs) == 0 {
 		return NotCovered, "no spec ran for this ID"
@@ -185,6 +266,8 @@ func aggregate(specs []Spec) (Outcome, string) {
 		return Failed, fmt.Sprintf("%d of %d specs failed: %s", count[Failed], len(specs), reason)
 	case count[Passed] == len(specs):
 		return Passed, ""
+	case count[Passed] > 0 && count[Passed]+count[NotSupported] == len(specs):
+		return Passed, fmt.Sprintf("%d of %d specs not supported: %s", count[NotSupported], len(specs), reason)
 	case count[NotSupported] == len(specs):
 		return NotSupported, reason
 	}
@@ -200,19 +283,122 @@ func (r Run) Count() map[Outcome]int {
 	return out
 }
 
-// OK reports whether the run may pass a CI gate: nothing failed, no suite-level failure.
-func (r Run) OK() bool {
-	return r.Count()[Failed] == 0 && len(r.SuiteFailures) == 0
+// SpecCount returns how many specs of the selected IDs (and specs without an ID) have each
+// outcome: an ID can be skipped while some of its specs passed, and this says so.
+func (r Run) SpecCount() map[Outcome]int {
+	out := map[Outcome]int{}
+	for _, res := range r.Results {
+		if res.Outcome == NotSelected {
+			continue
+		}
+		for _, s := range res.Specs {
+			out[s.Outcome]++
+		}
+	}
+	for _, s := range r.Unattributed {
+		out[s.Outcome]++
+	}
+	return out
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+// OK reports whether the run may pass a CI gate: nothing failed, every selected suite ran, no
+// suite-level failure, and something was certified.
+func (r Run) OK() bool {
+	c := r.Count()
+	return c[Failed] == 0 && c[NotRun] == 0 && len(r.SuiteFailures) == 0 && r.Certified()
+}
+
+// Certified reports whether any spec passed. A run where none did certifies nothing (a target
+// whose configuration could not be read claims no behaviour, say) and must not pass a gate.
+func (r Run) Certified() bool { return r.SpecCount()[Passed] > 0 }
+
+// NothingCertified is the reason a run in which no spec passed fails.
+const NothingCertified = "no spec passed: the run certifies nothing (every selected ID was not supported, skipped or not run; the reasons are in summary.md)"
+
+// OneLine makes a failure message (often Gomega's, over several indented lines) one line a
+// console or table can carry: Gomega's type annotations and object dumps go, the rest is joined,
+// and it is cut, whole characters only, at 1000 (a whole error message fits).
+func OneLine(s string) string {
+	var parts []string
+	depth := 0
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case depth > 0:
+			depth += strings.Count(l, "{") - strings.Count(l, "}")
+			continue
+		case l == "{":
+			depth = 1
+			continue
+		case l == "":
+			continue
+		}
+		l = typeAnnotation.ReplaceAllString(l, "")
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
 	}
-	const max = 300
-	if len(s) > max {
-		s = s[:max] + "…"
+	out := strings.Join(parts, " ")
+	const limit = 1000
+	if r := []rune(out); len(r) > limit {
+		out = string(r[:limit]) + "…"
 	}
-	return s
+	return out
+}
+
+// typeAnnotation is how Gomega prefixes a value it prints: "<*fmt.wrapError | 0xc000123>: ".
+var typeAnnotation = regexp.MustCompile(`<[^<>]*>:\s?`)
+
+// AllProfiles is every profile, comma-separated: what `make conformance` and `mtlsgate report`
+// select by default.
+const AllProfiles = "kong,alb,load"
+
+// Select builds the options of a run from comma-separated profiles and IDs (as make's PROFILES
+// and IDS, or the CLI's --profiles and --ids, give them), refusing unknown names.
+func Select(profiles, ids string) (Options, error) {
+	var o Options
+	known := map[catalog.Profile]bool{}
+	for _, b := range catalog.All() {
+		known[b.Profile] = true
+	}
+	for _, p := range strings.Split(profiles, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if !known[catalog.Profile(p)] {
+			return Options{}, fmt.Errorf("profiles: unknown profile %q (use %s)", p, AllProfiles)
+		}
+		o.Profiles = append(o.Profiles, catalog.Profile(p))
+	}
+	for _, id := range strings.Split(ids, ",") {
+		if id = strings.TrimSpace(id); id == "" {
+			continue
+		}
+		if _, ok := catalog.Lookup(catalog.ID(id)); !ok {
+			return Options{}, fmt.Errorf("ids: unknown SPEC ID %q (the IDs are in catalog/catalog.go, e.g. K-MTLS-1 or A-POL-1)", id)
+		}
+		o.IDs = append(o.IDs, catalog.ID(id))
+	}
+	return o, nil
+}
+
+// LabelFilter is the Ginkgo --label-filter that runs only what the options select ("" for
+// everything): specs are labelled with their ID and "gateway:<profile>".
+func (o Options) LabelFilter() string {
+	var parts []string
+	if len(o.Profiles) > 0 {
+		var ps []string
+		for _, p := range o.Profiles {
+			ps = append(ps, "gateway:"+string(p))
+		}
+		parts = append(parts, "("+strings.Join(ps, " || ")+")")
+	}
+	if len(o.IDs) > 0 {
+		var is []string
+		for _, id := range o.IDs {
+			is = append(is, string(id))
+		}
+		parts = append(parts, "("+strings.Join(is, " || ")+")")
+	}
+	return strings.Join(parts, " && ")
 }

@@ -20,7 +20,8 @@ func spec(text string, state types.SpecState, msg string) types.SpecReport {
 func TestAggregatesPerSpecID(t *testing.T) {
 	r := types.Report{SuiteDescription: "kong", StartTime: time.Unix(1, 0), SpecReports: types.SpecReports{
 		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed,
-			ReportEntries: types.ReportEntries{{Name: TargetEntry, Value: types.WrapEntryValue("reference")}}},
+			ReportEntries: types.ReportEntries{{Name: TargetEntry, Value: types.WrapEntryValue("reference")},
+				{Name: TargetProvenanceEntry, Value: types.WrapEntryValue("proven against a real Kong image: none")}}},
 		spec("K-MTLS-1: no certificate → 401", types.SpecStatePassed, ""),
 		spec("K-MTLS-1: TLS without certificate → 401", types.SpecStatePassed, ""),
 		spec("K-MTLS-2: expired → 401", types.SpecStatePassed, ""),
@@ -30,7 +31,7 @@ func TestAggregatesPerSpecID(t *testing.T) {
 		spec("K-ADM-2: errors", types.SpecStatePending, ""),
 		spec("walkthrough without an ID", types.SpecStatePassed, ""),
 	}}
-	run := FromGinkgo([]types.Report{r}, catalog.Kong)
+	run := FromGinkgo([]types.Report{r}, Options{Profiles: []catalog.Profile{catalog.Kong}})
 	got := map[catalog.ID]IDResult{}
 	for _, res := range run.Results {
 		got[res.ID] = res
@@ -46,8 +47,11 @@ func TestAggregatesPerSpecID(t *testing.T) {
 	if !strings.Contains(got["K-MTLS-2"].Reason, "needs a CRL responder") || !strings.Contains(got["K-ADM-1"].Reason, "no Admin API") {
 		t.Errorf("reasons lost: %q / %q", got["K-MTLS-2"].Reason, got["K-ADM-1"].Reason)
 	}
-	if _, ok := got["A-TS-1"]; ok {
-		t.Error("ALB rows listed for a Kong-only run")
+	if got["A-TS-1"].Outcome != NotSelected {
+		t.Errorf("an ALB ID in a Kong-only run: %q, want not selected", got["A-TS-1"].Outcome)
+	}
+	if len(run.Provenance) != 1 || run.Provenance[0] != "proven against a real Kong image: none" || len(Conformance(run).Implementation.Provenance) != 1 {
+		t.Errorf("provenance %v not carried into the run and the conformance report", run.Provenance)
 	}
 	if len(run.Targets) != 1 || run.Targets[0] != "reference" || len(run.Unattributed) != 1 || run.OK() {
 		t.Errorf("targets %v unattributed %v ok %v", run.Targets, run.Unattributed, run.OK())
@@ -58,7 +62,7 @@ func TestAggregatesPerSpecID(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
-	for _, want := range []string{"| K-MTLS-3 |", "❌ failed", "➖ not supported", "verdict: **FAIL**", "target: reference"} {
+	for _, want := range []string{"| K-MTLS-3 |", "❌ failed", "➖ not supported", "verdict: **FAIL**", "target: reference", "- provenance: proven against a real Kong image: none"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("summary.md lacks %q:\n%s", want, md)
 		}
@@ -87,7 +91,7 @@ func TestConformanceResult(t *testing.T) {
 			}
 			specs = append(specs, spec([]string{"K-MTLS-1: a", "K-MTLS-2: b", "K-MTLS-3: c"}[i], st, msg))
 		}
-		return FromGinkgo([]types.Report{{SpecReports: specs}})
+		return FromGinkgo([]types.Report{{SpecReports: specs}}, Options{IDs: []catalog.ID{"K-MTLS-1", "K-MTLS-2", "K-MTLS-3"}})
 	}
 	cases := []struct {
 		run  Run

@@ -37,7 +37,7 @@ func TestLoadRefusesBadFlags(t *testing.T) {
 		{[]string{"--url", "https://10.1.2.3/mtls", "--certs", "x"}, "not loopback"},
 		{[]string{"--url", "https://example.com/mtls", "--certs", "x"}, "not loopback"},
 		{[]string{"--url", "https://127.0.0.1:1/mtls"}, "needs --certs"},
-		{[]string{"--url", "https://127.0.0.1:1/mtls", "--certs", "x", "--revoke-at", "1s"}, "--revoke-at needs the embedded reference"},
+		{[]string{"--url", "https://127.0.0.1:1/mtls", "--certs", "x", "--revoke-at", "1s"}, "--revoke-at with --url needs --revoke-crl"},
 		{[]string{"--population", "vald=1"}, `unknown class "vald"`},
 		{[]string{"--thresholds", "/nonexistent/thresholds.yaml"}, "--thresholds"},
 		{[]string{"--profile", "alb"}, "attack an ALB with --url"},

@@ -29,12 +29,11 @@ func commands() []command {
 	return []command{
 		{"pki", "generate the test PKI (CAs, good and bad client certificates, CRLs) into a directory", runPKI},
 		{"serve", "run a reference server: serve upstream | kong | alb | apigw", runServe},
-		{"report", "turn a Ginkgo JSON report into reports/junit.xml and reports/summary.md", runReport},
+		{"report", "turn a Ginkgo JSON report into reports/summary.md, junit.xml and conformance.yaml, with a console summary", runReport},
 		{"bench", "measure the reference against nginx and HAProxy side by side; write reports/bench.md", runBench},
 		{"load", "attack a gateway with a population of TLS identities and gate on violations (reports/load)", runLoad},
-		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-			_, err := fmt.Fprintln(stdout, "mtlsgate", version.Version)
-			return err
+		{"version", "print the version (also mtlsgate --version)", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+			return printVersion(stdout)
 		}},
 	}
 }
@@ -44,25 +43,48 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		if !errors.As(err, new(explained)) {
 			fmt.Fprintln(os.Stderr, "mtlsgate:", err)
 		}
 		os.Exit(1)
 	}
 }
 
+// explained is a failure the command has already told the console about, last thing (a red
+// conformance run lists its failed IDs): the process exits 1 without a line after them.
+type explained struct{ error }
+
+// run runs the command args name. Asking for help (-h, --help, help) is not an error: the
+// usage goes out and run returns nil.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(stdout)
 		return nil
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return printVersion(stdout)
+	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
+			err := c.run(ctx, args[1:], stdout, stderr)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
 		}
 	}
 	usage(stderr)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// isHelp reports whether arg asks for help rather than naming something.
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help"
+}
+
+func printVersion(w io.Writer) error {
+	_, err := fmt.Fprintln(w, "mtlsgate", version.Version)
+	return err
 }
 
 func usage(w io.Writer) {
@@ -71,7 +93,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
 	}
-	b.WriteString("\nRun \"mtlsgate <command> -h\" for a command's flags.\n")
+	b.WriteString("\nRun \"mtlsgate <command> -h\" for a command's flags; \"mtlsgate --version\" prints the version.\n")
 	_, _ = io.WriteString(w, b.String())
 }
 

@@ -16,6 +16,7 @@ func runPKI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.String("out", "", "directory to write the PEM files and manifest.json into (required)")
 	seed := fs.Int64("seed", 0, "derive every key from this seed: the same seed gives byte-identical files")
 	crlURL := fs.String("crl-base-url", "", "put <url>/<issuer>.crl into client certificates' CRL distribution point")
+	ocspURL := fs.String("ocsp-base-url", "", "put <url>/ocsp/<issuer> into the same client certificates' OCSP responder (Authority Information Access)")
 	hosts := fs.String("hosts", "", "extra DNS names for the server and upstream certificates, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -24,7 +25,7 @@ func runPKI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return errors.New("pki: --out is required (the directory to write into)")
 	}
-	opts := fixtures.Options{CRLBaseURL: strings.TrimSuffix(*crlURL, "/")}
+	opts := fixtures.Options{CRLBaseURL: strings.TrimSuffix(*crlURL, "/"), OCSPBaseURL: strings.TrimSuffix(*ocspURL, "/")}
 	seeded := false
 	fs.Visit(func(f *flag.Flag) { seeded = seeded || f.Name == "seed" })
 	if seeded {

@@ -38,6 +38,7 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"Host headers other than an IP address, localhost or the listen host are refused; bind it to loopback or a private network, and set --status-token on a shared host")
 	token := fs.String("status-token", os.Getenv("MTLSGATE_STATUS_TOKEN"), "with --status-listen, a token every control call but GET /status/ready must present as Authorization: Bearer <token> (default $MTLSGATE_STATUS_TOKEN; empty means none)")
 	root := fs.String("control-root", "", "the directory files named by a configuration posted to the control API must be in (certificates, CA bundles, CRLs, ConnectionLogs.Path; relative names are resolved against it); default: the --config file's directory")
+	api := addALBAPIFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,6 +48,9 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log, err := logger(stderr, *level)
 	if err != nil {
 		return err
+	}
+	if api.enabled() && !flagSet(fs, "config") {
+		return serveALBAPIOnly(ctx, api, log, stdout)
 	}
 	cfg, err := alb.ReadFile(*path)
 	if err != nil {
@@ -82,6 +86,18 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if ctl != nil {
 		fmt.Fprintf(stdout, "alb control %s\n", ctl.URL())
+	}
+	if api.enabled() {
+		apiSrv, apiHTTP, err := api.start(ctx, opts, log, stdout)
+		if err != nil {
+			if ctl != nil {
+				_ = ctl.Close(context.Background())
+			}
+			_ = lb.Close(context.Background())
+			return fmt.Errorf("serve alb: %w", err)
+		}
+		defer apiSrv.Close(context.Background())  //nolint:errcheck // shutting down
+		defer apiHTTP.Close(context.Background()) //nolint:errcheck // shutting down
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	_ "embed" // the Dockerfile
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -163,8 +164,11 @@ func (e *Engine) MtlsgateImage(ctx context.Context) (string, error) {
 	return ref, nil
 }
 
-// dockerfile wraps the static binary; it is part of the image's content hash.
-const dockerfile = "FROM scratch\nLABEL " + ReferenceLabel + "=true\nCOPY mtlsgate /mtlsgate\nENTRYPOINT [\"/mtlsgate\"]\n"
+// dockerfile wraps the static binary; it is part of the image's content hash. It is a file of its
+// own so that people building the release image by hand (deploy/kubernetes) use the same one.
+//
+//go:embed Dockerfile
+var dockerfile string
 
 // ImageTag is the tag of the image built from a Dockerfile and binary: the first 16 hex digits of
 // SHA-256 over both, so an unchanged build reuses the image and any change gets a new one.
@@ -440,6 +444,27 @@ func (c *Container) Logs(ctx context.Context) string {
 	defer r.Close()
 	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
 	return string(b)
+}
+
+// maxOutput bounds what Output reads: a shard's framed result is well below it.
+const maxOutput = 64 << 20
+
+// Output returns everything the container printed (stdout and stderr, as the engine's log
+// holds them), for programs whose output is their result; more than 64 MiB is an error.
+func (c *Container) Output(ctx context.Context) ([]byte, error) {
+	r, err := c.c.Logs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("container output: %w", err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, maxOutput+1))
+	if err != nil {
+		return nil, fmt.Errorf("container output: %w", err)
+	}
+	if len(b) > maxOutput {
+		return nil, fmt.Errorf("container output: more than %d bytes", maxOutput)
+	}
+	return b, nil
 }
 
 // ExitCode is the exit status of a container that has stopped.

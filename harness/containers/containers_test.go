@@ -239,3 +239,10 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})
 }
+
+// TestDockerfileLabelsTheReference: the image carries the label Kong targets look for.
+func TestDockerfileLabelsTheReference(t *testing.T) {
+	if !strings.Contains(dockerfile, "LABEL "+ReferenceLabel+"=true\n") || !strings.HasPrefix(dockerfile, "FROM scratch\n") {
+		t.Errorf("Dockerfile:\n%s", dockerfile)
+	}
+}

@@ -104,10 +104,30 @@ func Render(in Input) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	// ALB's policy towards targets follows the listener's (alb.BackendPolicy); a HAProxy backend
+	// has one, so a group behind listeners that need different ones is refused.
+	backendPolicy := map[string]string{}
+	for i, l := range cfg.Listeners {
+		pol, err := alb.LookupPolicy(l.SslPolicy)
+		if err != nil || len(l.DefaultActions) != 1 {
+			continue // listener() names the error
+		}
+		tg, want := l.DefaultActions[0].TargetGroupArn, alb.BackendPolicy(pol)
+		if have, ok := backendPolicy[tg]; ok && have != want {
+			return nil, fmt.Errorf("Listeners[%d]: target group %q is also behind a listener whose targets get %s; the haproxy target gives a target group one back-end policy (%s here)", i, tg, have, want)
+		}
+		backendPolicy[tg] = want
+	}
 	backends := map[string]Backend{}
 	var groups strings.Builder
 	for i, tg := range cfg.TargetGroups {
-		be, text, err := r.targetGroup(i, tg)
+		policy := alb.TargetPolicy
+		for _, key := range []string{tg.TargetGroupName, tg.TargetGroupArn} {
+			if p, ok := backendPolicy[key]; ok && key != "" {
+				policy = p
+			}
+		}
+		be, text, err := r.targetGroup(i, tg, policy)
 		if err != nil {
 			return nil, err
 		}
@@ -139,6 +159,8 @@ func Render(in Input) (*Rendered, error) {
 	p("    stats socket %s/%s mode 600 level admin", in.Dir, AdminSocket)
 	p("    server-state-file %s/%s", in.Dir, ServerStateFile)
 	p("    tune.ssl.default-dh-param 2048")
+	p("    # No session-ID cache: mTLS listeners must not resume (off mode still resumes by ticket).")
+	p("    tune.ssl.cachesize 0")
 	p("")
 	p("defaults")
 	p("    mode http")
@@ -284,6 +306,11 @@ func (r *renderer) listener(i int, l alb.Listener, stores map[string]store, back
 	}
 	bind = append(bind, "alpn", "http/1.1")
 	bind = append(bind, PolicyBindOptions(pol)...)
+	if mode == alb.ModePassthrough || mode == alb.ModeVerify {
+		// ALB: "Session resumption is not supported while using mutual TLS passthrough or verify
+		// modes". With tune.ssl.cachesize 0, no-tls-tickets leaves OpenSSL nothing to resume from.
+		bind = append(bind, "no-tls-tickets")
+	}
 	switch mode {
 	case alb.ModePassthrough:
 		// Ask for any certificate and accept whatever comes: every error is ignored, and no CA
@@ -331,7 +358,7 @@ func (r *renderer) listener(i int, l alb.Listener, stores map[string]store, back
 	case alb.ModePassthrough:
 		p("http-request set-header %s %%[lua.mtls_chain_pem] if { ssl_c_used }", names.cert)
 	case alb.ModeVerify:
-		p("http-request set-header %s %%[ssl_c_serial,hex,regsub(^0+,)] if { ssl_c_used }", names.serial)
+		p("http-request set-header %s %%[ssl_c_serial,hex] if { ssl_c_used }", names.serial) // whole bytes, as ALB (A-HDR-1)
 		p("http-request set-header %s \"%%[ssl_c_i_dn(,0,rfc2253)]\" if { ssl_c_used }", names.issuer)
 		p("http-request set-header %s \"%%[ssl_c_s_dn(,0,rfc2253)]\" if { ssl_c_used }", names.subject)
 		p("http-request set-header %s %%[lua.mtls_validity] if { ssl_c_used }", names.validity)
@@ -384,7 +411,7 @@ func versionName(v uint16) string {
 // targetGroup renders one target group as a backend. Every target is a checked server and, again,
 // an unchecked backup: when every checked server is down the backups take the traffic, which is
 // ALB's fail-open. An empty group answers ALB's 503; a target that refuses answers ALB's 502.
-func (r *renderer) targetGroup(i int, tg alb.TargetGroup) (Backend, string, error) {
+func (r *renderer) targetGroup(i int, tg alb.TargetGroup, policy string) (Backend, string, error) {
 	where := fmt.Sprintf("TargetGroups[%d]", i)
 	if tg.TargetGroupName == "" {
 		return Backend{}, "", fmt.Errorf("%s: TargetGroupName is required", where)
@@ -488,7 +515,7 @@ func (r *renderer) targetGroup(i int, tg alb.TargetGroup) (Backend, string, erro
 	}
 	var targetTLS []string
 	if tlsTarget {
-		targetPol, err := alb.LookupPolicy(alb.TargetPolicy)
+		targetPol, err := alb.LookupPolicy(policy)
 		if err != nil {
 			return Backend{}, "", err
 		}

@@ -87,7 +87,7 @@ func TestRenderVerifyListener(t *testing.T) {
 	}
 	for _, want := range []string{
 		"http-request del-header ^[Xx]-[Aa][Mm][Zz][Nn]-[Mm][Tt][Ll][Ss]- -m reg",
-		"http-request set-header X-Amzn-Mtls-Clientcert-Serial-Number %[ssl_c_serial,hex,regsub(^0+,)] if { ssl_c_used }",
+		"http-request set-header X-Amzn-Mtls-Clientcert-Serial-Number %[ssl_c_serial,hex] if { ssl_c_used }",
 		`http-request set-header X-Amzn-Mtls-Clientcert-Subject "%[ssl_c_s_dn(,0,rfc2253)]"`,
 		"http-request set-header X-Amzn-Mtls-Clientcert-Leaf %[lua.mtls_leaf_pem]",
 		"http-request return status 200 content-type text/plain string 7 if { path /generation }",
@@ -199,6 +199,20 @@ func TestRenderTargetGroups(t *testing.T) {
 	}
 	if !strings.Contains(r.Config, "errorfile 503 /run/h/") {
 		t.Error("a target that refuses must answer ALB's 502 through errorfile 503")
+	}
+	// Behind a listener without TLS 1.3, ALB talks to targets with ELBSecurityPolicy-2016-08.
+	r, err = render(t, scenario(dir, func(c *alb.Config) {
+		c.TargetGroups[0].Protocol, c.TargetGroups[0].HealthCheckEnabled = "HTTPS", &off
+		c.Listeners[0].SslPolicy = "ELBSecurityPolicy-2016-08"
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Config, "server t0 127.0.0.1:18080 ssl verify none ssl-min-ver TLSv1.0 ssl-max-ver TLSv1.2") {
+		t.Errorf("the back-end policy behind a 2016-08 listener:\n%s", r.Config)
+	}
+	if !strings.Contains(bindLine(t, r), " no-tls-tickets") || !strings.Contains(r.Config, "tune.ssl.cachesize 0") {
+		t.Errorf("a verify listener must not resume sessions: %s", bindLine(t, r))
 	}
 	r, err = render(t, scenario(dir, func(c *alb.Config) { c.TargetGroups[0].Matcher.HttpCode = "200-299" }))
 	if err != nil {

@@ -482,20 +482,14 @@ func writeDispatch(m *model, p func(int, string, ...any)) {
 }
 
 // pieceRegexes match "$scheme|$host|$ssl_server_name" for a route piece: its hosts (exact,
-// "*.x" for any labels before .x, "x.*" for any after x.) and, over https only, its snis.
+// "*.x" for any labels before .x, "x.*" for any after x.) and, over https only, its snis (with
+// the same wildcards).
 func pieceRegexes(loc *location) []string {
 	host := "[^|]*"
 	if len(loc.hosts) > 0 {
 		alts := make([]string, len(loc.hosts))
 		for i, h := range loc.hosts {
-			switch {
-			case strings.HasPrefix(h, "*."):
-				alts[i] = "[^|]*" + regexp.QuoteMeta(h[1:])
-			case strings.HasSuffix(h, ".*"):
-				alts[i] = regexp.QuoteMeta(h[:len(h)-1]) + "[^|]*"
-			default:
-				alts[i] = regexp.QuoteMeta(h)
-			}
+			alts[i] = wildcardRegex(h)
 		}
 		host = "(?:" + strings.Join(alts, "|") + ")"
 	}
@@ -504,12 +498,24 @@ func pieceRegexes(loc *location) []string {
 	}
 	snis := make([]string, len(loc.snis))
 	for i, s := range loc.snis {
-		snis[i] = regexp.QuoteMeta(s)
+		snis[i] = wildcardRegex(s)
 	}
 	return []string{
 		"~^https\\|" + host + "\\|(?:" + strings.Join(snis, "|") + ")$",
 		"~^http\\|" + host + "\\|",
 	}
+}
+
+// wildcardRegex matches a route's host or SNI as Kong's router does: a leading "*" any name
+// ending in the rest ("*.x": any labels before .x), a trailing "*" any name starting with the rest.
+func wildcardRegex(name string) string {
+	switch {
+	case strings.HasPrefix(name, "*"):
+		return "[^|]*" + regexp.QuoteMeta(name[1:])
+	case strings.HasSuffix(name, "*"):
+		return regexp.QuoteMeta(name[:len(name)-1]) + "[^|]*"
+	}
+	return regexp.QuoteMeta(name)
 }
 
 // jsonMessage is Kong's {"message":"…"} body as an nginx string.

@@ -33,9 +33,19 @@ func SANs(c *x509.Certificate) []string {
 	return out
 }
 
-// SerialHex is the serial in uppercase hexadecimal without colons or sign padding, as ALB's
-// X-Amzn-Mtls-Clientcert-Serial-Number carries it; a negative serial keeps its minus sign.
-func SerialHex(c *x509.Certificate) string { return strings.ToUpper(c.SerialNumber.Text(16)) }
+// SerialHex is the serial in uppercase hexadecimal, whole bytes (a leading zero digit kept), no
+// colons, as ALB's X-Amzn-Mtls-Clientcert-Serial-Number and connection log carry it (AWS's
+// example: 03A5B1); a negative serial keeps its minus sign.
+func SerialHex(c *x509.Certificate) string {
+	s := strings.ToUpper(hex.EncodeToString(c.SerialNumber.Bytes()))
+	if s == "" {
+		s = "00"
+	}
+	if c.SerialNumber.Sign() < 0 {
+		return "-" + s
+	}
+	return s
+}
 
 // Fingerprint is the lowercase hex SHA-256 of the DER, the form of Kong's cert_digest.
 func Fingerprint(der []byte) string {

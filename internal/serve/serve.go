@@ -32,6 +32,33 @@ type Options struct {
 	ConnState   func(net.Conn, http.ConnState)
 	// Listener, when set, is used instead of binding addr (e.g. a listener that logs handshakes).
 	Listener net.Listener
+	// Protocols, when set, are the HTTP versions served (HTTP/2 over TLS only, negotiated by
+	// ALPN); nil keeps Go's default, HTTP/1.1 and, over TLS, HTTP/2.
+	Protocols *http.Protocols
+}
+
+// Limits every listener applies, set explicitly so a change of Go's defaults cannot loosen them.
+const (
+	// MaxHeaderBytes bounds a request's header block, over HTTP/1.1 and HTTP/2 alike (HTTP/2
+	// advertises it as SETTINGS_MAX_HEADER_LIST_SIZE); past it the answer is 431. 64 KiB is
+	// ALB's "whole header" quota and more than nginx's (Kong's) 4 × 8k buffers.
+	MaxHeaderBytes = 64 << 10
+	// MaxConcurrentStreams bounds the HTTP/2 streams a client may open at once on a connection
+	// (nginx's http2_max_concurrent_streams default; Go's is 250). Go's server also bounds the
+	// handlers a client can start by opening and resetting streams (rapid reset, CVE-2023-44487).
+	MaxConcurrentStreams = 128
+)
+
+// http2Limits are the HTTP/2 limits, no looser than Go's http2.Server defaults.
+func http2Limits() *http.HTTP2Config {
+	return &http.HTTP2Config{
+		MaxConcurrentStreams:          MaxConcurrentStreams,
+		MaxDecoderHeaderTableSize:     4096,
+		MaxEncoderHeaderTableSize:     4096,
+		MaxReadFrameSize:              16 << 10,
+		MaxReceiveBufferPerStream:     1 << 20,
+		MaxReceiveBufferPerConnection: 1 << 20,
+	}
 }
 
 // Listen binds addr and starts serving h in the background. The server stops when Close is
@@ -52,6 +79,9 @@ func Listen(ctx context.Context, addr string, h http.Handler, opts Options) (*Se
 		TLSConfig:         opts.TLS,
 		ConnContext:       opts.ConnContext,
 		ConnState:         opts.ConnState,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		Protocols:         opts.Protocols,
+		HTTP2:             http2Limits(),
 	}
 	if opts.ErrorLog != nil {
 		srv.ErrorLog = slog.NewLogLogger(opts.ErrorLog.Handler(), slog.LevelDebug)

@@ -173,6 +173,15 @@ func throughput(r *load.Result) template.HTML {
 			w-150, 8+k*18, s.color, w-134, 18+k*18, s.name)
 	}
 	end := time.Duration(n) * tl.Width
+	for _, rv := range r.Revocations { // the revocation moment, as on the latency plot
+		if end <= 0 || rv.Applied > end {
+			continue
+		}
+		rx := left + (w-left-10)*rv.Applied.Seconds()/end.Seconds()
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="10" x2="%.1f" y2="%g" stroke="%s" stroke-width="2" stroke-dasharray="6 4"><title>%s applied at %s</title></line>`,
+			rx, rx, h-bottom, eventColor, template.HTMLEscapeString(rv.Name), rv.Applied.Round(time.Millisecond))
+		fmt.Fprintf(&b, `<text x="%.1f" y="22" class="small" fill="%s">%s</text>`, rx+4, eventColor, template.HTMLEscapeString(rv.Name))
+	}
 	for _, f := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%g" class="small" text-anchor="middle">%s</text>`, left+(w-left-10)*f, h-bottom+16,
 			shortDur(time.Duration(f*float64(end)).Round(tl.Width)))

@@ -146,7 +146,7 @@ func latencyPlot(r *load.Result) ([]byte, error) {
 		s := r.Samples[i]
 		label := names[s.Class]
 		if s.Verdict == load.Violation {
-			label += " ERROR (violation)"
+			label += violationSuffix
 		}
 		res = vegeta.Result{Attack: "class", Seq: uint64(seq), Timestamp: r.Started.Add(s.Offset), Latency: s.Latency, Error: label}
 		if err := p.Add(&res); err != nil {
@@ -161,8 +161,17 @@ func latencyPlot(r *load.Result) ([]byte, error) {
 	// Classes interleave, so each row of the plot's data holds one class's point and nulls for the
 	// rest: join each series across the nulls, or uPlot draws almost nothing. (If vegeta's template
 	// changes, the page still renders, only with gaps.)
-	return bytes.Replace(b.Bytes(), []byte("points: { show: false },"), []byte("points: { show: false }, spanGaps: true,"), 1), nil
+	page := bytes.Replace(b.Bytes(), []byte("points: { show: false },"), []byte("points: { show: false }, spanGaps: true,"), 1)
+	first := 0.0
+	if len(idx) > 0 {
+		first = r.Samples[idx[0]].Offset.Seconds() // vegeta's x axis counts from the first sample
+	}
+	return stylePlot(page, r, first)
 }
+
+// violationSuffix marks a class's violations in the plot's series labels; vegeta colours labels
+// with ERROR in them as failures.
+const violationSuffix = " ERROR (violation)"
 
 // ms formats a duration in milliseconds for tables.
 func ms(d time.Duration) string {

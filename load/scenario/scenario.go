@@ -301,14 +301,20 @@ func (k *Kong) Population(weights map[string]int) ([]load.Class, error) {
 // revokes client-midrun; from then on the class must get 401. The grace is cert_cache_ttl plus
 // the CRL fetch timeout, the longest a correct gateway may keep answering from its cache.
 func (k *Kong) RevokeMidRun(at time.Duration) load.Event {
-	return load.Event{
-		Name: "revoke " + MidRunIdentity, At: at, Class: RevokedMidRun,
-		Expect: load.Outcome{Status: 401, BodyContains: MsgFailedVerify},
-		Grace:  k.Opts.CertCacheTTL + k.Opts.HTTPTimeout,
-		Apply: func(ctx context.Context) error {
-			return k.serveCRL(ctx, fixtures.ClientRevoked, MidRunIdentity)
-		},
+	return MidRunRevocation(ProfileKong, at, k.Opts.CertCacheTTL+k.Opts.HTTPTimeout, func(ctx context.Context) error {
+		return k.serveCRL(ctx, fixtures.ClientRevoked, MidRunIdentity)
+	})
+}
+
+// MidRunRevocation is the L-3 event of a profile: at `at`, apply revokes client-midrun; from
+// then on (after grace, the longest a correct gateway may answer from its cache) the class must
+// get what a revoked certificate gets: Kong's 401, an ALB's failed handshake.
+func MidRunRevocation(profile string, at, grace time.Duration, apply func(context.Context) error) load.Event {
+	expect := load.Outcome{Status: 401, BodyContains: MsgFailedVerify}
+	if profile == ProfileALB {
+		expect = load.Outcome{HandshakeFailure: true}
 	}
+	return load.Event{Name: "revoke " + MidRunIdentity, At: at, Class: RevokedMidRun, Expect: expect, Grace: grace, Apply: apply}
 }
 
 // StartKong starts a Kong-profile system on the target and configures it for the load

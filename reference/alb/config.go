@@ -25,6 +25,9 @@ type Config struct {
 	// ConnectionLogs is where the connection log goes (the load balancer attribute
 	// connection_logs.s3.enabled, with a file instead of a bucket).
 	ConnectionLogs ConnectionLogs `yaml:"ConnectionLogs,omitempty"`
+	// LoadBalancerName is CreateLoadBalancer's Name, which the connection log's elb field
+	// carries ("app/<name>/<id>"); empty means "mtlsgate".
+	LoadBalancerName string `yaml:"LoadBalancerName,omitempty"`
 	// LoadBalancerAttributes are ModifyLoadBalancerAttributes' key/value pairs; the emulator
 	// applies idle_timeout.timeout_seconds (1 to 4000, default 60).
 	LoadBalancerAttributes []Attribute `yaml:"LoadBalancerAttributes,omitempty"`
@@ -43,8 +46,8 @@ type Listener struct {
 	Port int `yaml:"Port"`
 	// Protocol must be HTTPS: the emulator exists for mutual TLS.
 	Protocol string `yaml:"Protocol"`
-	// SslPolicy is an ELB security policy name; empty means ELBSecurityPolicy-TLS13-1-2-2021-06,
-	// the console's default.
+	// SslPolicy is an ELB security policy name; empty means ELBSecurityPolicy-2016-08, the
+	// API's default (DefaultPolicy).
 	SslPolicy string `yaml:"SslPolicy,omitempty"`
 	// Certificates are the server certificates; the first is the default, the others are chosen
 	// by SNI (ALB's certificate list).

@@ -2,6 +2,7 @@ package alb
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -11,7 +12,8 @@ import (
 	"time"
 )
 
-// LogEntry is one connection-log line, fields in ALB's order (SPEC A-LOG-1). Absent values are "-".
+// LogEntry is one connection-log line, the 15 fields in ALB's order (SPEC A-LOG-1). Absent
+// values are "-".
 type LogEntry struct {
 	Time         time.Time
 	ClientIP     string
@@ -19,7 +21,8 @@ type LogEntry struct {
 	ListenerPort string
 	Protocol     string
 	Cipher       string
-	// HandshakeLatency is the TLS handshake's duration.
+	// HandshakeLatency is the TLS handshake's duration; ALB writes "-" on a failed line ("set to
+	// - when … the handshake is not established successfully").
 	HandshakeLatency time.Duration
 	Subject          string
 	Validity         string
@@ -28,7 +31,29 @@ type LogEntry struct {
 	VerifyStatus string
 	TraceID      string
 	KeyExchange  string
+	// ELB is the load balancer's resource ID (app/<name>/<id>); IPAddress is the address of the
+	// node that took the connection.
+	ELB       string
+	IPAddress string
 }
+
+// ResourceID is the elb field for a load balancer named name: app/<name>/<id>, the id being the
+// first 16 hex digits of the name's SHA-256 (mtlsgate rule: AWS assigns it at creation).
+func ResourceID(name string) string {
+	if name == "" {
+		name = "mtlsgate"
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "app/" + name + "/" + hex.EncodeToString(sum[:8])
+}
+
+// logFields is how many fields ALB documents; a parser stops there, as AWS asks ("configure log
+// parsing to stop after the last documented field"). Lines written before ALB added
+// tls_keyexchange, elb and ip_address end at conn_trace_id, the 12th (minLogFields).
+const (
+	logFields    = 15
+	minLogFields = 12
+)
 
 // String renders the entry as ALB writes it: space-separated, the subject in double quotes,
 // the latency in seconds with millisecond precision.
@@ -43,10 +68,15 @@ func (e LogEntry) String() string {
 	if e.Subject != "" {
 		subject = strconv.Quote(e.Subject)
 	}
+	latency := "-"
+	if e.VerifyStatus == "Success" {
+		latency = fmt.Sprintf("%.3f", e.HandshakeLatency.Seconds())
+	}
 	return strings.Join([]string{
 		e.Time.UTC().Format("2006-01-02T15:04:05.000000Z"), dash(e.ClientIP), dash(e.ClientPort), dash(e.ListenerPort),
-		dash(e.Protocol), dash(e.Cipher), fmt.Sprintf("%.3f", e.HandshakeLatency.Seconds()), subject,
+		dash(e.Protocol), dash(e.Cipher), latency, subject,
 		dash(e.Validity), dash(e.Serial), dash(e.VerifyStatus), dash(e.TraceID), dash(e.KeyExchange),
+		dash(e.ELB), dash(e.IPAddress),
 	}, " ")
 }
 
@@ -68,8 +98,11 @@ func ParseLogLine(line string) (LogEntry, error) {
 		f, r, _ := strings.Cut(rest, " ")
 		fields, rest = append(fields, f), strings.TrimLeft(r, " ")
 	}
-	if len(fields) != 13 {
-		return LogEntry{}, fmt.Errorf("parse connection log line %q: %d fields, want 13", line, len(fields))
+	if len(fields) < minLogFields {
+		return LogEntry{}, fmt.Errorf("parse connection log line %q: %d fields, want %d (or the first %d)", line, len(fields), logFields, minLogFields)
+	}
+	for len(fields) < logFields {
+		fields = append(fields, "-")
 	}
 	undash := func(s string) string {
 		if s == "-" {
@@ -81,15 +114,17 @@ func ParseLogLine(line string) (LogEntry, error) {
 	if err != nil {
 		return LogEntry{}, fmt.Errorf("parse connection log line: timestamp: %w", err)
 	}
-	secs, err := strconv.ParseFloat(fields[6], 64)
-	if err != nil {
-		return LogEntry{}, fmt.Errorf("parse connection log line: tls_handshake_latency: %w", err)
+	var secs float64
+	if fields[6] != "-" {
+		if secs, err = strconv.ParseFloat(fields[6], 64); err != nil {
+			return LogEntry{}, fmt.Errorf("parse connection log line: tls_handshake_latency: %w", err)
+		}
 	}
 	return LogEntry{
 		Time: t, ClientIP: undash(fields[1]), ClientPort: undash(fields[2]), ListenerPort: undash(fields[3]),
 		Protocol: undash(fields[4]), Cipher: undash(fields[5]), HandshakeLatency: time.Duration(secs * float64(time.Second)),
 		Subject: undash(fields[7]), Validity: undash(fields[8]), Serial: undash(fields[9]), VerifyStatus: undash(fields[10]),
-		TraceID: undash(fields[11]), KeyExchange: undash(fields[12]),
+		TraceID: undash(fields[11]), KeyExchange: undash(fields[12]), ELB: undash(fields[13]), IPAddress: undash(fields[14]),
 	}, nil
 }
 

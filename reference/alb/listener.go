@@ -61,7 +61,8 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 	if len(l.Certificates) == 0 {
 		return nil, fmt.Errorf("%s.Certificates: an HTTPS listener needs at least one certificate", where)
 	}
-	conf := &tls.Config{NextProtos: []string{"http/1.1"}}
+	// ALB's HTTPS listeners offer HTTP/2 by ALPN, and HTTP/1.1 (SPEC A-H2-1).
+	conf := &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
 	ls.policy.apply(conf)
 	for j, c := range l.Certificates {
 		pair, err := loadKeyPair(c.CertificateFile, c.PrivateKeyFile)
@@ -77,6 +78,10 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 	if ls.group = groups[tgName]; ls.group == nil {
 		return nil, fmt.Errorf("%s.DefaultActions[0].TargetGroupArn %q: no target group has that TargetGroupName or TargetGroupArn", where, tgName)
 	}
+	// "Session resumption is not supported while using mutual TLS passthrough or verify modes"
+	// (mutual-authentication): every connection in those modes is a full handshake, so every
+	// one presents (and has verified) a certificate. Off mode resumes, as ALB does (SPEC A-MODE-1).
+	conf.SessionTicketsDisabled = ls.mode == ModePassthrough || ls.mode == ModeVerify
 	switch ls.mode {
 	case ModePassthrough:
 		conf.ClientAuth = tls.RequestClientCert
@@ -159,7 +164,8 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 			}
 			return ctx
 		},
-		ErrorLog: a.opts.Log,
+		ErrorLog:  a.opts.Log,
+		Protocols: httpAndH2(),
 	})
 	if err != nil {
 		ln.Close()
@@ -169,6 +175,14 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 	out.wg.Add(1)
 	go out.acceptLoop()
 	return out, nil
+}
+
+// httpAndH2 is HTTP/1.1 and HTTP/2, what an HTTPS listener serves.
+func httpAndH2() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	return &p
 }
 
 func (l *listener) url() string {
@@ -222,8 +236,9 @@ func (l *listener) handshake(raw net.Conn) {
 		err = fmt.Errorf("policy %s does not allow %s", ls.policy.Name, OpenSSLCipherName(cs.CipherSuite))
 	}
 	clientIP, clientPort, _ := net.SplitHostPort(raw.RemoteAddr().String())
+	nodeIP, _, _ := net.SplitHostPort(raw.LocalAddr().String())
 	e := LogEntry{Time: start, ClientIP: clientIP, ClientPort: clientPort, ListenerPort: strconv.Itoa(l.port),
-		HandshakeLatency: latency, TraceID: trace, VerifyStatus: "Success"}
+		HandshakeLatency: latency, TraceID: trace, VerifyStatus: "Success", ELB: ResourceID(st.cfg.LoadBalancerName), IPAddress: nodeIP}
 	if cs.Version != 0 {
 		e.Protocol, e.Cipher, e.KeyExchange = ProtocolName(cs.Version), OpenSSLCipherName(cs.CipherSuite), GroupName(cs.CurveID)
 	}
@@ -312,7 +327,7 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		chain = r.TLS.PeerCertificates
 	}
 	proxy := &httputil.ReverseProxy{
-		Transport: ls.group.transport,
+		Transport: ls.group.transportFor(BackendPolicy(ls.policy)),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = ls.group.scheme, t.addr()
 			pr.Out.Host = pr.In.Host

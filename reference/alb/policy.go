@@ -7,11 +7,41 @@ import (
 	"strings"
 )
 
-// DefaultPolicy is the console's default for a new HTTPS listener.
-const DefaultPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+// DefaultPolicy is the policy of an HTTPS listener created without SslPolicy. The emulator's
+// configuration is the ELBv2 API's CreateListener, so it takes the API's default: "Other methods
+// (for example, the AWS CLI, AWS CloudFormation, and the AWS CDK) – The default security policy
+// is ELBSecurityPolicy-2016-08" (describe-ssl-policies). The console's default is
+// ConsoleDefaultPolicy.
+const DefaultPolicy = "ELBSecurityPolicy-2016-08"
 
-// TargetPolicy is the policy ALB uses towards HTTPS targets (SPEC A-TG-1).
+// ConsoleDefaultPolicy is the console's default for a new HTTPS listener (describe-ssl-policies).
+const ConsoleDefaultPolicy = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+
+// TargetPolicy is the policy ALB uses towards HTTPS targets behind a listener with a TLS 1.3
+// policy (SPEC A-TG-1); BackendPolicy gives it for any listener.
 const TargetPolicy = "ELBSecurityPolicy-TLS13-1-0-2021-06"
+
+// The other back-end policies of describe-ssl-policies.
+const (
+	targetPolicyFIPS   = "ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04"
+	targetPolicyLegacy = "ELBSecurityPolicy-2016-08"
+)
+
+// BackendPolicy is the policy ALB uses towards HTTPS targets behind a listener with policy p:
+// "If the HTTPS listener uses a TLS 1.3 security policy, backend connections use the
+// ELBSecurityPolicy-TLS13-1-0-2021-06 policy. If the HTTPS listener uses a FIPS policy, backend
+// connections use the ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04 policy. Otherwise, backend
+// connections use the ELBSecurityPolicy-2016-08 policy." (describe-ssl-policies). A FIPS policy
+// is also a TLS 1.3 policy; FIPS wins, as the more specific sentence.
+func BackendPolicy(p Policy) string {
+	switch {
+	case strings.Contains(p.Name, "-FIPS-"):
+		return targetPolicyFIPS
+	case p.MaxVersion == tls.VersionTLS13:
+		return TargetPolicy
+	}
+	return targetPolicyLegacy
+}
 
 // Policy is one ELB security policy as crypto/tls can serve it.
 type Policy struct {
@@ -22,6 +52,9 @@ type Policy struct {
 	// not implement (ECDHE-*-AES256-SHA384, AES256-SHA256) are listed in Unsupported instead.
 	Ciphers     []string
 	Unsupported []string
+	// Listed are the TLS 1.0–1.2 suites in the policy's own order, supported by Go or not, as
+	// DescribeSSLPolicies lists them.
+	Listed []string
 	// TLS13Ciphers are the TLS 1.3 suites the policy allows. Go always offers all three TLS 1.3
 	// suites; see NoChaCha20.
 	TLS13Ciphers []string
@@ -44,7 +77,7 @@ func policyTable() []Policy {
 	ext1 := append(slices.Clone(std), "AES128-GCM-SHA256", "AES128-SHA256", "AES256-GCM-SHA384", "AES256-SHA256")
 	ext2 := append(slices.Clone(ext1), "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA", "AES128-SHA", "AES256-SHA")
 	mk := func(name string, minV uint16, ciphers []string) Policy {
-		p := Policy{Name: name, MinVersion: minV, MaxVersion: tls.VersionTLS13, TLS13Ciphers: tls13, Groups: groups}
+		p := Policy{Name: name, MinVersion: minV, MaxVersion: tls.VersionTLS13, TLS13Ciphers: tls13, Groups: groups, Listed: ciphers}
 		for _, c := range ciphers {
 			if _, ok := goSuite(c); ok {
 				p.Ciphers = append(p.Ciphers, c)
@@ -59,6 +92,20 @@ func policyTable() []Policy {
 	fips.Groups = []tls.CurveID{tls.CurveP256, tls.CurveP384, tls.CurveP521}
 	pq := mk("ELBSecurityPolicy-TLS13-1-3-PQ-2025-09", tls.VersionTLS13, nil)
 	pq.Groups = append([]tls.CurveID{tls.X25519MLKEM768}, groups...)
+	resPQ := mk(ConsoleDefaultPolicy, tls.VersionTLS12, ecdheGCM)
+	resPQ.Groups = pq.Groups
+	// ELBSecurityPolicy-2016-08: TLS 1.0–1.2, no TLS 1.3; the API's default listener policy and
+	// the back-end policy behind listeners without TLS 1.3.
+	legacy := mk(targetPolicyLegacy, tls.VersionTLS10, []string{"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+		"ECDHE-ECDSA-AES128-SHA256", "ECDHE-RSA-AES128-SHA256", "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA",
+		"ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-RSA-AES256-SHA384",
+		"ECDHE-RSA-AES256-SHA", "ECDHE-ECDSA-AES256-SHA", "AES128-GCM-SHA256", "AES128-SHA256", "AES128-SHA",
+		"AES256-GCM-SHA384", "AES256-SHA256", "AES256-SHA"})
+	legacy.MaxVersion, legacy.TLS13Ciphers = tls.VersionTLS12, nil
+	// ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04, the back-end policy behind FIPS listeners: TLS
+	// 1.0–1.3, AES suites only, NIST curves (mtlsgate takes its TLS 1.2 suites as Ext2's AES set).
+	fipsBackend := mk(targetPolicyFIPS, tls.VersionTLS10, ext2)
+	fipsBackend.TLS13Ciphers, fipsBackend.NoChaCha20, fipsBackend.Groups = fips.TLS13Ciphers, true, fips.Groups
 	return []Policy{
 		mk("ELBSecurityPolicy-TLS13-1-3-2021-06", tls.VersionTLS13, nil),
 		mk("ELBSecurityPolicy-TLS13-1-2-2021-06", tls.VersionTLS12, std),
@@ -69,6 +116,9 @@ func policyTable() []Policy {
 		mk("ELBSecurityPolicy-TLS13-1-0-2021-06", tls.VersionTLS10, ext2),
 		fips,
 		pq,
+		resPQ,
+		legacy,
+		fipsBackend,
 	}
 }
 

@@ -201,7 +201,7 @@ func TestHeaderFormats(t *testing.T) {
 	h := http.Header{}
 	names.setVerify(h, leaf)
 	for k, want := range map[string]string{
-		"X-Amzn-Mtls-Clientcert-Serial-Number": "A1B2C3D4E5F",
+		"X-Amzn-Mtls-Clientcert-Serial-Number": "0A1B2C3D4E5F", // whole bytes, as AWS's 03A5B1
 		"X-Amzn-Mtls-Clientcert-Validity":      "NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z",
 		"X-Amzn-Mtls-Clientcert-Subject":       `CN=client.example.com,O=Example\, Inc.,C=US`,
 		"X-Amzn-Mtls-Clientcert-Issuer":        `CN=client.example.com,O=Example\, Inc.,C=US`,
@@ -238,17 +238,31 @@ func TestPolicyTable(t *testing.T) {
 		firstKEX  tls.CurveID
 		anyCipher bool
 	}{
-		"ELBSecurityPolicy-TLS13-1-3-2021-06":      {tls.VersionTLS13, false, tls.X25519, false},
-		"ELBSecurityPolicy-TLS13-1-2-2021-06":      {tls.VersionTLS12, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-2-Res-2021-06":  {tls.VersionTLS12, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06": {tls.VersionTLS12, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06": {tls.VersionTLS12, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-1-2021-06":      {tls.VersionTLS11, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-0-2021-06":      {tls.VersionTLS10, false, tls.X25519, true},
-		"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04": {tls.VersionTLS13, true, tls.CurveP256, false},
-		"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09":   {tls.VersionTLS13, false, tls.X25519MLKEM768, false},
+		"ELBSecurityPolicy-TLS13-1-3-2021-06":        {tls.VersionTLS13, false, tls.X25519, false},
+		"ELBSecurityPolicy-TLS13-1-2-2021-06":        {tls.VersionTLS12, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-2-Res-2021-06":    {tls.VersionTLS12, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06":   {tls.VersionTLS12, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06":   {tls.VersionTLS12, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-1-2021-06":        {tls.VersionTLS11, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-0-2021-06":        {tls.VersionTLS10, false, tls.X25519, true},
+		"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04":   {tls.VersionTLS13, true, tls.CurveP256, false},
+		"ELBSecurityPolicy-TLS13-1-3-PQ-2025-09":     {tls.VersionTLS13, false, tls.X25519MLKEM768, false},
+		"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09": {tls.VersionTLS12, false, tls.X25519MLKEM768, true},
+		"ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04":   {tls.VersionTLS10, true, tls.CurveP256, true},
 	}
-	if len(Policies()) != len(want) {
+	legacy, err := LookupPolicy("ELBSecurityPolicy-2016-08")
+	if err != nil || legacy.MinVersion != tls.VersionTLS10 || legacy.MaxVersion != tls.VersionTLS12 || len(legacy.TLS13Ciphers) != 0 {
+		t.Errorf("ELBSecurityPolicy-2016-08: TLS 1.0–1.2 and no TLS 1.3: %+v %v", legacy, err)
+	}
+	for listener, backend := range map[string]string{
+		"ELBSecurityPolicy-TLS13-1-2-2021-06": "ELBSecurityPolicy-TLS13-1-0-2021-06", "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09": "ELBSecurityPolicy-TLS13-1-0-2021-06",
+		"ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04": "ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04", "ELBSecurityPolicy-2016-08": "ELBSecurityPolicy-2016-08",
+	} {
+		if got := BackendPolicy(must(LookupPolicy(listener))); got != backend {
+			t.Errorf("behind %s: back-end policy %s, want %s", listener, got, backend)
+		}
+	}
+	if len(Policies()) != len(want)+1 {
 		t.Errorf("%d policies, want %d", len(Policies()), len(want))
 	}
 	for name, w := range want {
@@ -270,7 +284,10 @@ func TestPolicyTable(t *testing.T) {
 	if def.Name != DefaultPolicy {
 		t.Errorf("default policy %s", def.Name)
 	}
-	if _, err := LookupPolicy("ELBSecurityPolicy-2016-08"); err == nil || !strings.Contains(err.Error(), `SslPolicy "ELBSecurityPolicy-2016-08"`) {
+	if def.Name != "ELBSecurityPolicy-2016-08" {
+		t.Errorf("a listener without SslPolicy gets %s, want the API's default ELBSecurityPolicy-2016-08", def.Name)
+	}
+	if _, err := LookupPolicy("ELBSecurityPolicy-2015-05"); err == nil || !strings.Contains(err.Error(), `SslPolicy "ELBSecurityPolicy-2015-05"`) {
 		t.Errorf("unknown policy: %v", err)
 	}
 	if OpenSSLCipherName(tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) != "ECDHE-RSA-AES128-GCM-SHA256" || ProtocolName(tls.VersionTLS13) != "TLSv1.3" {
@@ -311,9 +328,9 @@ func TestLogLineRoundTrip(t *testing.T) {
 	e := LogEntry{Time: time.Date(2023, 10, 4, 17, 31, 46, 904395000, time.UTC), ClientIP: "192.0.2.1", ClientPort: "54321", ListenerPort: "443",
 		Protocol: "TLSv1.3", Cipher: "TLS_AES_128_GCM_SHA256", HandshakeLatency: 11 * time.Millisecond, Subject: "CN=client,O=Example Inc.",
 		Validity: "NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z", Serial: "FEF257E6E8F8AB57", VerifyStatus: "Success",
-		TraceID: "TID_0123456789abcdef0123456789abcdef", KeyExchange: "X25519"}
+		TraceID: "TID_0123456789abcdef0123456789abcdef", KeyExchange: "X25519", ELB: ResourceID("my-alb"), IPAddress: "10.0.0.5"}
 	line := e.String()
-	want := `2023-10-04T17:31:46.904395Z 192.0.2.1 54321 443 TLSv1.3 TLS_AES_128_GCM_SHA256 0.011 "CN=client,O=Example Inc." NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z FEF257E6E8F8AB57 Success TID_0123456789abcdef0123456789abcdef X25519`
+	want := `2023-10-04T17:31:46.904395Z 192.0.2.1 54321 443 TLSv1.3 TLS_AES_128_GCM_SHA256 0.011 "CN=client,O=Example Inc." NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z FEF257E6E8F8AB57 Success TID_0123456789abcdef0123456789abcdef X25519 ` + ResourceID("my-alb") + ` 10.0.0.5`
 	if line != want {
 		t.Errorf("line\n%s\nwant\n%s", line, want)
 	}
@@ -322,8 +339,26 @@ func TestLogLineRoundTrip(t *testing.T) {
 		t.Errorf("round trip: %+v %v", back, err)
 	}
 	empty := LogEntry{Time: e.Time, VerifyStatus: "Failed:ClientCertRejected"}.String()
-	if _, err := ParseLogLine(empty); err != nil || strings.Count(empty, " ") != 12 {
+	if _, err := ParseLogLine(empty); err != nil || strings.Count(empty, " ") != 14 {
 		t.Errorf("empty entry %q: %v", empty, err)
+	}
+	// A failed line keeps the certificate fields but has no handshake latency.
+	failed := e
+	failed.VerifyStatus = "Failed:ClientCertUntrusted"
+	if f := strings.Fields(failed.String()); f[6] != "-" || !strings.Contains(failed.String(), "FEF257E6E8F8AB57 Failed:ClientCertUntrusted") {
+		t.Errorf("failed line %q: latency %q, want -", failed.String(), f[6])
+	}
+	if !strings.HasPrefix(ResourceID(""), "app/mtlsgate/") || len(ResourceID("x")) != len("app/x/")+16 {
+		t.Errorf("ResourceID: %q", ResourceID(""))
+	}
+	// AWS's own example lines (load-balancer-connection-logs) end at conn_trace_id; they parse.
+	for _, aws := range []string{
+		`2023-10-04T17:05:15.514108Z 203.0.113.1 36280 443 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 4.036 "CN=amazondomains.com,O=endEntity,L=Seattle,ST=Washington,C=US" NotBefore=2023-09-21T22:43:21Z;NotAfter=2026-06-17T22:43:21Z FEF257372D5C14D4 Success TID_3180a73013c8ca4bac2f731159d4b0fe`,
+		`2023-10-04T17:05:15.514108Z 203.0.113.1 36280 443 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 - "CN=amazondomains.com,O=endEntity,L=Seattle,ST=Washington,C=US" NotBefore=2023-09-21T22:43:21Z;NotAfter=2026-06-17T22:43:21Z FEF257372D5C14D4 Failed:ClientCertUntrusted TID_1c71a68d70587445ad5127ff8b2687d7`,
+	} {
+		if got, err := ParseLogLine(aws); err != nil || got.Serial != "FEF257372D5C14D4" || got.ELB != "" {
+			t.Errorf("AWS example %q: %+v %v", aws, got, err)
+		}
 	}
 }
 

@@ -77,11 +77,17 @@ func matches(rs []CodeRange, code int) bool {
 
 // targetGroup is a running target group: its targets, their health and the transport to them.
 type targetGroup struct {
-	cfg       TargetGroup
-	scheme    string
+	cfg    TargetGroup
+	scheme string
+	// transport carries health checks; byPolicy the requests of listeners, one per back-end
+	// policy (BackendPolicy), made on first use.
 	transport *http.Transport
-	targets   []*target
-	rr        atomic.Uint64
+	mu        sync.Mutex
+	byPolicy  map[string]*http.Transport
+	// idle gives the load balancer's idle timeout in force, read at each new connection.
+	idle    func() time.Duration
+	targets []*target
+	rr      atomic.Uint64
 
 	check     healthCheck
 	startOnce sync.Once
@@ -167,7 +173,7 @@ func newTargetGroup(cfg TargetGroup, where string, idle func() time.Duration) (*
 	if hc.codes, err = ParseHTTPCodes(cfg.Matcher.HttpCode); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	tg := &targetGroup{cfg: cfg, scheme: scheme, check: hc, transport: targetTransport(idle)}
+	tg := &targetGroup{cfg: cfg, scheme: scheme, check: hc, idle: idle, transport: targetTransport(TargetPolicy, idle)}
 	for i, t := range cfg.Targets {
 		if t.Id == "" || t.Port < 1 || t.Port > 65535 {
 			return nil, fmt.Errorf("%s: Targets[%d]: give an Id (IP address) and a Port from 1 to 65535", where, i)
@@ -192,12 +198,37 @@ func schemeOf(protocol string) (string, error) {
 	return "", fmt.Errorf("%q: use HTTP or HTTPS", protocol)
 }
 
-// targetTransport talks to targets with ELBSecurityPolicy-TLS13-1-0-2021-06 and, as ALB does,
+// transportFor is the transport to the group's targets under the back-end policy named policy.
+func (g *targetGroup) transportFor(policy string) *http.Transport {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t := g.byPolicy[policy]; t != nil {
+		return t
+	}
+	if g.byPolicy == nil {
+		g.byPolicy = map[string]*http.Transport{}
+	}
+	t := targetTransport(policy, g.idle)
+	g.byPolicy[policy] = t
+	return t
+}
+
+// closeIdle drops the idle connections of every transport of the group.
+func (g *targetGroup) closeIdle() {
+	g.transport.CloseIdleConnections()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, t := range g.byPolicy {
+		t.CloseIdleConnections()
+	}
+}
+
+// targetTransport talks to targets with the back-end policy named policy and, as ALB does,
 // without verifying the target's certificate. A connection must open within 10 s and may stay
-// quiet no longer than the idle timeout, before the answer and inside it alike.
-func targetTransport(idle func() time.Duration) *http.Transport {
+// quiet no longer than the idle timeout idle() gives, before the answer and inside it alike.
+func targetTransport(policy string, idle func() time.Duration) *http.Transport {
 	conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // ALB does not verify targets (SPEC A-TG-1)
-	if p, err := LookupPolicy(TargetPolicy); err == nil {
+	if p, err := LookupPolicy(policy); err == nil {
 		p.apply(conf)
 	}
 	return &http.Transport{
@@ -258,7 +289,7 @@ func (g *targetGroup) stop() {
 		g.cancel()
 	}
 	g.wg.Wait()
-	g.transport.CloseIdleConnections()
+	g.closeIdle()
 }
 
 func (g *targetGroup) probeLoop(ctx context.Context, client *http.Client, t *target) {

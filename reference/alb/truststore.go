@@ -114,6 +114,10 @@ func ParseCABundle(b []byte) ([]*x509.Certificate, error) {
 		case strings.TrimSpace(line) == "":
 			return nil, fmt.Errorf("%s (line %d: blank line; the bundle must not contain blank lines)", ErrTextInvalidBundle, lineNo)
 		case strings.HasPrefix(line, "#"):
+			// "Comments must be preceded by a # character and must not contain any - characters."
+			if strings.Contains(line, "-") {
+				return nil, fmt.Errorf("%s (line %d: a # comment must not contain any - character)", ErrTextInvalidBundle, lineNo)
+			}
 		case strings.TrimSpace(line) == "-----BEGIN CERTIFICATE-----":
 			in, block = true, []string{line}
 		default:

@@ -209,8 +209,10 @@ func FuzzCRLDownload(f *testing.F) {
 		client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Body: io.NopCloser(bytes.NewReader(b)), Request: r, Header: http.Header{}}, nil
 		})}
-		c := newRevocationChecker(client, slog.New(slog.DiscardHandler))
-		crl, err := c.download("http://crl.test/ca.crl", 2*time.Second)
+		c := newRevocationChecker(client, client, slog.New(slog.DiscardHandler))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		crl, err := c.download(ctx, client, "http://crl.test/ca.crl")
 		if err == nil && crl == nil {
 			t.Fatal("no CRL and no error")
 		}

@@ -35,6 +35,11 @@ type Options struct {
 	// Config is the loaded kong.conf; nil means Kong's defaults.
 	Config *kongconf.Config
 	Log    *slog.Logger
+	// AdminToken, when set, is required in every Admin API request's Kong-Admin-Token header.
+	AdminToken string
+	// AdminHosts are host names the Admin API answers to besides IP addresses, loopback names
+	// and the names in admin_listen (K-ADM-5).
+	AdminHosts []string
 }
 
 // Gateway is a running (or ready to run) reference gateway.
@@ -117,7 +122,8 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.api = admin.NewAPI(g.db, admin.APIOptions{Info: g.info, Server: version.Server, Log: g.log, DBLess: conf.Database == "off"})
+	g.api = admin.NewAPI(g.db, admin.APIOptions{Info: g.info, Server: version.Server, Log: g.log, DBLess: conf.Database == "off",
+		GUIURL: conf.Values["admin_gui_url"], Hosts: append(listenHosts(conf.AdminListen), opts.AdminHosts...), Token: opts.AdminToken})
 	if conf.DeclarativeConfig != "" {
 		if conf.Database != "off" {
 			return nil, fmt.Errorf("declarative_config %s is only read when database = off", conf.DeclarativeConfig)
@@ -135,6 +141,18 @@ func New(opts Options) (*Gateway, error) {
 		}
 	}
 	return g, nil
+}
+
+// listenHosts are the host names (not addresses) listeners are bound to, which the Admin API
+// accepts as a Host.
+func listenHosts(ls []kongconf.Listener) []string {
+	var out []string
+	for _, l := range ls {
+		if h, _, err := net.SplitHostPort(l.Address); err == nil && net.ParseIP(h) == nil {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // apply compiles a snapshot and makes it the one requests see.
@@ -185,7 +203,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 			if l.SSL {
 				tlsConf = g.listenerTLS(grp.role, l.HTTP2)
 			}
-			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log})
+			// HTTP/2 only where the listener has the http2 flag, over TLS (SPEC K-H2-1).
+			var protos http.Protocols
+			protos.SetHTTP1(true)
+			protos.SetHTTP2(l.SSL && l.HTTP2)
+			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log, Protocols: &protos})
 			if err != nil {
 				_ = g.Close(context.Background())
 				return fmt.Errorf("start %s listener %s: %w", grp.role, l.Address, err)
@@ -261,8 +283,8 @@ func (g *Gateway) listenerTLS(role string, http2 bool) *tls.Config {
 	}
 }
 
-// newRevocation builds the CRL fetcher; its HTTPS trust is lua_ssl_trusted_certificate, as for
-// Kong's Lua sockets ("system" is the system pool).
+// newRevocation builds the OCSP and CRL client; with ssl_verify (the default) its HTTPS trust is
+// lua_ssl_trusted_certificate, as for Kong's Lua sockets ("system" is the system pool).
 func newRevocation(conf *kongconf.Config, log *slog.Logger) (*revocationChecker, error) {
 	var roots *x509.CertPool
 	for _, t := range conf.LuaSSLTrustedCertificate {
@@ -282,8 +304,9 @@ func newRevocation(conf *kongconf.Config, log *slog.Logger) (*revocationChecker,
 			return nil, fmt.Errorf("lua_ssl_trusted_certificate: failed loading certificate from %s", t)
 		}
 	}
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: false, MaxIdleConnsPerHost: 4}
-	return newRevocationChecker(&http.Client{Transport: transport}, log), nil
+	verify := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 4}
+	insecure := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 4} //nolint:gosec // ssl_verify=false asks for exactly this
+	return newRevocationChecker(&http.Client{Transport: verify}, &http.Client{Transport: insecure}, log), nil
 }
 
 // loadGlobals reads the kong.conf settings every upstream connection starts from.

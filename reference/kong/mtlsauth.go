@@ -41,6 +41,7 @@ type mtlsAuthConfig struct {
 	revocationMode     string
 	allowPartialChain  bool
 	sendCADN           bool
+	sslVerify          bool
 	certCacheTTL       time.Duration
 	httpTimeout        time.Duration
 	// verified caches chain verification per presented chain for cache_ttl, as Kong's plugin
@@ -104,6 +105,7 @@ func compileMTLSAuth(cfg map[string]any, cas map[string]*x509.Certificate) (*mtl
 		groupBy: admin.String(cfg["authenticated_group_by"]), anonymous: admin.String(cfg["anonymous"]),
 		defaultConsumer: admin.String(cfg["default_consumer"]), revocationMode: admin.String(cfg["revocation_check_mode"]),
 		allowPartialChain: cfg["allow_partial_chain"] == true, sendCADN: cfg["send_ca_dn"] == true,
+		sslVerify:    cfg["ssl_verify"] != false,
 		certCacheTTL: time.Duration(admin.Int(cfg["cert_cache_ttl"])) * time.Millisecond,
 		httpTimeout:  time.Duration(admin.Int(cfg["http_timeout"])) * time.Millisecond,
 		roots:        x509.NewCertPool(),

@@ -1,16 +1,21 @@
 package kong
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
 )
@@ -32,13 +37,18 @@ const maxCRLSize = 32 << 20
 // maxCached bounds the status cache; past it, expired entries go, then everything.
 const maxCached = 10000
 
-// revocationChecker fetches CRLs from certificates' distribution points (SPEC K-MTLS-8). Results
-// are cached per certificate for cert_cache_ttl; concurrent requests for one certificate share
-// one fetch; a fetch is bounded by http_timeout and holds no lock, so it blocks no other request.
+// maxOCSPResponse bounds an OCSP response; a real one is a few kilobytes.
+const maxOCSPResponse = 1 << 20
+
+// revocationChecker asks a certificate's OCSP responder (Authority Information Access) and
+// fetches its CRL (distribution point), SPEC K-MTLS-8. Results are cached per certificate for
+// cert_cache_ttl; concurrent requests for one certificate share one check; a check is bounded by
+// http_timeout as a whole and holds no lock, so it blocks no other request.
 type revocationChecker struct {
-	client *http.Client
-	log    *slog.Logger
-	now    func() time.Time
+	// verify trusts lua_ssl_trusted_certificate; insecure is for ssl_verify=false.
+	verify, insecure *http.Client
+	log              *slog.Logger
+	now              func() time.Time
 
 	mu       sync.Mutex
 	cache    map[string]cachedStatus
@@ -55,9 +65,9 @@ type fetch struct {
 	status revStatus
 }
 
-func newRevocationChecker(client *http.Client, log *slog.Logger) *revocationChecker {
+func newRevocationChecker(verify, insecure *http.Client, log *slog.Logger) *revocationChecker {
 	return &revocationChecker{
-		client: client, log: log, now: time.Now,
+		verify: verify, insecure: insecure, log: log, now: time.Now,
 		cache: map[string]cachedStatus{}, inflight: map[string]*fetch{},
 	}
 }
@@ -68,7 +78,7 @@ func (c *revocationChecker) check(m *mtlsAuthConfig, chain []*x509.Certificate) 
 	if m.revocationMode == "SKIP" || len(chain) < 2 {
 		return false
 	}
-	st := c.status(chain[0], chain[1], m.httpTimeout, m.certCacheTTL)
+	st := c.status(chain[0], chain[1], m.sslVerify, m.httpTimeout, m.certCacheTTL)
 	switch st {
 	case revRevoked:
 		return true
@@ -78,9 +88,9 @@ func (c *revocationChecker) check(m *mtlsAuthConfig, chain []*x509.Certificate) 
 	return false
 }
 
-// status returns the leaf's status, from the cache or one shared fetch.
-func (c *revocationChecker) status(leaf, issuer *x509.Certificate, timeout, ttl time.Duration) revStatus {
-	key := certinfo.Fingerprint(leaf.Raw)
+// status returns the leaf's status, from the cache or one shared check.
+func (c *revocationChecker) status(leaf, issuer *x509.Certificate, sslVerify bool, timeout, ttl time.Duration) revStatus {
+	key := certinfo.Fingerprint(leaf.Raw) + "|" + strconv.FormatBool(sslVerify)
 	c.mu.Lock()
 	if e, ok := c.cache[key]; ok && c.now().Before(e.expires) {
 		c.mu.Unlock()
@@ -99,7 +109,13 @@ func (c *revocationChecker) status(leaf, issuer *x509.Certificate, timeout, ttl 
 	c.inflight[key] = f
 	c.mu.Unlock()
 
-	f.status = c.fetch(leaf, issuer, timeout)
+	client := c.verify
+	if !sslVerify {
+		client = c.insecure
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	f.status = c.fetch(ctx, client, leaf, issuer)
+	cancel()
 
 	c.mu.Lock()
 	delete(c.inflight, key)
@@ -122,19 +138,87 @@ func (c *revocationChecker) status(leaf, issuer *x509.Certificate, timeout, ttl 
 	return f.status
 }
 
-// fetch downloads the leaf's CRL and decides; anything it cannot trust is unknown.
-func (c *revocationChecker) fetch(leaf, issuer *x509.Certificate, timeout time.Duration) revStatus {
-	url := ""
-	for _, u := range leaf.CRLDistributionPoints {
-		if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
-			url = u
-			break
-		}
-	}
-	if url == "" {
+// fetch decides the leaf's status. The OCSP responder is asked first; its good or revoked is
+// final. When it cannot say (no answer, an answer that does not verify, is stale, is for another
+// certificate, or says unknown), the CRL decides, if the certificate names one. A certificate that
+// names neither, or whose status nobody could tell, is unknown.
+func (c *revocationChecker) fetch(ctx context.Context, client *http.Client, leaf, issuer *x509.Certificate) revStatus {
+	ocspURL, crlURL := httpURL(leaf.OCSPServer), httpURL(leaf.CRLDistributionPoints)
+	if ocspURL == "" && crlURL == "" {
+		c.log.Debug("revocation status unknown: the certificate names no OCSP responder and no CRL", "subject", certinfo.DN(leaf))
 		return revUnknown
 	}
-	crl, err := c.download(url, timeout)
+	if ocspURL != "" {
+		st, err := c.askOCSP(ctx, client, ocspURL, leaf, issuer)
+		if err == nil {
+			return st
+		}
+		c.log.Warn("revocation status unknown from OCSP", "subject", certinfo.DN(leaf), "ocsp", ocspURL, "error", err)
+	}
+	if crlURL == "" {
+		return revUnknown
+	}
+	return c.checkCRL(ctx, client, crlURL, leaf, issuer)
+}
+
+// httpURL is the first http(s) URL of urls, or "".
+func httpURL(urls []string) string {
+	for _, u := range urls {
+		if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+			return u
+		}
+	}
+	return ""
+}
+
+// askOCSP posts an OCSP request for leaf; any answer it cannot trust is an error.
+func (c *revocationChecker) askOCSP(ctx context.Context, client *http.Client, url string, leaf, issuer *x509.Certificate) (revStatus, error) {
+	body, err := ocsp.CreateRequest(leaf, issuer, nil)
+	if err != nil {
+		return revUnknown, fmt.Errorf("build OCSP request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return revUnknown, err
+	}
+	req.Header.Set("Content-Type", "application/ocsp-request")
+	resp, err := client.Do(req)
+	if err != nil {
+		return revUnknown, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return revUnknown, fmt.Errorf("OCSP request: %s", resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxOCSPResponse))
+	if err != nil {
+		return revUnknown, fmt.Errorf("read OCSP response: %w", err)
+	}
+	// ParseResponseForCert checks the signature (by the issuer, or a responder it certified)
+	// and that the answer is about this serial.
+	r, err := ocsp.ParseResponseForCert(b, leaf, issuer)
+	if err != nil {
+		return revUnknown, fmt.Errorf("OCSP response: %w", err)
+	}
+	now := c.now()
+	if !r.NextUpdate.IsZero() && now.After(r.NextUpdate) {
+		return revUnknown, fmt.Errorf("OCSP response is stale: nextUpdate %s is past", r.NextUpdate.Format(time.RFC3339))
+	}
+	if r.ThisUpdate.After(now.Add(5 * time.Minute)) {
+		return revUnknown, fmt.Errorf("OCSP response is not yet valid: thisUpdate %s", r.ThisUpdate.Format(time.RFC3339))
+	}
+	switch r.Status {
+	case ocsp.Good:
+		return revGood, nil
+	case ocsp.Revoked:
+		return revRevoked, nil
+	}
+	return revUnknown, errors.New(`OCSP responder says "unknown"`)
+}
+
+// checkCRL downloads the leaf's CRL and decides; anything it cannot trust is unknown.
+func (c *revocationChecker) checkCRL(ctx context.Context, client *http.Client, url string, leaf, issuer *x509.Certificate) revStatus {
+	crl, err := c.download(ctx, client, url)
 	if err != nil {
 		c.log.Warn("revocation status unknown", "subject", certinfo.DN(leaf), "crl", url, "error", err)
 		return revUnknown
@@ -155,14 +239,12 @@ func (c *revocationChecker) fetch(leaf, issuer *x509.Certificate, timeout time.D
 	return revGood
 }
 
-func (c *revocationChecker) download(url string, timeout time.Duration) (*x509.RevocationList, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+func (c *revocationChecker) download(ctx context.Context, client *http.Client, url string) (*x509.RevocationList, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -189,6 +189,20 @@ func (rt *router) find(req request) *match {
 	return nil
 }
 
+// sniMatch matches a route's SNI against the client's, as Kong's router (kong/router/transform.lua)
+// does: "*.example.test" matches any name ending in ".example.test", "api.*" any name starting
+// with "api.", anything else the name itself; a trailing dot of the client's name is ignored.
+func sniMatch(pattern, sni string) bool {
+	sni = strings.ToLower(sni)
+	switch {
+	case strings.HasSuffix(pattern, "*"):
+		return strings.HasPrefix(sni, strings.TrimSuffix(pattern, "*"))
+	case strings.HasPrefix(pattern, "*"):
+		return strings.HasSuffix(strings.TrimSuffix(sni, "."), pattern[1:])
+	}
+	return strings.TrimSuffix(sni, ".") == pattern
+}
+
 // match checks every attribute of the piece; it returns the matched path text.
 func (p routePiece) match(req request) (string, bool) {
 	r := p.route
@@ -198,7 +212,7 @@ func (p routePiece) match(req request) (string, bool) {
 	if len(r.hosts) > 0 && !slices.ContainsFunc(r.hosts, func(h hostMatcher) bool { return h.match(req.host, req.port) }) {
 		return "", false
 	}
-	if len(r.snis) > 0 && req.scheme == "https" && !slices.Contains(r.snis, strings.TrimSuffix(strings.ToLower(req.sni), ".")) {
+	if len(r.snis) > 0 && req.scheme == "https" && !slices.ContainsFunc(r.snis, func(s string) bool { return sniMatch(s, req.sni) }) {
 		return "", false
 	}
 	for name, want := range r.headers {

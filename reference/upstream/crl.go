@@ -92,24 +92,14 @@ func (c *CRLResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	switch mode {
 	case CRLUnreachable:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		w.WriteHeader(http.StatusServiceUnavailable)
+		hangUp(w)
 		return
 	case CRLGarbage:
 		w.Header().Set("Content-Type", "application/pkix-crl")
 		_, _ = io.WriteString(w, "this is not a certificate revocation list\n")
 		return
 	case CRLSlow:
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
+		if !stall(r.Context(), delay) {
 			return
 		}
 	}
@@ -135,21 +125,38 @@ func (c *CRLResponder) control(w http.ResponseWriter, r *http.Request) {
 		c.SetCRL(strings.TrimPrefix(rest, "crl/"), b)
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPut && rest == "mode":
-		delay, err := time.ParseDuration(orZero(r.URL.Query().Get("delay")))
-		if err != nil {
-			http.Error(w, "delay: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		if err := c.SetMode(CRLMode(r.URL.Query().Get("mode")), delay); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		setMode(w, r, func(mode string, delay time.Duration) error { return c.SetMode(CRLMode(mode), delay) })
 	case r.Method == http.MethodGet && strings.HasPrefix(rest, "hits/"):
 		_, _ = io.WriteString(w, strconv.Itoa(c.Hits(strings.TrimPrefix(rest, "hits/"))))
 	default:
 		http.Error(w, "unknown control request", http.StatusNotFound)
 	}
+}
+
+// stall waits delay, as a slow server does; false means the client gave up first.
+func stall(ctx context.Context, delay time.Duration) bool {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// setMode answers PUT …/mode?mode=…&delay=… for a responder: 204, or 400 naming what is wrong.
+func setMode(w http.ResponseWriter, r *http.Request, set func(mode string, delay time.Duration) error) {
+	delay, err := time.ParseDuration(orZero(r.URL.Query().Get("delay")))
+	if err != nil {
+		http.Error(w, "delay: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := set(r.URL.Query().Get("mode"), delay); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func orZero(s string) string {
@@ -160,54 +167,65 @@ func orZero(s string) string {
 }
 
 // CRLControl drives a CRL responder over HTTP, wherever it runs (in-process or in a container).
-type CRLControl struct {
-	base string
-	http *http.Client
-}
+type CRLControl struct{ c controlClient }
 
 // NewCRLControl returns a client for the responder at baseURL.
 func NewCRLControl(baseURL string) *CRLControl {
-	return &CRLControl{base: strings.TrimSuffix(baseURL, "/"), http: &http.Client{Timeout: 10 * time.Second}}
+	return &CRLControl{c: newControlClient(baseURL)}
 }
 
 // SetCRL uploads the CRL served at /<name>.crl.
 func (c *CRLControl) SetCRL(ctx context.Context, name string, crl []byte) error {
-	return c.put(ctx, ControlPrefix+"crl/"+name, crl)
+	return c.c.put(ctx, ControlPrefix+"crl/"+name, crl)
 }
 
 // SetMode switches the responder's behaviour.
 func (c *CRLControl) SetMode(ctx context.Context, mode CRLMode, delay time.Duration) error {
-	return c.put(ctx, ControlPrefix+"mode?mode="+string(mode)+"&delay="+delay.String(), nil)
+	return c.c.put(ctx, ControlPrefix+"mode?mode="+string(mode)+"&delay="+delay.String(), nil)
 }
 
 // Hits returns how many times /<name>.crl was fetched.
 func (c *CRLControl) Hits(ctx context.Context, name string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+ControlPrefix+"hits/"+name, nil)
+	return c.c.count(ctx, ControlPrefix+"hits/"+name)
+}
+
+// controlClient speaks the responders' control protocol: PUT answered 204, GET a number.
+type controlClient struct {
+	base string
+	http *http.Client
+}
+
+func newControlClient(baseURL string) controlClient {
+	return controlClient{base: strings.TrimSuffix(baseURL, "/"), http: &http.Client{Timeout: 10 * time.Second}}
+}
+
+func (c controlClient) count(ctx context.Context, path string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return 0, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("CRL responder hits: %w", err)
+		return 0, fmt.Errorf("responder %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-func (c *CRLControl) put(ctx context.Context, path string, body []byte) error {
+func (c controlClient) put(ctx context.Context, path string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("CRL responder %s: %w", path, err)
+		return fmt.Errorf("responder %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
 		b, _ := io.ReadAll(resp.Body)
-		return errors.New("CRL responder " + path + ": " + resp.Status + ": " + strings.TrimSpace(string(b)))
+		return errors.New("responder " + path + ": " + resp.Status + ": " + strings.TrimSpace(string(b)))
 	}
 	return nil
 }

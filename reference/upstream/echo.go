@@ -40,6 +40,8 @@ type EchoOptions struct {
 	Name string
 	// CRL, when set, answers /<issuer>.crl and the responder's control paths instead of the echo.
 	CRL *CRLResponder
+	// OCSP, when set, answers /ocsp/<issuer> and its control paths instead of the echo.
+	OCSP *OCSPResponder
 }
 
 // Echo is the response body: httpbin's /anything fields plus tls and upstream.
@@ -118,11 +120,15 @@ func NewEcho(opts EchoOptions) http.Handler {
 	mux.HandleFunc("/reset", e.reset)
 	mux.HandleFunc("/big-header/{kb}", e.bigHeader)
 	mux.HandleFunc("/", e.echo)
-	if opts.CRL == nil {
+	if opts.CRL == nil && opts.OCSP == nil {
 		return mux
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, ".crl") || strings.HasPrefix(r.URL.Path, ControlPrefix) {
+		if opts.OCSP != nil && opts.OCSP.Handles(r.URL.Path) {
+			opts.OCSP.ServeHTTP(w, r)
+			return
+		}
+		if opts.CRL != nil && (strings.HasSuffix(r.URL.Path, ".crl") || strings.HasPrefix(r.URL.Path, ControlPrefix)) {
 			opts.CRL.ServeHTTP(w, r)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 )
@@ -22,6 +23,11 @@ type Config struct {
 	Name string
 	// CRL, when set, is served at /<issuer>.crl on every listener.
 	CRL *CRLResponder
+	// OCSP, when set, answers OCSP requests at /ocsp/<issuer> on every listener.
+	OCSP *OCSPResponder
+	// Log receives the listeners' internal errors (refused handshakes among them); nil sends
+	// them to the standard logger.
+	Log *slog.Logger
 }
 
 // Server is a running echo upstream.
@@ -37,16 +43,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.HTTPSAddr != "" && cfg.Certificate == nil {
 		return nil, errors.New("start upstream: HTTPS needs a certificate and key")
 	}
-	h := NewEcho(EchoOptions{ClientCAs: cfg.ClientCAs, Name: cfg.Name, CRL: cfg.CRL})
+	h := NewEcho(EchoOptions{ClientCAs: cfg.ClientCAs, Name: cfg.Name, CRL: cfg.CRL, OCSP: cfg.OCSP})
 	s := &Server{}
 	var err error
 	if cfg.HTTPAddr != "" {
-		if s.http, err = serve.Listen(ctx, cfg.HTTPAddr, h, serve.Options{}); err != nil {
+		if s.http, err = serve.Listen(ctx, cfg.HTTPAddr, h, serve.Options{ErrorLog: cfg.Log}); err != nil {
 			return nil, fmt.Errorf("start upstream: %w", err)
 		}
 	}
 	if cfg.HTTPSAddr != "" {
-		s.https, err = serve.Listen(ctx, cfg.HTTPSAddr, h, serve.Options{TLS: TLSConfig(*cfg.Certificate, cfg.ClientCAs)})
+		s.https, err = serve.Listen(ctx, cfg.HTTPSAddr, h, serve.Options{TLS: TLSConfig(*cfg.Certificate, cfg.ClientCAs), ErrorLog: cfg.Log})
 		if err != nil {
 			if s.http != nil {
 				_ = s.http.Close(ctx)

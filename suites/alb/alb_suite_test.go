@@ -34,6 +34,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	t, err := harness.FromEnv()
 	Expect(err).NotTo(HaveOccurred())
 	suite.SetTarget(t)
+	// Every spec not labelled black-box starts its own scenario (harness.ALBTarget).
+	suite.ConfiguresThrough(catalog.ALBConfig)
 	target = t
 	// A target that cannot start an ALB system claims no ALB ID, so Admit skips every spec as not
 	// supported; start fails loudly if one claims IDs anyway.

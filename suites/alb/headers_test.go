@@ -1,6 +1,13 @@
 package alb_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net/url"
 	"regexp"
 	"strings"
@@ -104,6 +111,36 @@ var _ = Describe("Headers to targets", func() {
 			case alb.ModeVerify:
 				Expect(h["X-Client-Subject"]).To(Equal(pki.Get(fixtures.Client).Cert.Subject.String()), "the renamed header carries the real subject")
 			}
+		}
+	})
+})
+
+// shortSerialClient is a client certificate from the root CA with AWS's example serial 03A5B1,
+// whose first byte is below 0x10: written as whole bytes it keeps its leading zero.
+func shortSerialClient() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	root := pki.Get(fixtures.RootCA)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x03A5B1), Subject: pkix.Name{CommonName: "short-serial", Organization: []string{"mtlsgate"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.Cert, &key.PublicKey, root.Key)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+var _ = Describe("Serial numbers", func() {
+	suite.It("A-HDR-1", "the serial number is whole bytes of uppercase hex: AWS's example 03A5B1 keeps its leading zero, in the header and the connection log", func(ctx SpecContext) {
+		sys := start(ctx, config(alb.ModeVerify))
+		cert := shortSerialClient()
+		c := client("", func(conf *tls.Config) {
+			conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+		})
+		r := ok(ctx, c, anything(sys))
+		Expect(r.Status).To(Equal(200))
+		Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Amzn-Mtls-Clientcert-Serial-Number", "03A5B1"))
+		if writesConnectionLog() {
+			Expect(logged(sys, r.Conn)[0].Serial).To(Equal("03A5B1"))
 		}
 	})
 })

@@ -5,10 +5,10 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -94,7 +94,7 @@ func start(ctx context.Context, cfg alb.Config, domains ...apigw.Domain) *harnes
 	sys, err := at.StartALB(ctx, harness.ALBSetup{PKI: pki, Config: cfg, Domains: domains})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	AddReportEntry(reports.TargetVersionEntry, sys.Version)
+	AddReportEntry(reports.TargetVersionEntry, sys.Version, ReportEntryVisibilityNever)
 	return sys
 }
 
@@ -105,7 +105,23 @@ type response struct {
 	Body   []byte
 	Echo   *upstream.Echo
 	TLS    *tls.ConnectionState
+	// Conn is the connection it went over, to find its connection-log line.
+	Conn conn
 }
+
+// conn is one connection the suite made: how to find the load balancer's connection-log line
+// for it, and how it ended (Err is nil when the server answered).
+type conn struct {
+	// Port is the client port of the suite's socket ("" if the dial failed).
+	Port string
+	// Began and Ended bracket the attempt: the load balancer began its handshake in between.
+	// Ended is zero when the suite did not wait for the server (a connection closed at once).
+	Began, Ended time.Time
+	Err          error
+}
+
+// portKey is the context key under which fetch asks the client's dialer for the client port.
+type portKey struct{}
 
 // client presents identity ("" for none) and trusts any server certificate, like curl -k. Each
 // request is a fresh connection (a fresh handshake), so nothing pooled hides a change.
@@ -118,18 +134,41 @@ func client(identity string, tweak ...func(*tls.Config)) *http.Client {
 	for _, t := range tweak {
 		t(conf)
 	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if p, ok := ctx.Value(portKey{}).(*string); ok && err == nil {
+			*p = portOf(c.LocalAddr())
+		}
+		return c, err
+	}
 	return &http.Client{
-		Transport: &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true},
+		Transport: &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true, DialContext: dial},
 		Timeout:   15 * time.Second,
 	}
+}
+
+// portOf is the port of a socket address.
+func portOf(a net.Addr) string {
+	_, port, _ := net.SplitHostPort(a.String())
+	return port
 }
 
 // tls12Only makes a client speak TLS 1.2 and nothing newer.
 func tls12Only(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12 }
 
 // fetch sends a GET and returns the answer, or the error when there is no HTTP response at all
-// (a failed handshake).
+// (a failed handshake); the response's Conn is set either way.
 func fetch(ctx context.Context, c *http.Client, url string, header ...string) (response, error) {
+	var cn conn
+	r, err := fetchOnce(context.WithValue(ctx, portKey{}, &cn.Port), c, url, &cn, header...)
+	cn.Ended = time.Now()
+	cn.Err = err
+	r.Conn = cn
+	return r, err
+}
+
+// fetchOnce is fetch's exchange; it stamps cn.Began just before the request goes out.
+func fetchOnce(ctx context.Context, c *http.Client, url string, cn *conn, header ...string) (response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	for i := 0; i+1 < len(header); i += 2 {
@@ -139,6 +178,7 @@ func fetch(ctx context.Context, c *http.Client, url string, header ...string) (r
 		}
 		req.Header.Add(header[i], header[i+1])
 	}
+	cn.Began = time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
 		return response{}, err
@@ -164,31 +204,59 @@ func ok(ctx context.Context, c *http.Client, url string, header ...string) respo
 }
 
 // refused expects the request to get no HTTP answer: the TLS handshake (or the connection right
-// after it, under TLS 1.3) fails.
-func refused(ctx context.Context, c *http.Client, url string) error {
+// after it, under TLS 1.3) fails. The connection's Err says how.
+func refused(ctx context.Context, c *http.Client, url string) conn {
 	r, err := fetch(ctx, c, url)
 	ExpectWithOffset(1, err).To(HaveOccurred(), "GET %s: want a failed handshake, got HTTP %d %s", url, r.Status, r.Body)
-	return err
+	return r.Conn
 }
 
-// logLines waits until the system's connection log holds n lines and returns them parsed, in
-// the order the connections began.
-func logLines(sys *harness.ALBSystem, n int) []alb.LogEntry {
-	EventuallyWithOffset(1, func() []string { return sys.ConnectionLog() }).WithTimeout(5*time.Second).WithPolling(10*time.Millisecond).
-		Should(HaveLen(n), "the connection log should hold one line per connection")
-	return parseLog(sys.ConnectionLog())
+// logged waits until the connection log holds the line of each connection and returns those
+// lines in the order of conns. It waits for the lines of these connections, not for a number of
+// lines: another connection's line arriving first must not stand in for one still being written.
+func logged(sys *harness.ALBSystem, conns ...conn) []alb.LogEntry {
+	byPort := seesOwnPorts(sys)
+	var out []alb.LogEntry
+	EventuallyWithOffset(1, func(g Gomega) {
+		out = out[:0]
+		entries := parseLog(g, sys.ConnectionLog())
+		for _, c := range conns {
+			var hits []alb.LogEntry
+			for _, e := range entries {
+				if byPort && c.Port != "" && e.ClientPort == c.Port || (!byPort || c.Port == "") && c.began(e.Time) {
+					hits = append(hits, e)
+				}
+			}
+			g.Expect(hits).To(HaveLen(1), "one connection-log line for the connection from client port %s (began %s, ended %s); the log so far:\n%s",
+				c.Port, c.Began.Format(time.RFC3339Nano), c.Ended.Format(time.RFC3339Nano), strings.Join(sys.ConnectionLog(), "\n"))
+			out = append(out, hits[0])
+		}
+	}).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Succeed())
+	return out
 }
 
-// parseLog parses connection-log lines and orders them by when each connection began (lines are
-// written when handshakes end).
-func parseLog(lines []string) []alb.LogEntry {
+// seesOwnPorts reports whether the load balancer sees the suite's own sockets, so a log line's
+// client port names the connection. A container's published ports are forwarded by a proxy
+// with sockets of its own; there a connection is known by when it began instead.
+func seesOwnPorts(sys *harness.ALBSystem) bool {
+	ip := net.ParseIP(sys.ClientIP)
+	return ip != nil && ip.IsLoopback()
+}
+
+// began reports whether the load balancer's handshake that started at t can be this connection's:
+// it started after the suite began the connection and before the suite saw the end of it.
+func (c conn) began(t time.Time) bool {
+	return !t.Before(c.Began.Truncate(time.Microsecond)) && (c.Ended.IsZero() || !t.After(c.Ended))
+}
+
+// parseLog parses connection-log lines.
+func parseLog(g Gomega, lines []string) []alb.LogEntry {
 	var out []alb.LogEntry
 	for _, l := range lines {
 		e, err := alb.ParseLogLine(l)
-		ExpectWithOffset(2, err).NotTo(HaveOccurred())
+		g.Expect(err).NotTo(HaveOccurred())
 		out = append(out, e)
 	}
-	slices.SortStableFunc(out, func(a, b alb.LogEntry) int { return a.Time.Compare(b.Time) })
 	return out
 }
 
@@ -198,24 +266,17 @@ func parseLog(lines []string) []alb.LogEntry {
 func writesConnectionLog() bool {
 	ok, why := target.Supports(catalog.ConnectionLog)
 	if !ok {
-		AddReportEntry("connection log not checked", why)
+		AddReportEntry("connection log not checked", why, ReportEntryVisibilityFailureOrVerbose)
 	}
 	return ok
 }
 
-// expectLogged checks, where the target writes the connection log, that connection n (1-based,
-// in the order connections began) was logged with status.
-func expectLogged(sys *harness.ALBSystem, n int, status string, what ...any) {
+// expectLogged checks, where the target writes the connection log, that connection c was logged
+// with status; what describes the connection in a failure message.
+func expectLogged(sys *harness.ALBSystem, c conn, status string, what ...any) {
 	if writesConnectionLog() {
-		ExpectWithOffset(1, lastStatus(sys, n)).To(Equal(status), what...)
+		ExpectWithOffset(1, logged(sys, c)[0].VerifyStatus).To(Equal(status), what...)
 	}
-}
-
-// lastStatus waits for the connection log line of connection n (1-based) and returns its status.
-func lastStatus(sys *harness.ALBSystem, n int) string {
-	EventuallyWithOffset(2, func() int { return len(sys.ConnectionLog()) }).WithTimeout(5*time.Second).WithPolling(10*time.Millisecond).
-		Should(BeNumerically(">=", n), "the connection log should hold a line for connection %d", n)
-	return parseLog(sys.ConnectionLog())[n-1].VerifyStatus
 }
 
 // anything is the echo path the specs request.
@@ -223,15 +284,27 @@ func anything(sys *harness.ALBSystem) string { return sys.ListenerURLs[0] + "/an
 
 // dial runs only a TLS handshake against the first listener, presenting identity, and reads
 // until the server answers or closes, so a rejection after a TLS 1.3 handshake shows too.
-func dial(ctx context.Context, sys *harness.ALBSystem, identity string, tweak ...func(*tls.Config)) error {
+func dial(ctx context.Context, sys *harness.ALBSystem, identity string, tweak ...func(*tls.Config)) conn {
 	conf := client(identity, tweak...).Transport.(*http.Transport).TLSClientConfig
-	d := &tls.Dialer{Config: conf}
-	c, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(sys.ListenerURLs[0], "https://"))
+	cn := conn{Began: time.Now()}
+	cn.Err = exchange(ctx, sys, conf, &cn.Port)
+	cn.Ended = time.Now()
+	return cn
+}
+
+// exchange is dial's connection: TCP, the handshake, one request, the answer until EOF.
+func exchange(ctx context.Context, sys *harness.ALBSystem, conf *tls.Config, port *string) error {
+	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(sys.ListenerURLs[0], "https://"))
 	if err != nil {
 		return err
 	}
+	*port = portOf(raw.LocalAddr())
+	c := tls.Client(raw, conf)
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := c.HandshakeContext(ctx); err != nil {
+		return err
+	}
 	if _, err := io.WriteString(c, "GET /anything HTTP/1.1\r\nHost: alb\r\nConnection: close\r\n\r\n"); err != nil {
 		return err
 	}

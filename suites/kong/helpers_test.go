@@ -29,6 +29,7 @@ import (
 // response is one exchange with the gateway, with the upstream's echo decoded when there is one.
 type response struct {
 	Status int
+	Proto  string
 	Header http.Header
 	Body   []byte
 	Echo   *upstream.Echo
@@ -63,6 +64,24 @@ func client(identity string, tweak ...func(*tls.Config)) *http.Client {
 	}
 }
 
+// protocols are the HTTP versions the key specs run over, as Go's Response.Proto names them.
+var protocols = []string{"HTTP/1.1", "HTTP/2.0"}
+
+// clientOver is client speaking only proto, negotiated by ALPN, so a listener that does not offer
+// it fails the request instead of quietly falling back.
+func clientOver(proto, identity string, tweak ...func(*tls.Config)) *http.Client {
+	c := client(identity, tweak...)
+	var p http.Protocols
+	p.SetHTTP1(proto == "HTTP/1.1")
+	p.SetHTTP2(proto == "HTTP/2.0")
+	t := c.Transport.(*http.Transport)
+	t.Protocols = &p
+	if proto == "HTTP/1.1" {
+		t.TLSClientConfig.NextProtos = []string{"http/1.1"} // Go sends no ALPN for HTTP/1.1 otherwise
+	}
+	return c
+}
+
 // withHost sets the request's Host header.
 func withHost(host string) func(*http.Request) { return func(r *http.Request) { r.Host = host } }
 
@@ -81,7 +100,7 @@ func do(ctx context.Context, c *http.Client, method, rawURL string, header http.
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	out := response{Status: resp.StatusCode, Header: resp.Header, Body: b, TLS: resp.TLS}
+	out := response{Status: resp.StatusCode, Proto: resp.Proto, Header: resp.Header, Body: b, TLS: resp.TLS}
 	var e upstream.Echo
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && json.Unmarshal(b, &e) == nil && e.Method != "" {
 		out.Echo = &e
@@ -179,7 +198,7 @@ func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
 // snapshot lists every entity of the Admin API, to show that a rejected call changed nothing.
 func snapshot(ctx context.Context) map[string][]map[string]any {
 	out := map[string][]map[string]any{}
-	for _, coll := range []string{"ca_certificates", "certificates", "services", "routes", "consumers", "plugins", "mtls-auths"} {
+	for _, coll := range []string{"ca_certificates", "certificates", "snis", "services", "routes", "consumers", "plugins", "mtls-auths"} {
 		out[coll] = must(sys.Admin.List(ctx, "/"+coll))
 	}
 	return out

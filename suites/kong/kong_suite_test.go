@@ -52,7 +52,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	sys, err = kt.StartKong(ctx, harness.KongSetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	AddReportEntry(reports.TargetVersionEntry, sys.Version)
+	AddReportEntry(reports.TargetVersionEntry, sys.Version, ReportEntryVisibilityNever)
 })
 
 // Admit runs first: a spec the target does not claim is skipped before any setup.

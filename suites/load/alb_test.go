@@ -63,6 +63,8 @@ var _ = Describe("the ALB population", Label("load"), func() {
 				Expect(c.Observed).To(Equal(map[string]uint64{want: c.Requests}), c.Name)
 			}
 			// The load balancer's own account agrees: the revoked client was refused for its CRL entry.
-			Expect(strings.Join(lb.ConnectionLog(), "\n")).To(ContainSubstring("Failed:ClientCertCrlHit"))
+			// Its line may still be being written when the client has seen the refusal: wait for it.
+			Eventually(func() string { return strings.Join(lb.ConnectionLog(), "\n") }).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).
+				Should(ContainSubstring("Failed:ClientCertCrlHit"))
 		}, SpecTimeout(90*time.Second))
 })

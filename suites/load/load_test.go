@@ -33,7 +33,7 @@ func run(ctx context.Context, p load.Plan) *load.Result {
 	r, err := load.Run(ctx, p)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	AddReportEntry("load", map[string]any{"mode": r.Mode, "pacer": r.PacerText, "requests": r.Requests, "violations": r.Violations,
-		"rate": r.Rate, "handshakes_per_s": r.HandshakeRate, "p99": r.Total.Latencies.P99.String()})
+		"rate": r.Rate, "handshakes_per_s": r.HandshakeRate, "p99": r.Total.Latencies.P99.String()}, ReportEntryVisibilityFailureOrVerbose)
 	return r
 }
 
@@ -193,7 +193,7 @@ var _ = Describe("revocation under load", Label("load"), func() {
 		Expect(p.Events[0].Grace).To(Equal(bound))
 		Expect(r.Revocations).To(HaveLen(1))
 		rv := r.Revocations[0]
-		AddReportEntry("time to enforce", rv.TimeToEnforce.String())
+		AddReportEntry("time to enforce", rv.TimeToEnforce.String(), ReportEntryVisibilityFailureOrVerbose)
 		Expect(rv.Error).To(BeEmpty())
 		Expect(rv.Enforced).To(BeTrue(), "%+v", rv)
 		Expect(rv.NewAfter).To(BeNumerically(">", 0))

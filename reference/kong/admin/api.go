@@ -3,12 +3,16 @@ package admin
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,13 +41,23 @@ type APIOptions struct {
 	Server string
 	// DBLess is Kong's database = off: entities are read-only and /config replaces them all.
 	DBLess bool
-	Log    *slog.Logger
+	// GUIURL is kong.conf's admin_gui_url: its origin is the one CORS grants and the one that may
+	// send state-changing calls from a browser; its host is an accepted Host.
+	GUIURL string
+	// Hosts are names, besides IP addresses and loopback names, the Admin API answers to (the
+	// names in admin_listen, say); any other Host is refused (DNS rebinding).
+	Hosts []string
+	// Token, when set, is required in every request's Kong-Admin-Token header.
+	Token string
+	Log   *slog.Logger
 }
 
 // API serves Kong's Admin API over a DB.
 type API struct {
 	db   *DB
 	opts APIOptions
+	// configHash is the md5 of the declarative document POST /config last loaded (check_hash).
+	configHash atomic.Pointer[string]
 }
 
 // NewAPI returns the Admin API handler.
@@ -59,6 +73,8 @@ type scope struct {
 	schema      *schema
 	parentField string
 	parentID    string
+	// putSNI is the SNI a PUT /certificates/{sni} named: it joins the certificate's snis.
+	putSNI string
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +83,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Server != "" {
 		w.Header().Set("Server", a.opts.Server)
 	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if origin := a.guiOrigin(); origin != "" {
+		// Kong grants admin_gui_url's origin; mtlsgate grants no other (SPEC K-ADM-5).
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
 	rw := &latencyWriter{ResponseWriter: w, start: start}
 	defer func() {
 		if v := recover(); v != nil {
@@ -76,14 +95,31 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = rw.Write([]byte(`{"message":"An unexpected error occurred"}` + "\n"))
 		}
 	}()
-	status, body := a.route(r)
+	status, refusal := a.guard(r)
+	var body any = refusal
+	switch {
+	case status != 0:
+		a.opts.Log.Warn("admin request refused", "method", r.Method, "path", r.URL.Path, "status", status, "host", r.Host, "origin", r.Header.Get("Origin"))
+	case r.Method == http.MethodOptions:
+		a.preflight(rw, r)
+		return
+	default:
+		status, body = a.route(r)
+	}
 	a.opts.Log.Debug("admin request", "method", r.Method, "path", r.URL.Path, "status", status)
-	if status == http.StatusNoContent {
+	if status == http.StatusNoContent || status == http.StatusNotModified {
 		rw.WriteHeader(status)
 		return
 	}
+	// Encoded before the status is sent: a value JSON cannot hold becomes a 500 with a message,
+	// never a success with an empty body.
+	b, err := json.Marshal(body)
+	if err != nil {
+		a.opts.Log.Error("admin response not encodable", "method", r.Method, "path", r.URL.Path, "err", err)
+		status, b = http.StatusInternalServerError, []byte(`{"message":"An unexpected error occurred"}`)
+	}
 	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(body)
+	_, _ = rw.Write(append(b, '\n'))
 }
 
 type latencyWriter struct {
@@ -111,13 +147,28 @@ func (a *API) route(r *http.Request) (int, any) {
 		return http.StatusOK, map[string]any{"enabled_plugins": a.db.PluginNames()}
 	}
 	name, ok := topLevel[segs[0]]
-	if !ok {
+	if !ok || len(segs) > 4 {
 		return errBody(notFound())
 	}
-	if a.opts.DBLess && r.Method != http.MethodGet {
-		return dbLessRefusal(r.Method, name)
-	}
 	s := a.db.schemas[name]
+	if segs[0] == "certificates" && len(segs) >= 2 && !isUUID(segs[1]) {
+		// kong/api/routes/certificates.lua: a certificate is addressed by one of its SNIs too; an
+		// unknown SNI is 404 "SNI not found" for every verb but PUT, which creates the certificate.
+		sni, found := lookup(a.db.Snapshot(), a.db.schemas["snis"], segs[1])
+		switch {
+		case found:
+			segs[1] = RefID(sni["certificate"])
+		case r.Method == http.MethodPut && len(segs) == 2 && a.opts.DBLess:
+			return a.dbLessRefusal(r.Method, segs)
+		case r.Method == http.MethodPut && len(segs) == 2:
+			return a.entity(r, scope{schema: s, putSNI: segs[1]}, newID())
+		default:
+			return http.StatusNotFound, map[string]any{"message": "SNI not found"}
+		}
+	}
+	if a.opts.DBLess && r.Method != http.MethodGet {
+		return a.dbLessRefusal(r.Method, segs)
+	}
 	readOnly := segs[0] == "mtls-auths" || segs[0] == "acls"
 	switch len(segs) {
 	case 1:
@@ -130,7 +181,7 @@ func (a *API) route(r *http.Request) (int, any) {
 			return methodNotAllowed()
 		}
 		return a.entity(r, scope{schema: s}, segs[1])
-	case 3, 4:
+	default:
 		child, ok := nested[segs[0]][segs[2]]
 		if !ok {
 			return errBody(notFound())
@@ -145,16 +196,43 @@ func (a *API) route(r *http.Request) (int, any) {
 		}
 		return a.entity(r, sc, segs[3])
 	}
-	return errBody(notFound())
 }
 
-// dbLessRefusal is Kong's answer to an entity write when database = off.
-func dbLessRefusal(method, entity string) (int, any) {
-	verb := map[string]string{http.MethodPost: "create", http.MethodPatch: "update", http.MethodPut: "create or update", http.MethodDelete: "delete"}[method]
-	if verb == "" {
+// dbLessRefusal is Kong's answer to a write when database = off (kong/db/strategies/off): 405
+// with an "operation unsupported" error for the DAO calls the endpoint would make (insert on a
+// collection; upsert, update and delete on an entity, "by '<key>'" when addressed by its endpoint
+// key), and a plain "Method not allowed" for the methods the endpoint does not have.
+func (a *API) dbLessRefusal(method string, segs []string) (int, any) {
+	name := topLevel[segs[0]]
+	key := ""
+	if len(segs) >= 3 {
+		child, ok := nested[segs[0]][segs[2]]
+		if !ok {
+			return errBody(notFound())
+		}
+		name = child[0]
+	}
+	if len(segs)%2 == 0 {
+		key = segs[len(segs)-1]
+	}
+	var verb string
+	switch {
+	case key == "" && method == http.MethodPost:
+		verb = "create"
+	case key != "" && method == http.MethodPut:
+		verb = "create or update"
+	case key != "" && method == http.MethodPatch:
+		verb = "update"
+	case key != "" && method == http.MethodDelete:
+		verb = "remove"
+	default:
 		return methodNotAllowed()
 	}
-	return http.StatusMethodNotAllowed, map[string]any{"message": "cannot " + verb + " '" + entity + "' entities when not using a database"}
+	msg := fmt.Sprintf("cannot %s '%s' entities when not using a database", verb, name)
+	if ek := a.db.schemas[name].endpointKey; key != "" && ek != "" && !isUUID(key) {
+		msg = fmt.Sprintf("cannot %s '%s' entities by '%s' when not using a database", verb, name, ek)
+	}
+	return errBody(&Error{Status: http.StatusMethodNotAllowed, Code: CodeUnsupported, Message: msg})
 }
 
 func methodNotAllowed() (int, any) {
@@ -256,22 +334,9 @@ func (a *API) list(r *http.Request, sc scope) (int, any) {
 	if tagFilter := r.URL.Query().Get("tags"); tagFilter != "" {
 		rows = filterTags(rows, tagFilter)
 	}
-	size := 100
-	if s := r.URL.Query().Get("size"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			return http.StatusBadRequest, (&Error{Status: 400, Code: CodeInvalidSize, Message: "size must be an integer between 1 and 1000", Fields: map[string]any{}}).Body()
-		}
-		size = n
-	}
-	start := 0
-	if off := r.URL.Query().Get("offset"); off != "" {
-		b, err := base64.RawURLEncoding.DecodeString(off)
-		n, cerr := strconv.Atoi(string(b))
-		if err != nil || cerr != nil || n < 0 || n > len(rows) {
-			return http.StatusBadRequest, (&Error{Status: 400, Code: CodeInvalidOffset, Message: "'" + off + "' is not a valid offset: bad base64 encoding", Fields: map[string]any{}}).Body()
-		}
-		start = n
+	size, start, perr := pageArgs(r.URL.Query(), len(rows))
+	if perr != nil {
+		return errBody(perr)
 	}
 	end := min(start+size, len(rows))
 	data := make([]any, 0, end-start)
@@ -280,13 +345,65 @@ func (a *API) list(r *http.Request, sc scope) (int, any) {
 	}
 	resp := map[string]any{"data": data, "next": nil}
 	if end < len(rows) {
-		off := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
-		q := r.URL.Query()
-		q.Set("offset", off)
-		resp["next"] = r.URL.Path + "?" + q.Encode()
+		off := offsetToken(end)
+		next := r.URL.Path + "?offset=" + url.QueryEscape(off)
+		if t := r.URL.Query().Get("tags"); t != "" {
+			next += "&tags=" + url.QueryEscape(t)
+		}
+		if sz := r.URL.Query().Get("size"); sz != "" {
+			next += "&size=" + url.QueryEscape(sz)
+		}
+		resp["next"] = next
 		resp["offset"] = off
 	}
 	return http.StatusOK, resp
+}
+
+// maxPageSize is Kong's pagination.max_page_size; 100 is its page_size.
+const (
+	maxPageSize     = 1000
+	defaultPageSize = 100
+)
+
+// pageArgs reads size and offset as kong/api/endpoints.lua and the DAO do: a size that is not a
+// number → "size must be a number", one that is not an integer in 1..1000 → "size must be an
+// integer between 1 and 1000" (code 9); an offset that is not base64 → "bad base64 encoding",
+// one that does not decode to a token → "bad json encoding" (code 7). These errors carry no
+// fields.
+func pageArgs(q url.Values, rows int) (size, start int, err *Error) {
+	size = defaultPageSize
+	if q.Has("size") {
+		n, perr := strconv.ParseFloat(strings.TrimSpace(q.Get("size")), 64)
+		if perr != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+			return 0, 0, &Error{Status: http.StatusBadRequest, Code: CodeInvalidSize, Message: "size must be a number"}
+		}
+		if n != math.Trunc(n) || n < 1 || n > maxPageSize {
+			return 0, 0, &Error{Status: http.StatusBadRequest, Code: CodeInvalidSize,
+				Message: fmt.Sprintf("size must be an integer between 1 and %d", maxPageSize)}
+		}
+		size = int(n)
+	}
+	if off := q.Get("offset"); q.Has("offset") {
+		invalid := func(why string) *Error {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidOffset, Message: fmt.Sprintf("'%s' is not a valid offset: %s", off, why)}
+		}
+		b, derr := base64.StdEncoding.DecodeString(off)
+		if derr != nil {
+			return 0, 0, invalid("bad base64 encoding")
+		}
+		var token []int
+		if json.Unmarshal(b, &token) != nil || len(token) != 1 || token[0] < 0 || token[0] > rows {
+			return 0, 0, invalid("bad json encoding")
+		}
+		start = token[0]
+	}
+	return size, start, nil
+}
+
+// offsetToken is the offset of the page starting at position n: base64 of a JSON array, the
+// shape of Kong's PostgreSQL paging tokens.
+func offsetToken(n int) string {
+	return base64.StdEncoding.EncodeToString([]byte("[" + strconv.Itoa(n) + "]"))
 }
 
 func filterTags(rows []Entity, filter string) []Entity {
@@ -355,6 +472,9 @@ func (a *API) entity(r *http.Request, sc scope, key string) (int, any) {
 		if derr != nil {
 			return errBody(derr)
 		}
+		if sc.putSNI != "" {
+			in["snis"] = withSNI(in["snis"], sc.putSNI)
+		}
 		var out Entity
 		err := a.db.write(func(t *tx) *Error {
 			existing, found := a.find(t.snap, sc, key)
@@ -397,6 +517,25 @@ func (a *API) entity(r *http.Request, sc scope, key string) (int, any) {
 		return http.StatusOK, a.render(sc.schema.name, out)
 	}
 	return methodNotAllowed()
+}
+
+// withSNI adds the SNI a PUT /certificates/{sni} named to the snis it was given, as
+// kong/api/routes/certificates.lua's prepare_args does; without snis in the body, the URL's
+// SNI is not added (Kong sets snis to null).
+func withSNI(snis any, name string) any {
+	switch t := snis.(type) {
+	case []any:
+		if !slices.Contains(t, any(name)) {
+			return append(slices.Clone(t), name)
+		}
+		return t
+	case string:
+		if t != name {
+			return []any{t, name}
+		}
+		return []any{t}
+	}
+	return snis
 }
 
 func (a *API) render(name string, e Entity) map[string]any {

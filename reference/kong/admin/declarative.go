@@ -1,8 +1,11 @@
 package admin
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -25,16 +28,19 @@ var declarativeKeys = []string{
 	"ca_certificates", "certificates", "snis", "upstreams", "services", "routes", "consumers", "plugins",
 }
 
-// ParseDeclarative reads a declarative configuration in YAML or JSON (JSON is YAML).
+// ParseDeclarative reads a declarative configuration in YAML or JSON (JSON is YAML), with the
+// messages of Kong's declarative unserialize: "failed parsing declarative configuration: …",
+// "…: expected an object" for a document that is not a mapping.
 func ParseDeclarative(b []byte) (map[string]any, error) {
-	var doc map[string]any
+	var doc any
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("failed parsing declarative configuration: %w", err)
 	}
-	if doc == nil {
-		return nil, fmt.Errorf("failed parsing declarative configuration: empty document")
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil, errors.New("failed parsing declarative configuration: expected an object")
 	}
-	return normalizeYAML(doc).(map[string]any), nil
+	return normalizeYAML(m).(map[string]any), nil
 }
 
 // normalizeYAML turns YAML's ints into the float64 JSON decoding gives, so both inputs validate
@@ -74,27 +80,42 @@ func (db *DB) writeFresh(fn func(t *tx) *Error) *Error {
 	})
 }
 
-// declErrors collects errors by entity type and 1-based position, plus Kong's flattened list.
+// declErrors collects errors as Kong's declarative_config error does: under each entity type a
+// list by position (null where an entity is fine), nested collections inside their parent's
+// entry; plus the flattened list Kong gives with flatten_errors.
 type declErrors struct {
 	fields    map[string]any
 	flattened []any
 }
 
+// add records err at path: pairs of collection name and 1-based position.
 func (d *declErrors) add(path []string, entityType, entityName string, err *Error) {
+	var leaf any = err.Message
+	if err.Fields != nil && err.Code == CodeSchemaViolation {
+		leaf = err.Fields
+	}
 	m := d.fields
-	for i, p := range path {
-		if i == len(path)-1 {
-			if err.Fields != nil {
-				m[p] = err.Fields
-			} else {
-				m[p] = err.Message
+	for i := 0; i+1 < len(path); i += 2 {
+		pos, _ := strconv.Atoi(path[i+1])
+		list, _ := m[path[i]].([]any)
+		for len(list) < pos {
+			list = append(list, nil)
+		}
+		m[path[i]] = list
+		if i+2 >= len(path) {
+			if existing, ok := list[pos-1].(map[string]any); ok {
+				if lm, ok := leaf.(map[string]any); ok {
+					maps.Copy(existing, lm)
+					break
+				}
 			}
+			list[pos-1] = leaf
 			break
 		}
-		next, ok := m[p].(map[string]any)
+		next, ok := list[pos-1].(map[string]any)
 		if !ok {
 			next = map[string]any{}
-			m[p] = next
+			list[pos-1] = next
 		}
 		m = next
 	}
@@ -122,6 +143,13 @@ func (d *declErrors) err() *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeDeclarative,
 		Message: "declarative config is invalid: " + luaValue(d.fields),
 		Fields:  d.fields, extra: map[string]any{"flattened_errors": d.flattened}}
+}
+
+// declarativeError is Kong's error for a configuration that could not be read at all.
+func declarativeError(msg string) *Error {
+	fields := map[string]any{"error": msg}
+	return &Error{Status: http.StatusBadRequest, Code: CodeDeclarative,
+		Message: "declarative config is invalid: " + luaValue(fields), Fields: fields}
 }
 
 func (t *tx) declarative(doc map[string]any) *Error {
@@ -180,18 +208,12 @@ func (t *tx) declEntity(d *declErrors, path []string, kind string, in map[string
 			delete(in, child)
 		}
 	}
-	if kind == "certificates" {
-		if snis, ok := in["snis"].([]any); ok {
-			names := make([]any, 0, len(snis))
-			for _, sn := range snis {
-				if m, ok := sn.(map[string]any); ok {
-					names = append(names, m["name"])
-				} else {
-					names = append(names, sn)
-				}
-			}
-			in["snis"] = names
-		}
+	if snis, ok := in["snis"].([]any); ok && kind == "certificates" && len(snis) > 0 &&
+		!slices.ContainsFunc(snis, func(v any) bool { _, isMap := v.(map[string]any); return !isMap }) {
+		// Nested SNI records ({name, id}) are SNI entities of their own, ids kept, as Kong's
+		// declarative loader makes them; a list of names stays the certificates shorthand.
+		children["snis"] = snis
+		delete(in, "snis")
 	}
 	// References by name or id, as declarative files write them ("service: echo").
 	for _, f := range s.fields {
@@ -223,7 +245,7 @@ func (t *tx) declEntity(d *declErrors, path []string, kind string, in map[string
 		err = t.store(p)
 	}
 	if err != nil {
-		d.add(path, kind, name, err)
+		d.add(path, kind, name, declUniqueness(kind, err))
 		return
 	}
 	id := p.entity["id"].(string)
@@ -234,6 +256,9 @@ func (t *tx) declEntity(d *declErrors, path []string, kind string, in map[string
 	sort.Strings(keys)
 	for _, child := range keys {
 		spec := declNested[kind][child]
+		if kind == "certificates" { // its nested snis records, taken above
+			spec = [2]string{"snis", "certificate"}
+		}
 		for i, raw := range children[child] {
 			e, ok := raw.(map[string]any)
 			cpath := append(slices.Clone(path), child, strconv.Itoa(i+1))
@@ -244,6 +269,21 @@ func (t *tx) declEntity(d *declErrors, path []string, kind string, in map[string
 			t.declEntity(d, cpath, spec[0], e, []string{spec[1], id})
 		}
 	}
+}
+
+// declUniqueness words a duplicate within one declarative file as Kong's loader does.
+func declUniqueness(kind string, err *Error) *Error {
+	switch err.Code {
+	case CodePrimaryKeyViolated:
+		return badRequest(fmt.Sprintf("uniqueness violation: '%s' entity with primary key set to '%s' already declared", kind, err.Fields["id"]))
+	case CodeUnique:
+		if len(err.Fields) == 1 {
+			for k, v := range err.Fields {
+				return badRequest(fmt.Sprintf("uniqueness violation: '%s' entity with %s set to '%v' already declared", kind, k, v))
+			}
+		}
+	}
+	return err
 }
 
 // stableID derives an id from the entity's endpoint key, so reloading the same file keeps ids
@@ -260,8 +300,8 @@ func stableID(kind string, in map[string]any, s *schema) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// serveConfig is /config: GET returns the configuration as a declarative document, POST replaces
-// it (DB-less only).
+// serveConfig is /config (kong/api/routes/config.lua): GET returns the configuration as a
+// declarative document, POST replaces it (DB-less only).
 func (a *API) serveConfig(r *http.Request) (int, any) {
 	if !a.opts.DBLess {
 		return http.StatusBadRequest, map[string]any{"message": "this endpoint is only available when Kong is configured to not use a database"}
@@ -270,38 +310,105 @@ func (a *API) serveConfig(r *http.Request) (int, any) {
 	case http.MethodGet:
 		return http.StatusOK, map[string]any{"config": a.exportYAML()}
 	case http.MethodPost:
-		b, err := readConfigBody(r)
-		if err != nil {
-			return errBody(badRequest(err.Error()))
-		}
-		doc, perr := ParseDeclarative(b)
-		if perr != nil {
-			return http.StatusBadRequest, map[string]any{"message": perr.Error()}
-		}
-		if e := a.db.LoadDeclarative(doc); e != nil {
-			return errBody(e)
-		}
-		return http.StatusCreated, a.exportEntities()
+		return a.postConfig(r)
 	}
 	return methodNotAllowed()
 }
 
-// readConfigBody accepts the forms Kong's /config does: a "config" field (urlencoded or a
-// multipart file, as curl -F config=@kong.yml) or the document itself as a JSON or YAML body.
-func readConfigBody(r *http.Request) ([]byte, error) {
+// postConfig is POST /config. Its request takes, as Kong's does, the document itself (a JSON
+// object with _format_version), or a "config" key holding it as a JSON or YAML string (JSON,
+// form or multipart), or the raw body (YAML or JSON); nothing → 400 "expected a declarative
+// configuration". ?check_hash=1 answers 304 when the document is the one loaded;
+// ?flatten_errors=1 adds flattened_errors to a rejection. Success → 201 with the entities by
+// type, each keyed by id.
+func (a *API) postConfig(r *http.Request) (int, any) {
+	q := r.URL.Query()
+	doc, raw, derr := readConfigRequest(r)
+	if derr != nil {
+		return errBody(derr)
+	}
+	if doc == nil {
+		var perr error
+		if doc, perr = ParseDeclarative(raw); perr != nil {
+			return errBody(declarativeError(perr.Error()))
+		}
+	} else {
+		raw, _ = json.Marshal(doc) // a decoded JSON document marshals again, keys sorted
+	}
+	sum := md5.Sum(raw)
+	hash := hex.EncodeToString(sum[:])
+	if q.Get("check_hash") == "1" && a.configHash.Load() != nil && *a.configHash.Load() == hash {
+		return http.StatusNotModified, nil
+	}
+	if e := a.db.LoadDeclarative(doc); e != nil {
+		if !truthy(q.Get("flatten_errors")) {
+			e.extra = nil
+		}
+		return errBody(e)
+	}
+	a.configHash.Store(&hash)
+	return http.StatusCreated, a.exportByID()
+}
+
+// truthy is config.lua's reading of flatten_errors: true, 1, on or yes.
+func truthy(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "1", "on", "yes":
+		return true
+	}
+	return false
+}
+
+// readConfigRequest returns the declarative document of a POST /config, either already decoded
+// (a JSON body with _format_version) or as raw bytes to parse.
+func readConfigRequest(r *http.Request) (map[string]any, []byte, *Error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt == "multipart/form-data" || mt == "application/x-www-form-urlencoded" {
 		in, _, err := decodeBody(r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		s, ok := in["config"].(string)
-		if !ok {
-			return nil, fmt.Errorf("expected a declarative configuration in the 'config' field")
+		if s, ok := in["config"].(string); ok && s != "" {
+			return nil, []byte(s), nil
 		}
-		return []byte(s), nil
+		return nil, nil, badRequest("expected a declarative configuration")
 	}
-	return io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		return nil, nil, badRequest("Cannot read request body: " + err.Error())
+	}
+	if mt == "application/json" {
+		var obj map[string]any
+		if json.Unmarshal(b, &obj) == nil {
+			if _, ok := obj["_format_version"]; ok {
+				return normalizeYAML(obj).(map[string]any), nil, nil
+			}
+			if s, ok := obj["config"].(string); ok {
+				b = []byte(s)
+			}
+		}
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, nil, badRequest("expected a declarative configuration")
+	}
+	return nil, b, nil
+}
+
+// exportByID is the answer to a successful POST /config: every entity type that has entities,
+// each a map from id to entity.
+func (a *API) exportByID() map[string]any {
+	snap := a.db.Snapshot()
+	out := map[string]any{}
+	for name := range a.db.schemas {
+		byID := map[string]any{}
+		for _, e := range snap.List(name) {
+			byID[e["id"].(string)] = a.renderIn(snap, name, e)
+		}
+		if len(byID) > 0 {
+			out[name] = byID
+		}
+	}
+	return out
 }
 
 func (a *API) exportEntities() map[string]any {
@@ -318,7 +425,7 @@ func (a *API) exportEntities() map[string]any {
 }
 
 func (a *API) exportYAML() string {
-	doc := map[string]any{"_format_version": "3.0"}
+	doc := map[string]any{"_format_version": "3.0", "_transform": false}
 	for k, v := range a.exportEntities() {
 		if list := v.([]any); len(list) > 0 {
 			doc[k] = list

@@ -61,8 +61,13 @@ func TestExpandServiceURL(t *testing.T) {
 	if len(errs) != 0 || got["protocol"] != "https" || got["host"] != "example.test" || got["port"] != int64(443) || got["path"] != "/base" {
 		t.Fatalf("expand: %#v %v", got, errs)
 	}
-	expandServiceURL(map[string]any{"url": "not a url"}, errs)
-	if errs["url"] == nil {
-		t.Fatal("a url without host must be rejected")
+	// As services.lua's shorthand: no host and a path that is not one, for validation to refuse.
+	got = expandServiceURL(map[string]any{"url": "invalid url"}, errs)
+	if len(errs) != 0 || got["host"] != nil || got["path"] != "invalid url" || got["protocol"] != "http" || got["port"] != int64(80) {
+		t.Fatalf("expand invalid url: %#v %v", got, errs)
+	}
+	got = expandServiceURL(map[string]any{"url": "http://[::1]:8080/a?b=c#d"}, errs)
+	if got["host"] != "::1" || got["port"] != int64(8080) || got["path"] != "/a" {
+		t.Fatalf("expand IPv6 url: %#v", got)
 	}
 }

@@ -4,13 +4,14 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // schema describes one entity type of the Admin API.
@@ -32,7 +33,8 @@ type schema struct {
 func (s *schema) field(name string) *field { return find(s.fields, name) }
 
 // protocolsAll are the protocols a service or route may name.
-var protocolsAll = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
+// Kong's open-source constants.PROTOCOLS (ws and wss are Kong Enterprise's).
+var protocolsAll = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"}
 
 func schemas(plugins map[string]*pluginSchema) map[string]*schema {
 	all := []*schema{
@@ -51,31 +53,37 @@ func caCertificatesSchema() *schema {
 		name: "ca_certificates",
 		fields: []*field{
 			idField(), createdAt(), updatedAt(),
-			str("cert").isRequired().validate(checkCACert),
+			str("cert").isRequired().validate(checkCert),
 			str("cert_digest").isUnique(),
 			tags(),
 		},
+		check: checkCACert,
 	}
 }
 
-// checkCACert is the ca_certificates custom validator: one PEM certificate, a CA, not expired.
-func checkCACert(v any) string {
-	certs, msg := parseCerts(v.(string))
-	if msg != "" {
-		return msg
+// checkCACert is ca_certificates.lua's custom entity check, in its order: one certificate, not
+// expired, a CA. Its errors are entity-level ("@entity"), not errors of the cert field.
+func checkCACert(e Entity, errs fieldErrors) {
+	s, _ := e["cert"].(string)
+	if first := strings.Index(s, certTag); first >= 0 && strings.Contains(s[first+len(certTag):], certTag) {
+		errs.entity("please submit only one certificate at a time")
+		return
 	}
-	if len(certs) > 1 {
-		return "please submit only one certificate at a time"
+	certs, msg := parseCerts(s)
+	if msg != "" {
+		return // the cert field's own validator has said so
 	}
 	c := certs[0]
-	if !c.BasicConstraintsValid || !c.IsCA {
-		return `certificate does not appear to be a CA because it is missing the "CA" basic constraint`
-	}
 	if time.Now().After(c.NotAfter) {
-		return `certificate expired, "Not After" time is in the past`
+		errs.entity(`certificate expired, "Not After" time is in the past`)
+		return
 	}
-	return ""
+	if !c.BasicConstraintsValid || !c.IsCA {
+		errs.entity(`certificate does not appear to be a CA because it is missing the "CA" basic constraint`)
+	}
 }
+
+const certTag = "-----BEGIN CERTIFICATE-----"
 
 // parseCerts reads every CERTIFICATE block of a PEM string.
 func parseCerts(s string) ([]*x509.Certificate, string) {
@@ -113,7 +121,7 @@ func certificatesSchema() *schema {
 			str("key_alt").validate(checkKey),
 			tags(),
 			// snis is a shorthand: it creates and lists SNI entities, it is not stored here.
-			strArray("snis").validate(checkSNIList),
+			strArray("snis").elemCheck(checkSNIName),
 		},
 		check: checkCertificate,
 	}
@@ -131,78 +139,60 @@ func checkKey(v any) string {
 	return ""
 }
 
+// checkCertificate runs certificates.lua's entity checks in order, collecting every failure as an
+// entity-level error: cert_alt and key_alt are mutually required, each key matches its
+// certificate, and the two certificates differ in key type.
 func checkCertificate(e Entity, errs fieldErrors) {
-	pair := func(certField, keyField string) string {
-		c, k := e[certField], e[keyField]
-		if c == nil || k == nil {
-			return ""
-		}
-		certs, msg := parseCerts(c.(string))
-		if msg != "" {
-			return ""
-		}
-		key, err := parseKey(k.(string))
-		if err != nil {
-			return ""
-		}
-		if !publicKeysEqual(certs[0].PublicKey, key.Public()) {
-			return "certificate does not match key"
-		}
-		return keyType(key)
-	}
-	t1 := pair("cert", "key")
-	if t1 == "certificate does not match key" {
-		errs.entity(t1)
-		return
-	}
 	if (e["cert_alt"] == nil) != (e["key_alt"] == nil) {
-		if e["cert_alt"] == nil {
-			errs.add("cert_alt", "required field missing")
-		} else {
-			errs.add("key_alt", "required field missing")
+		errs.entity("all or none of these fields must be set: 'cert_alt', 'key_alt'")
+	}
+	matches := func(certField, keyField string) (bool, bool) {
+		c, _ := e[certField].(string)
+		k, _ := e[keyField].(string)
+		certs, msg := parseCerts(c)
+		key, err := parseKey(k)
+		if msg != "" || err != nil {
+			return false, false
 		}
-		return
+		return publicKeysEqual(certs[0].PublicKey, key.Public()), true
 	}
-	t2 := pair("cert_alt", "key_alt")
-	if t2 == "certificate does not match key" {
+	if ok, checked := matches("cert", "key"); checked && !ok {
+		errs.entity("certificate does not match key")
+	}
+	if ok, checked := matches("cert_alt", "key_alt"); checked && !ok {
 		errs.entity("alternative certificate does not match key")
-		return
 	}
-	if t1 != "" && t2 != "" && t1 == t2 {
+	c1, _ := parseCerts(String(e["cert"]))
+	c2, _ := parseCerts(String(e["cert_alt"]))
+	if len(c1) > 0 && len(c2) > 0 && c1[0].PublicKeyAlgorithm == c2[0].PublicKeyAlgorithm {
 		errs.entity("certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type")
 	}
 }
 
-var sniPattern = regexp.MustCompile(`^(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.\*)?$`)
+var sniPattern = regexp.MustCompile(`^([a-zA-Z0-9_]([a-zA-Z0-9_-]*[a-zA-Z0-9_])?\.)*[a-zA-Z0-9_]([a-zA-Z0-9_-]*[a-zA-Z0-9_])?\.?$`)
 
-// checkSNIName is Kong's typedefs.wildcard_host rules for SNI names.
+// checkSNIName is Kong's typedefs.wildcard_host validator, checks in its order: the wildcard is
+// the first or last character, there is only one, then the name is a host without a port that
+// is not an IP address.
 func checkSNIName(v any) string {
 	s := v.(string)
-	if s == "*" {
-		return ""
+	if i := strings.IndexByte(s, '*'); i >= 0 {
+		if i != 0 && i != len(s)-1 {
+			return "wildcard must be leftmost or rightmost character"
+		}
+		if strings.Count(s, "*") > 1 {
+			return "only one wildcard must be specified"
+		}
+		s = strings.Replace(s, "*", "wildcard", 1)
 	}
-	if strings.Contains(s, ":") {
+	if _, _, err := net.SplitHostPort(s); err == nil {
 		return "must not have a port"
 	}
-	if net.ParseIP(s) != nil {
+	if net.ParseIP(strings.Trim(s, "[]")) != nil {
 		return "must not be an IP"
-	}
-	if n := strings.Count(s, "*"); n > 1 {
-		return "only one wildcard must be specified"
-	} else if n == 1 && !strings.HasPrefix(s, "*.") && !strings.HasSuffix(s, ".*") {
-		return "wildcard must be leftmost or rightmost character"
 	}
 	if !sniPattern.MatchString(s) {
 		return "invalid value: " + s
-	}
-	return ""
-}
-
-func checkSNIList(v any) string {
-	for _, s := range v.([]any) {
-		if msg := checkSNIName(s); msg != "" {
-			return msg
-		}
 	}
 	return ""
 }
@@ -250,7 +240,10 @@ func servicesSchema() *schema {
 
 const math32 = 2147483646
 
-// expandServiceURL turns the url shorthand into protocol, host, port and path.
+// expandServiceURL is services.lua's url shorthand: the URL is split as LuaSocket's url.parse
+// does and becomes protocol (the scheme, else http), host (null when there is none), port (the
+// URL's, else 80 or 443 by protocol) and path (null when empty), each then validated as if
+// given on its own: "invalid url" → host: required field missing; path: should start with: /.
 func expandServiceURL(in map[string]any, errs fieldErrors) map[string]any {
 	raw, ok := in["url"]
 	if !ok {
@@ -264,52 +257,125 @@ func expandServiceURL(in map[string]any, errs fieldErrors) map[string]any {
 	}
 	s, isStr := raw.(string)
 	if !isStr {
-		errs.add("url", "expected a string")
-		return out
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		errs.add("url", "missing host in url")
-		return out
-	}
-	out["protocol"] = u.Scheme
-	out["host"] = u.Hostname()
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			errs.add("url", "invalid port in url")
-			return out
+		if raw != nil {
+			errs.add("url", "expected a string")
 		}
-		out["port"] = int64(n)
-	} else if def, ok := map[string]int64{"http": 80, "https": 443, "ws": 80, "wss": 443, "grpc": 80, "grpcs": 443}[u.Scheme]; ok {
-		out["port"] = def
+		return out
 	}
-	if u.Path != "" {
-		out["path"] = u.Path
-	} else {
-		out["path"] = nil
+	u := parseLuaURL(s)
+	port, numeric := strconv.Atoi(u.port)
+	proto := u.scheme
+	if proto == "" {
+		switch {
+		case numeric == nil && port == 80:
+			proto = "http"
+		case numeric == nil && port == 443:
+			proto = "https"
+		default:
+			proto = "http"
+		}
+	}
+	out["protocol"] = proto
+	out["host"] = nil
+	if u.host != "" {
+		out["host"] = u.host
+	}
+	switch {
+	case numeric == nil:
+		out["port"] = int64(port)
+	case u.port != "":
+		out["port"] = u.port // not a number: the port field says so
+	case proto == "https":
+		out["port"] = int64(443)
+	default:
+		out["port"] = int64(80)
+	}
+	out["path"] = nil
+	if u.path != "" {
+		out["path"] = u.path
 	}
 	return out
 }
 
+// luaURL is a URL split as LuaSocket's socket.url.parse splits it.
+type luaURL struct{ scheme, host, port, path string }
+
+// parseLuaURL follows socket.url.parse: fragment and query dropped, "scheme:" then "//authority"
+// (user info dropped, ":port" split off, IPv6 brackets removed), the rest is the path.
+func parseLuaURL(s string) luaURL {
+	var u luaURL
+	if i := strings.IndexByte(s, '#'); i >= 0 {
+		s = s[:i]
+	}
+	if m := luaScheme.FindStringSubmatch(s); m != nil {
+		u.scheme, s = m[1], s[len(m[0]):]
+	}
+	if rest, ok := strings.CutPrefix(s, "//"); ok {
+		auth := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			auth, s = rest[:i], rest[i:]
+		} else {
+			s = ""
+		}
+		if i := strings.LastIndexByte(auth, '@'); i >= 0 {
+			auth = auth[i+1:]
+		}
+		if m := luaPort.FindStringSubmatch(auth); m != nil {
+			u.port, auth = m[1], auth[:len(auth)-len(m[0])]
+		}
+		if strings.HasPrefix(auth, "[") && strings.HasSuffix(auth, "]") {
+			auth = auth[1 : len(auth)-1]
+		}
+		u.host = auth
+	}
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexByte(s, ';'); i >= 0 {
+		s = s[:i]
+	}
+	u.path = s
+	return u
+}
+
+var (
+	luaScheme = regexp.MustCompile(`^([a-zA-Z0-9][a-zA-Z0-9+\-.]*):`)
+	luaPort   = regexp.MustCompile(`:([^:\]]*)$`)
+)
+
+// checkService is services.lua's conditional entity checks: no path for tcp, tls, udp, grpc and
+// grpcs, and the upstream TLS fields only for https and tls.
 func checkService(e Entity, errs fieldErrors) {
 	proto, _ := e["protocol"].(string)
-	tlsProto := proto == "https" || proto == "tls" || proto == "wss" || proto == "grpcs"
+	tlsProto := proto == "https" || proto == "tls"
 	for _, f := range []string{"client_certificate", "tls_verify", "tls_verify_depth", "ca_certificates"} {
 		if e[f] != nil && !tlsProto {
 			errs.add(f, "value must be null")
 		}
 	}
-	if (proto == "tcp" || proto == "tls" || proto == "udp" || proto == "tls_passthrough") && e["path"] != nil {
+	if slices.Contains([]string{"tcp", "tls", "udp", "grpc", "grpcs"}, proto) && e["path"] != nil {
 		errs.add("path", "value must be null")
 	}
 }
 
-var nameChars = regexp.MustCompile(`^[0-9a-zA-Z.\-_~]+$`)
-
+// checkName is Kong's typedefs.utf8_name (services', routes' and plugins' names): valid UTF-8 of
+// ASCII letters, digits, ".", "-", "_", "~" and any non-ASCII character.
 func checkName(v any) string {
-	if !nameChars.MatchString(v.(string)) {
-		return "invalid value '" + v.(string) + "': it must only contain alphanumeric and '., -, _, ~' characters"
+	s := v.(string)
+	if !utf8.ValidString(s) {
+		pos := 1
+		for i, r := range s {
+			if r == utf8.RuneError {
+				pos = i + 1
+				break
+			}
+		}
+		return fmt.Sprintf("invalid utf-8 character sequence detected at position %d", pos)
+	}
+	for _, r := range s {
+		if r < utf8.RuneSelf && !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune(".-_~", r)) {
+			return "invalid value '" + s + "': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
+		}
 	}
 	return ""
 }
@@ -359,13 +425,15 @@ func routesSchema() *schema {
 			boolean("preserve_host").withDefault(false),
 			boolean("request_buffering").withDefault(true),
 			boolean("response_buffering").withDefault(true),
-			strArray("snis").validate(checkSNIList),
+			// typedefs.wildcard_host under the traditional_compatible router (Kong's default).
+			strSet("snis").elemCheck(checkSNIName),
 			{name: "sources", kind: kArray, elem: &field{kind: kMap}},
 			{name: "destinations", kind: kArray, elem: &field{kind: kMap}},
 			tags(),
 			foreign("service", "services"),
 		},
 		parent: "service",
+		expand: expandRoute,
 		check:  checkRoute,
 	}
 }
@@ -406,6 +474,39 @@ func checkRoutePaths(v any) string {
 	return ""
 }
 
+// routeFamily is the routes subschema a route's first protocol selects (routes_subschemas.lua):
+// "http" for http and https, "grpc" for grpc and grpcs, "stream" for the others.
+func routeFamily(protocols any) string {
+	var first string
+	switch t := protocols.(type) {
+	case []any:
+		if len(t) > 0 {
+			first = String(t[0])
+		}
+	case string:
+		first = t
+	}
+	switch first {
+	case "grpc", "grpcs":
+		return "grpc"
+	case "tcp", "tls", "udp", "tls_passthrough":
+		return "stream"
+	}
+	return "http"
+}
+
+// expandRoute applies the grpc subschema's default: strip_path is false for grpc routes.
+func expandRoute(in map[string]any, _ fieldErrors) map[string]any {
+	if _, given := in["strip_path"]; given || routeFamily(in["protocols"]) != "grpc" {
+		return in
+	}
+	out := maps.Clone(in)
+	out["strip_path"] = false
+	return out
+}
+
+// checkRoute is routes.lua's and routes_subschemas.lua's checks for the http, grpc and stream
+// families: the fields a family cannot set, and the attributes it must match on.
 func checkRoute(e Entity, errs fieldErrors) {
 	protos, _ := e["protocols"].([]any)
 	has := func(p string) bool { return slices.Contains(protos, any(p)) }
@@ -418,13 +519,40 @@ func checkRoute(e Entity, errs fieldErrors) {
 		}
 		return false
 	}
-	if has("http") || has("https") {
-		if !set("methods") && !set("hosts") && !set("headers") && !set("paths") && !(has("https") && set("snis")) {
-			if has("https") {
-				errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'")
-			} else {
-				errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'")
+	cannot := func(fields []string, when string) {
+		for _, f := range fields {
+			if set(f) {
+				errs.add(f, "cannot set '"+f+"' when 'protocols' is "+when)
 			}
+		}
+	}
+	switch routeFamily(e["protocols"]) {
+	case "http":
+		cannot([]string{"sources", "destinations"}, "'http' or 'https'")
+		switch {
+		case has("https") && !set("methods") && !set("hosts") && !set("headers") && !set("paths") && !set("snis"):
+			errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'")
+		case !has("https") && !set("methods") && !set("hosts") && !set("headers") && !set("paths"):
+			errs.entity("must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'")
+		}
+	case "grpc":
+		if e["strip_path"] == true {
+			errs.add("strip_path", "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'")
+		}
+		cannot([]string{"methods", "sources", "destinations"}, "'grpc' or 'grpcs'")
+		switch {
+		case has("grpcs") && !set("hosts") && !set("headers") && !set("paths") && !set("snis"):
+			errs.entity("must set one of 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'grpcs'")
+		case !has("grpcs") && !set("hosts") && !set("headers") && !set("paths"):
+			errs.entity("must set one of 'hosts', 'headers', 'paths' when 'protocols' is 'grpc'")
+		}
+	case "stream":
+		cannot([]string{"methods", "hosts", "paths", "headers"}, "'tcp', 'tls', 'tls_passthrough' or 'udp'")
+		if (has("tcp") || has("tls") || has("udp")) && !set("sources") && !set("destinations") && !set("snis") {
+			errs.entity("must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls' or 'udp'")
+		}
+		if has("tls_passthrough") && !set("snis") {
+			errs.entity("must set snis when 'protocols' is 'tls_passthrough'")
 		}
 	}
 	if set("snis") && !has("https") && !has("grpcs") && !has("tls") && !has("tls_passthrough") {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -18,6 +19,8 @@ const (
 	CodeNotFound           = 6
 	CodeInvalidOffset      = 7
 	CodeInvalidSize        = 9
+	CodeUnsupported        = 12
+	CodeUnresolved         = 13
 	CodeDeclarative        = 14
 	CodeReferencedByOthers = 19
 )
@@ -31,6 +34,8 @@ var codeNames = map[int]string{
 	CodeNotFound:           "not found",
 	CodeInvalidOffset:      "invalid offset",
 	CodeInvalidSize:        "invalid size",
+	CodeUnsupported:        "operation unsupported",
+	CodeUnresolved:         "foreign keys unresolved",
 	CodeDeclarative:        "invalid declarative configuration",
 	CodeReferencedByOthers: "referenced by others",
 }
@@ -48,16 +53,16 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Body is the JSON object Kong answers with.
+// Body is the JSON object Kong answers with. Errors without fields (invalid size or offset, an
+// unsupported operation) have no "fields" key, as Kong's new_err_t leaves it out.
 func (e *Error) Body() map[string]any {
 	if e.Code == 0 {
 		return map[string]any{"message": e.Message}
 	}
-	fields := e.Fields
-	if fields == nil {
-		fields = map[string]any{}
+	body := map[string]any{"code": e.Code, "name": codeNames[e.Code], "message": e.Message}
+	if e.Fields != nil {
+		body["fields"] = e.Fields
 	}
-	body := map[string]any{"code": e.Code, "name": codeNames[e.Code], "message": e.Message, "fields": fields}
 	for k, v := range e.extra {
 		body[k] = v
 	}
@@ -68,13 +73,27 @@ func notFound() *Error { return &Error{Status: http.StatusNotFound, Message: "No
 
 func badRequest(msg string) *Error { return &Error{Status: http.StatusBadRequest, Message: msg} }
 
-// fieldErrors collects schema violations keyed by field; nested records hold nested maps,
-// entity-level checks go under "@entity".
+// fieldErrors collects schema violations keyed by field; nested records hold nested maps, arrays
+// their errors by position, and entity-level checks go under "@entity" (kong/db/schema/init.lua).
 type fieldErrors map[string]any
 
 func (fe fieldErrors) add(field, msg string) {
 	if _, exists := fe[field]; !exists {
 		fe[field] = msg
+	}
+}
+
+// set records a field's error as validateValue shaped it: a message, nested errors or a list.
+func (fe fieldErrors) set(field string, err any) {
+	switch t := err.(type) {
+	case string:
+		fe.add(field, t)
+	case fieldErrors:
+		fe.nest(field, t)
+	case []any:
+		if _, exists := fe[field]; !exists && len(t) > 0 {
+			fe[field] = t
+		}
 	}
 }
 
@@ -89,21 +108,76 @@ func (fe fieldErrors) nest(field string, inner fieldErrors) {
 	}
 }
 
-// schemaViolation renders collected field errors as Kong does: "schema violation (f: m)" for one,
-// "N schema violations (a: x; b: y)" for several, nested fields dotted.
+// schemaViolation renders collected field errors as kong/db/errors.lua's schema_violation does:
+// entity-level errors first, then each field in sorted order, a nested record's or array's
+// errors one level deep as "field.sub: message" (deeper ones printed as a Lua table);
+// "schema violation (…)" for one, "N schema violations (…; …)" for several.
 func schemaViolation(fe fieldErrors) *Error {
-	var parts []string
-	flatten("", map[string]any(fe), &parts)
-	sort.Strings(parts)
+	parts := violationParts(fe)
 	msg := "schema violation (" + strings.Join(parts, "; ") + ")"
 	if len(parts) > 1 {
 		msg = fmt.Sprintf("%d schema violations (%s)", len(parts), strings.Join(parts, "; "))
 	}
-	return &Error{Status: http.StatusBadRequest, Code: CodeSchemaViolation, Message: msg, Fields: fe}
+	return &Error{Status: http.StatusBadRequest, Code: CodeSchemaViolation, Message: msg, Fields: map[string]any(fe)}
 }
 
+// violationParts lists the message parts of schemaViolation in Kong's order.
+func violationParts(fe fieldErrors) []string {
+	var parts []string
+	if list, ok := fe["@entity"].([]any); ok {
+		for _, m := range list {
+			parts = append(parts, fmt.Sprint(m))
+		}
+	}
+	for _, name := range sortedKeys(fe) {
+		if name == "@entity" {
+			continue
+		}
+		switch t := fe[name].(type) {
+		case map[string]any:
+			for _, sub := range sortedKeys(t) {
+				parts = append(parts, name+"."+sub+": "+plainOrLua(t[sub]))
+			}
+		case fieldErrors:
+			for _, sub := range sortedKeys(t) {
+				parts = append(parts, name+"."+sub+": "+plainOrLua(t[sub]))
+			}
+		case []any:
+			for i, v := range t {
+				if v != nil {
+					parts = append(parts, fmt.Sprintf("%s.%d: %s", name, i+1, plainOrLua(v)))
+				}
+			}
+		default:
+			parts = append(parts, name+": "+fmt.Sprint(t))
+		}
+	}
+	return parts
+}
+
+// plainOrLua prints a message as is and anything else as Lua's pretty-printer would.
+func plainOrLua(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return luaValue(v)
+}
+
+func sortedKeys[M ~map[string]any](m M) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// flatten lists every leaf error of a field-error tree as "a.b: message" (entity-level ones
+// bare), for the declarative loader's flattened_errors.
 func flatten(prefix string, v any, out *[]string) {
 	switch t := v.(type) {
+	case fieldErrors:
+		flatten(prefix, map[string]any(t), out)
 	case map[string]any:
 		for k, inner := range t {
 			if k == "@entity" {
@@ -135,21 +209,37 @@ func flatten(prefix string, v any, out *[]string) {
 	}
 }
 
-// luaValue renders a value the way Kong's error messages print primary and unique keys:
-// strings quoted, records as {k=v}.
+// luaValue renders a value the way Kong's messages print tables (penlight's pretty.write with no
+// indent): strings quoted, records as {k=v} with sorted keys, arrays as {a,b} and a holey array's
+// later elements as [i]=v, null as null.
 func luaValue(v any) string {
 	switch t := v.(type) {
 	case string:
 		return fmt.Sprintf("%q", t)
+	case fieldErrors:
+		return luaValue(map[string]any(t))
 	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
+		parts := make([]string, 0, len(t))
+		for _, k := range sortedKeys(t) {
+			key := k
+			if !luaIdent.MatchString(k) {
+				key = fmt.Sprintf("[%q]", k)
+			}
+			parts = append(parts, key+"="+luaValue(t[k]))
 		}
-		sort.Strings(keys)
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, k+"="+luaValue(t[k]))
+		return "{" + strings.Join(parts, ",") + "}"
+	case []any:
+		parts := make([]string, 0, len(t))
+		dense := true
+		for i, e := range t {
+			switch {
+			case e == nil:
+				dense = false
+			case dense:
+				parts = append(parts, luaValue(e))
+			default:
+				parts = append(parts, fmt.Sprintf("[%d]=%s", i+1, luaValue(e)))
+			}
 		}
 		return "{" + strings.Join(parts, ",") + "}"
 	case nil:
@@ -158,6 +248,8 @@ func luaValue(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+var luaIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func uniqueViolation(key map[string]any) *Error {
 	return &Error{Status: http.StatusConflict, Code: CodeUnique,
@@ -177,4 +269,13 @@ func foreignKeyViolation(field, entity string, key map[string]any) *Error {
 
 func referencedByOthers(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeReferencedByOthers, Message: msg}
+}
+
+// unresolved is Kong's foreign_keys_unresolved: a foreign key given by its endpoint key (a
+// route's service.name) that names no entity.
+func unresolved(field, key, value, entity string) *Error {
+	msg := fmt.Sprintf("the foreign key cannot be resolved with '{%s=%q}' for an existing '%s' entity", key, value, entity)
+	return &Error{Status: http.StatusBadRequest, Code: CodeUnresolved,
+		Message: fmt.Sprintf("foreign key unresolved (%s.%s: %s)", field, key, msg),
+		Fields:  map[string]any{field: map[string]any{key: msg}}}
 }

@@ -37,14 +37,17 @@ func defaultPlugins() map[string]*pluginSchema {
 			str("revocation_check_mode").withDefault("IGNORE_CA_ERROR").one("SKIP", "IGNORE_CA_ERROR", "STRICT"),
 			boolean("allow_partial_chain").withDefault(false),
 			boolean("send_ca_dn").withDefault(false),
-			number("cache_ttl").withDefault(float64(60)),
-			number("cert_cache_ttl").withDefault(float64(60000)),
-			number("http_timeout").withDefault(float64(30000)),
+			// Kong Enterprise does not publish these bounds; mtlsgate's (SPEC K-ADM-6): TTLs up to
+			// Kong's DAO_MAX_TTL, http_timeout as a service's nonzero timeout, so no value can
+			// switch revocation off or overflow a duration.
+			number("cache_ttl").withDefault(float64(60)).in(0, maxTTL),
+			number("cert_cache_ttl").withDefault(float64(60000)).in(0, maxTTL),
+			number("http_timeout").withDefault(float64(30000)).in(1, math32),
 			str("http_proxy_host"),
 			integer("http_proxy_port").in(0, 65535),
 			str("https_proxy_host"),
 			integer("https_proxy_port").in(0, 65535),
-			boolean("ssl_verify"),
+			boolean("ssl_verify").withDefault(true), // Kong 3.14: "now enabled by default" (mtls-auth changelog)
 		},
 		protocols:  []string{"grpc", "grpcs", "http", "https"},
 		noConsumer: true,
@@ -99,6 +102,9 @@ func pluginsSchema(plugins map[string]*pluginSchema) *schema {
 	}
 }
 
+// maxTTL is Kong's constants.DATABASE.DAO_MAX_TTL (kong/constants.lua), in seconds.
+const maxTTL = 100000000
+
 // forPlugin returns the plugins schema with config bound to the named plugin's fields, or a
 // schema violation on name when the plugin is unknown.
 func forPlugin(base *schema, plugins map[string]*pluginSchema, name any) (*schema, *pluginSchema, fieldErrors) {
@@ -118,7 +124,7 @@ func forPlugin(base *schema, plugins map[string]*pluginSchema, name any) (*schem
 	for i, f := range base.fields {
 		switch f.name {
 		case "config":
-			bound.fields[i] = record("config", p.config...)
+			bound.fields[i] = record("config", p.config...).isRequired()
 		case "protocols":
 			c := *f
 			protos := make([]any, len(p.protocols))

@@ -80,6 +80,14 @@ func (f *field) elemOneOf(of ...string) *field {
 	f.elem = &e
 	return f
 }
+
+// elemCheck validates each element, so errors name its position (snis.2: …) as Kong's do.
+func (f *field) elemCheck(c func(any) string) *field {
+	e := *f.elem
+	e.check = c
+	f.elem = &e
+	return f
+}
 func (f *field) elemUUID() *field {
 	e := *f.elem
 	e.uuid = true
@@ -212,12 +220,9 @@ func validateRecord(fields []*field, in map[string]any, applyDefaults bool) (map
 		if f.auto && v == nil {
 			continue // filled in by the store
 		}
-		nv, msg, nested := validateValue(f, v)
-		switch {
-		case nested != nil:
-			errs.nest(f.name, nested)
-		case msg != "":
-			errs.add(f.name, msg)
+		nv, verr := validateValue(f, v)
+		if verr != nil {
+			errs.set(f.name, verr)
 		}
 		out[f.name] = nv
 	}
@@ -235,36 +240,47 @@ func defaultOf(f *field) any {
 	return deepCopy(f.def)
 }
 
-// validateValue returns the normalized value, or a message, or nested errors for records.
-func validateValue(f *field, v any) (any, string, fieldErrors) {
+// maxElements bounds every array, set and map an entity holds. Kong's own schemas bound the
+// arrays that matter to its router and plugins; without a bound, one request could hold the
+// write lock for as long as its de-duplication and validation take (SPEC K-ADM-6).
+const maxElements = 10000
+
+// validateValue returns the normalized value and its error, as Kong's schema library shapes
+// them: nil, a message (string), a record's field errors (fieldErrors), or an array's errors by
+// position ([]any, nil where an element is fine).
+func validateValue(f *field, v any) (any, any) {
 	if v == nil {
 		if f.required {
-			return nil, "required field missing", nil
+			return nil, "required field missing"
 		}
-		return nil, "", nil
+		return nil, nil
 	}
 	switch f.kind {
 	case kString:
 		s, ok := v.(string)
 		if !ok {
-			return v, "expected a string", nil
+			return v, "expected a string"
 		}
 		if s == "" {
-			return v, "length must be at least 1", nil
+			return v, "length must be at least 1"
 		}
 		if f.uuid && !isUUID(s) {
-			return v, "expected a valid UUID", nil
+			return v, "expected a valid UUID"
 		}
 		if len(f.oneOf) > 0 && !slices.Contains(f.oneOf, s) {
-			return v, "expected one of: " + strings.Join(f.oneOf, ", "), nil
+			return v, "expected one of: " + strings.Join(f.oneOf, ", ")
 		}
 	case kInteger, kNumber:
 		n, ok := toFloat(v)
-		if !ok || (f.kind == kInteger && n != math.Trunc(n)) {
-			return v, "expected " + kindNames[f.kind], nil
+		if !ok || math.IsNaN(n) || math.IsInf(n, 0) || (f.kind == kInteger && n != math.Trunc(n)) {
+			return v, "expected " + kindNames[f.kind]
+		}
+		if f.kind == kInteger && (n > maxSafeInteger || n < -maxSafeInteger) {
+			// Kong's integers are Lua numbers: beyond 2^53 they are no longer exact.
+			return v, fmt.Sprintf("value should be between %s and %s", num(-maxSafeInteger), num(maxSafeInteger))
 		}
 		if f.between != nil && (n < f.between[0] || n > f.between[1]) {
-			return v, fmt.Sprintf("value should be between %s and %s", num(f.between[0]), num(f.between[1])), nil
+			return v, fmt.Sprintf("value should be between %s and %s", num(f.between[0]), num(f.between[1]))
 		}
 		if f.kind == kInteger {
 			v = int64(n)
@@ -273,69 +289,110 @@ func validateValue(f *field, v any) (any, string, fieldErrors) {
 		}
 	case kBoolean:
 		if _, ok := v.(bool); !ok {
-			return v, "expected a boolean", nil
+			return v, "expected a boolean"
 		}
 	case kArray, kSet:
 		list, ok := v.([]any)
 		if !ok {
-			return v, "expected " + kindNames[f.kind], nil
+			return v, "expected " + kindNames[f.kind]
+		}
+		if len(list) > maxElements {
+			return v, fmt.Sprintf("length must be at most %d", maxElements)
 		}
 		out := make([]any, 0, len(list))
+		var elemErrs []any
+		var seen map[any]bool
+		if f.kind == kSet {
+			seen = make(map[any]bool, len(list))
+		}
 		for i, e := range list {
-			ne, msg, _ := validateValue(f.elem, e)
+			ne, eerr := validateValue(f.elem, e)
 			if e == nil {
-				msg = "required field missing"
+				eerr = "required field missing"
 			}
-			if msg != "" {
-				return v, msg, nil
-			}
-			if f.kind == kSet && slices.ContainsFunc(out, func(x any) bool { return x == ne }) {
+			if eerr != nil {
+				if elemErrs == nil {
+					elemErrs = make([]any, len(list))
+				}
+				elemErrs[i] = eerr
 				continue
 			}
-			_ = i
+			if seen != nil && comparable(ne) {
+				if seen[ne] {
+					continue
+				}
+				seen[ne] = true
+			}
 			out = append(out, ne)
+		}
+		if elemErrs != nil {
+			return v, trimErrors(elemErrs)
 		}
 		v = out
 	case kMap:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return v, "expected a map", nil
+			return v, "expected a map"
+		}
+		if len(m) > maxElements {
+			return v, fmt.Sprintf("length must be at most %d", maxElements)
 		}
 		v = m
 	case kRecord:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return v, "expected a record", nil
+			return v, "expected a record"
 		}
 		rec, errs := validateRecord(f.fields, m, true)
 		if len(errs) > 0 {
-			return rec, "", errs
+			return rec, errs
 		}
 		v = rec
 	case kForeign:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return v, "expected a record", nil
+			return v, "expected a record"
 		}
 		for k := range m {
 			if k != "id" && k != "name" && k != "username" {
-				return v, "", fieldErrors{k: "unknown field"}
+				return v, fieldErrors{k: "unknown field"}
 			}
 		}
 		if id, has := m["id"]; has {
 			s, ok := id.(string)
 			if !ok || !isUUID(s) {
-				return v, "", fieldErrors{"id": "expected a valid UUID"}
+				return v, fieldErrors{"id": "expected a valid UUID"}
 			}
 		}
 		v = maps.Clone(m)
 	}
 	if f.check != nil {
 		if msg := f.check(v); msg != "" {
-			return v, msg, nil
+			return v, msg
 		}
 	}
-	return v, "", nil
+	return v, nil
+}
+
+// maxSafeInteger is 2^53, the largest integer a Lua (and JSON) number holds exactly.
+const maxSafeInteger = 1 << 53
+
+// comparable reports whether v can key a map: every scalar a set may hold.
+func comparable(v any) bool {
+	switch v.(type) {
+	case string, int64, float64, bool:
+		return true
+	}
+	return false
+}
+
+// trimErrors drops the trailing nils of a per-position error list, as Lua's arrays end at the
+// last element.
+func trimErrors(list []any) []any {
+	for len(list) > 0 && list[len(list)-1] == nil {
+		list = list[:len(list)-1]
+	}
+	return list
 }
 
 func toFloat(v any) (float64, bool) {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,6 +208,12 @@ type prepared struct {
 
 // prepare runs the whole validation pipeline of one write against the transaction's snapshot.
 func (t *tx) prepare(s *schema, in map[string]any, form bool, existing Entity, m mode) (*prepared, *Error) {
+	if s.name == "certificates" {
+		// kong/db/dao/certificates.lua checks the snis list before anything else.
+		if dup := duplicated(in["snis"]); dup != "" {
+			return nil, schemaViolation(fieldErrors{"snis": dup + " is duplicated"})
+		}
+	}
 	errs := fieldErrors{}
 	if s.expand != nil {
 		in = s.expand(in, errs)
@@ -215,6 +222,12 @@ func (t *tx) prepare(s *schema, in map[string]any, form bool, existing Entity, m
 		name := in["name"]
 		if name == nil && existing != nil {
 			name = existing["name"]
+		}
+		if cfg, given := in["config"]; given && cfg == nil && m != modePatch {
+			// A null config is validated as an empty one: its defaults, required fields and
+			// entity checks all apply, so it can never switch a plugin's checks off (K-ADM-6).
+			in = maps.Clone(in)
+			in["config"] = map[string]any{}
 		}
 		bound, _, perrs := forPlugin(s, t.db.plugins, name)
 		if perrs != nil {
@@ -295,6 +308,22 @@ func (t *tx) prepare(s *schema, in map[string]any, form bool, existing Entity, m
 	return p, nil
 }
 
+// duplicated returns the first name a snis list holds twice, or "".
+func duplicated(v any) string {
+	list, _ := v.([]any)
+	seen := make(map[any]bool, len(list))
+	for _, n := range list {
+		if !comparable(n) {
+			continue
+		}
+		if seen[n] {
+			return fmt.Sprint(n)
+		}
+		seen[n] = true
+	}
+	return ""
+}
+
 // resolveForeign checks every foreign key, turning {name: …} or {username: …} into {id: …}.
 func (t *tx) resolveForeign(s *schema, e Entity) *Error {
 	for _, f := range s.fields {
@@ -307,10 +336,12 @@ func (t *tx) resolveForeign(s *schema, e Entity) *Error {
 		var ok bool
 		if id, has := key["id"].(string); has {
 			target, ok = t.snap.Get(f.ref, id)
-		} else if ref.endpointKey != "" {
-			if v, has := key[ref.endpointKey].(string); has {
-				target, ok = lookup(t.snap, ref, v)
+		} else if v, has := key[ref.endpointKey].(string); has && ref.endpointKey != "" {
+			if target, ok = lookup(t.snap, ref, v); !ok {
+				return unresolved(f.name, ref.endpointKey, v, f.ref)
 			}
+		} else {
+			return schemaViolation(fieldErrors{f.name: map[string]any{"id": "missing primary key"}})
 		}
 		if !ok {
 			return foreignKeyViolation(f.name, f.ref, key)
@@ -400,12 +431,15 @@ func (t *tx) store(p *prepared) *Error {
 
 // syncSNIs makes the certificate's SNI entities exactly names, as Kong's certificates DAO does.
 func (t *tx) syncSNIs(certID string, names []any) *Error {
+	owners := map[any]any{}
 	for _, sni := range t.snap.List("snis") {
-		owner := sni["certificate"].(map[string]any)["id"]
-		if slices.Contains(names, sni["name"]) && owner != certID {
-			errs := fieldErrors{}
-			errs.add("snis", fmt.Sprintf("%s already associated with existing certificate '%s'", sni["name"], owner))
-			return schemaViolation(errs)
+		owners[sni["name"]] = RefID(sni["certificate"])
+	}
+	sorted := slices.Clone(names)
+	slices.SortFunc(sorted, func(a, b any) int { return strings.Compare(String(a), String(b)) })
+	for _, n := range sorted {
+		if owner, taken := owners[n]; taken && owner != certID {
+			return schemaViolation(fieldErrors{"snis": fmt.Sprintf("%s already associated with existing certificate '%s'", n, owner)})
 		}
 	}
 	for _, sni := range t.snap.List("snis") {
@@ -414,7 +448,7 @@ func (t *tx) syncSNIs(certID string, names []any) *Error {
 		}
 	}
 	for _, n := range names {
-		if slices.ContainsFunc(t.snap.List("snis"), func(e Entity) bool { return e["name"] == n }) {
+		if _, exists := owners[n]; exists {
 			continue
 		}
 		t.put("snis", Entity{

@@ -209,17 +209,37 @@ func checkKey(k string) error {
 			return nil
 		}
 	}
-	msg := fmt.Sprintf("unknown property %q", k)
+	msg := fmt.Sprintf("unknown property %q", shorten(k))
 	if s := closest(k); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	return errors.New(msg + " (remove it or fix its name)")
 }
 
-// closest suggests the known key with the smallest edit distance, if it is close enough.
+// maxSuggestLen bounds the keys closest compares: no Kong property is longer, so a longer key
+// has no close match, and the quadratic distance is never computed on it.
+const maxSuggestLen = 64
+
+// shorten cuts a key for an error message, so a megabyte-long key gives a one-line error.
+func shorten(k string) string {
+	if len(k) <= maxSuggestLen {
+		return k
+	}
+	return k[:maxSuggestLen] + "…"
+}
+
+// closest suggests the known key with the smallest edit distance, if it is close enough. The work
+// is bounded: keys longer than maxSuggestLen are not compared, and a candidate whose length alone
+// puts it too far is skipped.
 func closest(k string) string {
 	best, bestD := "", 4
+	if len(k) > maxSuggestLen {
+		return ""
+	}
 	for _, cand := range kongKeys() {
+		if diff := len(k) - len(cand); diff >= bestD || -diff >= bestD {
+			continue
+		}
 		if d := editDistance(k, cand); d < bestD {
 			best, bestD = cand, d
 		}

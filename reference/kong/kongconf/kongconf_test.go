@@ -1,6 +1,7 @@
 package kongconf
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -74,5 +75,18 @@ func TestOffDisablesListeners(t *testing.T) {
 	c, err := Parse(strings.NewReader("admin_listen = off\nstatus_listen = off\n"), "kong.conf", nil)
 	if err != nil || len(c.AdminListen) != 0 || len(c.StatusListen) != 0 {
 		t.Fatalf("admin %+v status %+v err %v", c.AdminListen, c.StatusListen, err)
+	}
+}
+
+// TestK_ADM_6_UnknownKeySuggestionIsBounded: K-ADM-6, a huge unknown key gets a short error
+// and no "did you mean" (its edit distance to every Kong key is never computed).
+func TestK_ADM_6_UnknownKeySuggestionIsBounded(t *testing.T) {
+	key := strings.Repeat("proxy_listen", 3<<20/len("proxy_listen"))
+	_, err := Parse(strings.NewReader(key+" = on\n"), "kong.conf", nil)
+	if err == nil || len(err.Error()) > 400 || strings.Contains(err.Error(), "did you mean") {
+		t.Fatalf("a 3 MB unknown key: error of %d bytes: %.200v", len(fmt.Sprint(err)), err)
+	}
+	if got := closest("proxy_lsiten"); got != "proxy_listen" {
+		t.Errorf("closest(proxy_lsiten) = %q", got)
 	}
 }

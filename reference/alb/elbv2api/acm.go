@@ -1,0 +1,220 @@
+package elbv2api
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+)
+
+// writeJSONError writes an AWS JSON 1.1 error (ACM's protocol).
+func writeJSONError(w http.ResponseWriter, rid string, e *apiError) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-Requestid", rid)
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.Code, "message": e.Message})
+}
+
+func acmErr(code, format string, args ...any) *apiError {
+	return fault(code, format, args...)
+}
+
+// serveACM answers ACM's ImportCertificate, DescribeCertificate and DeleteCertificate.
+func (s *Server) serveACM(w http.ResponseWriter, r *http.Request, rid, target string) {
+	op, ok := strings.CutPrefix(target, "CertificateManager.")
+	if !ok || r.Method != http.MethodPost {
+		writeJSONError(w, rid, acmErr("UnknownOperationException", "X-Amz-Target %q: the endpoint answers CertificateManager.ImportCertificate, DescribeCertificate and DeleteCertificate", target))
+		return
+	}
+	body, tooBig, err := readBody(r, MaxQueryBody)
+	if err != nil || tooBig {
+		writeJSONError(w, rid, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge", Message: fmt.Sprintf("The request body is unreadable or exceeds %d bytes", MaxQueryBody)})
+		return
+	}
+	var out any
+	var aerr *apiError
+	switch op {
+	case "ImportCertificate":
+		out, aerr = s.importCertificate(r, body)
+	case "DescribeCertificate":
+		out, aerr = s.describeCertificate(body)
+	case "DeleteCertificate":
+		out, aerr = s.deleteCertificate(r, body)
+	default:
+		aerr = acmErr("UnknownOperationException", "CertificateManager.%s is not emulated; the endpoint answers ImportCertificate, DescribeCertificate and DeleteCertificate", op)
+	}
+	if aerr != nil {
+		writeJSONError(w, rid, aerr)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-Requestid", rid)
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// decodeJSON decodes a JSON 1.1 body strictly: unknown fields are a ValidationException.
+func decodeJSON(body []byte, v any) *apiError {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return acmErr("ValidationException", "The request body is not valid for this operation: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) importCertificate(r *http.Request, body []byte) (any, *apiError) {
+	var in struct {
+		Certificate, PrivateKey, CertificateChain []byte
+		CertificateArn                            string
+		Tags                                      []struct{ Key, Value string }
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Certificate) == 0 || len(in.PrivateKey) == 0 {
+		return nil, acmErr("ValidationException", "Certificate and PrivateKey are required (PEM, e.g. --certificate fileb://cert.pem --private-key fileb://key.pem)")
+	}
+	leaf, rest := pem.Decode(in.Certificate)
+	if leaf == nil || leaf.Type != "CERTIFICATE" || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, acmErr("ValidationException", "The certificate field must contain exactly one PEM certificate; put intermediates in CertificateChain")
+	}
+	pair, err := tls.X509KeyPair(append(append([]byte{}, in.Certificate...), in.CertificateChain...), in.PrivateKey)
+	if err != nil {
+		return nil, acmErr("ValidationException", "The certificate and private key do not form a pair: %v", err)
+	}
+	switch pair.PrivateKey.(type) {
+	case *rsa.PrivateKey, *ecdsa.PrivateKey:
+	default:
+		return nil, acmErr("ValidationException", "The private key is not supported: use RSA or ECDSA")
+	}
+	chain := append(append(bytes.TrimSpace(in.Certificate), '\n'), in.CertificateChain...)
+	cert, err := s.store.putBlob(chain)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
+	}
+	key, err := s.store.putBlob(in.PrivateKey)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
+	}
+	var arn string
+	aerr := s.change(r.Context(), func(m *model) *apiError {
+		arn = in.CertificateArn
+		if arn != "" {
+			if m.Certificates[arn] == nil {
+				return acmErr("ResourceNotFoundException", "Could not find certificate %s.", arn)
+			}
+		} else {
+			h := randomHex(32)
+			arn = fmt.Sprintf("arn:aws:acm:%s:%s:certificate/%s-%s-%s-%s-%s", s.opts.Region, s.opts.AccountID, h[:8], h[8:12], h[12:16], h[16:20], h[20:32])
+		}
+		m.Certificates[arn] = &certificate{Arn: arn, Cert: cert, Key: key, Imported: time.Now()}
+		return nil
+	})
+	if aerr != nil {
+		return nil, aerr
+	}
+	return map[string]string{"CertificateArn": arn}, nil
+}
+
+func (s *Server) describeCertificate(body []byte) (any, *apiError) {
+	var in struct{ CertificateArn string }
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	m := s.snapshot()
+	c := m.Certificates[in.CertificateArn]
+	if c == nil {
+		return nil, acmErr("ResourceNotFoundException", "Could not find certificate %s.", in.CertificateArn)
+	}
+	pemBytes, err := s.store.blob(c.Cert)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
+	}
+	p, _ := pem.Decode(pemBytes)
+	leaf, err := x509.ParseCertificate(p.Bytes)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
+	}
+	var inUse []string
+	for _, l := range sorted(m.Listeners, func(l *listener) int64 { return l.Seq }) {
+		for _, a := range l.Certificates {
+			if a == c.Arn {
+				inUse = append(inUse, l.LoadBalancerArn)
+			}
+		}
+	}
+	domain := leaf.Subject.CommonName
+	if domain == "" && len(leaf.DNSNames) > 0 {
+		domain = leaf.DNSNames[0]
+	}
+	status := "ISSUED"
+	if time.Now().After(leaf.NotAfter) {
+		status = "EXPIRED"
+	}
+	return map[string]any{"Certificate": map[string]any{
+		"CertificateArn": c.Arn, "DomainName": domain, "SubjectAlternativeNames": leaf.DNSNames,
+		"Serial": certinfo.SerialHex(leaf), "Subject": leaf.Subject.String(), "Issuer": leaf.Issuer.String(),
+		"ImportedAt": c.Imported.Unix(), "CreatedAt": c.Imported.Unix(), "Status": status, "Type": "IMPORTED",
+		"NotBefore": leaf.NotBefore.Unix(), "NotAfter": leaf.NotAfter.Unix(), "InUseBy": orEmpty(inUse),
+		"KeyAlgorithm": keyAlgorithm(leaf), "SignatureAlgorithm": strings.ToUpper(strings.ReplaceAll(leaf.SignatureAlgorithm.String(), "-", "")),
+	}}, nil
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// keyAlgorithm is ACM's name for a certificate's key (RSA_2048, EC_prime256v1, …).
+func keyAlgorithm(c *x509.Certificate) string {
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA_%d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		switch k.Curve.Params().Name {
+		case "P-256":
+			return "EC_prime256v1"
+		case "P-384":
+			return "EC_secp384r1"
+		case "P-521":
+			return "EC_secp521r1"
+		}
+	}
+	return c.PublicKeyAlgorithm.String()
+}
+
+func (s *Server) deleteCertificate(r *http.Request, body []byte) (any, *apiError) {
+	var in struct{ CertificateArn string }
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	err := s.change(r.Context(), func(m *model) *apiError {
+		if m.Certificates[in.CertificateArn] == nil {
+			return acmErr("ResourceNotFoundException", "Could not find certificate %s.", in.CertificateArn)
+		}
+		for _, l := range m.Listeners {
+			for _, a := range l.Certificates {
+				if a == in.CertificateArn {
+					return acmErr("ResourceInUseException", "Certificate %s is in use by listener %s.", in.CertificateArn, l.Arn)
+				}
+			}
+		}
+		delete(m.Certificates, in.CertificateArn)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{}, nil
+}

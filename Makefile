@@ -94,3 +94,43 @@ lint-ci:
 # Remove the cached mtlsgate images (one per binary; the container targets rebuild what they need).
 clean-images:
 	-docker images mtlsgate/mtlsgate -q | xargs -r docker rmi
+
+# Go native fuzz targets; their seed corpora are in each package's testdata/fuzz/<target>/. Each
+# runs for FUZZTIME; a crasher fails the run and is written next to the seeds, where a plain
+# `go test` replays it. CI: `make fuzz FUZZTIME=20s`. A Fuzz function missing from the list
+# fails the run too, so none is forgotten.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := \
+	./reference/alb:FuzzParseCABundle ./reference/alb:FuzzTrustStoreCRL ./reference/alb:FuzzParseConfig \
+	./reference/alb:FuzzParseHTTPCodes ./reference/kong:FuzzAdminAPI ./reference/kong:FuzzProxyRawRequest \
+	./reference/kong:FuzzRouteMatcher ./reference/kong:FuzzCRLDownload ./reference/kong/kongconf:FuzzParse \
+	./reference/kong/admin:FuzzDeclarative
+
+.PHONY: fuzz
+fuzz:
+	@listed="$(foreach t,$(FUZZ_TARGETS),$(lastword $(subst :, ,$(t))))"; \
+	for f in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/^func //' | sort -u); do \
+	  case " $$listed " in *" $$f "*) ;; *) echo "fuzz: $$f is not in FUZZ_TARGETS"; exit 1;; esac; \
+	done
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
+	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg > $$log 2>&1; rc=$$?; \
+	  grep -v '^fuzz: elapsed' $$log; \
+	  if [ $$rc -eq 0 ]; then :; \
+	  elif ! grep -q 'Failing input written to' $$log && [ "$$(grep -c '^    ' $$log)" = 1 ] && grep -q '^    context deadline exceeded$$' $$log; then \
+	    echo "fuzz: $$name: the fuzzing engine timed out waiting for a worker at the end of FUZZTIME (no crasher found); not a failure"; \
+	  else status=1; fi; rm -f $$log; \
+	done; exit $$status
+
+# The soak (not part of `make test` nor CI's default run): SOAKTIME of keep-alive traffic,
+# handshake storms and Admin API churn against the race build of the Kong reference; writes
+# $(REPORTS)/soak/soak.md and soak.json (RSS, goroutines and fds over time) and fails on any
+# violation, a growing Go heap, or goroutines or fds left behind.
+SOAKTIME ?= 10m
+SOAKSAMPLE ?= 10s
+
+.PHONY: soak
+soak:
+	$(GO) test -race -tags soak -count=1 -timeout 0 -run '^TestSoak$$' ./soak \
+		-soak.duration=$(SOAKTIME) -soak.sample=$(SOAKSAMPLE) -soak.out=$(abspath $(REPORTS))/soak

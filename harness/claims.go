@@ -35,7 +35,7 @@ func kongOwnBehaviours() []catalog.ID {
 	return []catalog.ID{
 		"K-ADM-1", "K-ADM-2", "K-ADM-3", "K-ADM-4",
 		"K-MTLS-1", "K-MTLS-2", "K-MTLS-3", "K-MTLS-4", "K-MTLS-5", "K-MTLS-7", "K-MTLS-8", "K-MTLS-9",
-		"K-PROXY-1", "K-UP-1", "K-UP-2", "K-UP-3", "K-UP-4", "K-UP-5", "K-UP-6",
+		"K-PROXY-1", "K-PROXY-2", "K-UP-1", "K-UP-2", "K-UP-3", "K-UP-4", "K-UP-5", "K-UP-6",
 		"K-SNI-1", "K-SNI-2", "K-TLS-1", "K-H2-1",
 	}
 }
@@ -56,9 +56,9 @@ func referenceContainerBehaviours() []catalog.ID {
 	return []catalog.ID{
 		"K-ADM-1", "K-ADM-2", "K-ADM-3", "K-ADM-4", "K-ADM-5", "K-ADM-6",
 		"K-MTLS-1", "K-MTLS-2", "K-MTLS-3", "K-MTLS-4", "K-MTLS-5", "K-MTLS-6", "K-MTLS-7", "K-MTLS-8", "K-MTLS-9",
-		"K-PROXY-1", "K-UP-1", "K-UP-2", "K-UP-3", "K-UP-4", "K-UP-5", "K-UP-6", "K-SNI-1", "K-SNI-2", "K-TLS-1", "K-H2-1",
-		"A-TS-1", "A-TS-2", "A-MODE-1", "A-MODE-2", "A-MODE-3", "A-HDR-1", "A-HDR-2", "A-POL-1", "A-CERT-1", "A-LOG-1",
-		"A-TG-1", "A-APIGW-1", "A-H2-1",
+		"K-PROXY-1", "K-PROXY-2", "K-UP-1", "K-UP-2", "K-UP-3", "K-UP-4", "K-UP-5", "K-UP-6", "K-SNI-1", "K-SNI-2", "K-TLS-1", "K-H2-1",
+		"A-TS-1", "A-TS-2", "A-MODE-1", "A-MODE-2", "A-MODE-3", "A-HDR-1", "A-HDR-2", "A-HDR-3", "A-POL-1", "A-CERT-1", "A-LOG-1",
+		"A-TG-1", "A-REQ-1", "A-APIGW-1", "A-H2-1",
 		"L-1", "L-2", "L-3", "L-4", "L-5",
 	}
 }

@@ -156,8 +156,10 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 	lb, err := nw.Start(ctx, containers.Request{
 		Image: img, Alias: lbAlias, Ports: ports,
 		Files: append(files, containers.File{Path: albConfigPath, Content: yml}),
-		Cmd:   []string{"serve", "alb", "--config", albConfigPath, "--watch-interval", "0", "--status-listen", "0.0.0.0:8100"},
-		Wait:  wait.ForHTTP("/status/ready").WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
+		// The container holds only the files the harness copies in, at their host paths: the
+		// control API may name any of them.
+		Cmd:  []string{"serve", "alb", "--config", albConfigPath, "--watch-interval", "0", "--status-listen", "0.0.0.0:8100", "--control-root", "/"},
+		Wait: wait.ForHTTP("/status/ready").WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
 	})
 	if lb != nil {
 		stops = append(stops, lb.Terminate)

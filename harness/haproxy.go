@@ -47,6 +47,8 @@ func haproxyUnclaimed() map[catalog.ID]string {
 		"A-CERT-1":  "OpenSSL accepts Ed25519 client certificates (ssl_c_verify 0, the request reaches the target); RSA-1024 and SHA-1 are refused only through Debian's OpenSSL security level 2",
 		"A-LOG-1":   "HAProxy logs per request in its own log-format: it cannot write ALB's connection-log line (one per connection including failed handshakes, TID_ trace ids, the negotiated group, Failed:<code> names)",
 		"A-API-1":   "HAProxy is configured through its own configuration file; AWS's ELBv2 API is the emulator's, certified on the reference target",
+		"A-HDR-3":   "HAProxy forwards header names with underscores, and haproxyconf deletes the X-Amzn-Mtls-* headers by their exact names only",
+		"A-REQ-1":   "haproxyconf renders fixed timeouts (timeout server 60s, timeout client 30s), not the idle_timeout.timeout_seconds load balancer attribute, and HAProxy's own 400/405/408/504 pages are not ALB's",
 		"A-APIGW-1": "the stand-in is reached through HAProxy correctly (the direct and through-the-listener specs pass), but the seed story also needs A-TS-1's basic-constraints refusal, which is mtlsgate's validation, not HAProxy's",
 	}
 }

@@ -67,6 +67,7 @@ func nginxClaims() map[catalog.ID]string {
 		"K-H2-1":    nginxNoHTTP2,
 		"K-MTLS-9":  "nginx has no partial-chain setting, and ssl_client_certificate always sends the CA names (send_ca_dn cannot be false)",
 		"K-PROXY-1": "stock nginx cannot compute X-Kong-Proxy-Latency nor set its Server header (no headers-more module), and its Via names the nginx target, not mtlsgate/<version>",
+		"K-PROXY-2": "the rendered configuration has no Kong error_page for nginx's own 400 and 405, so those answers carry nginx's HTML page, not Kong's JSON message",
 		"K-UP-6":    "nginx resolves upstream hosts when it loads a configuration (an unknown host refuses the configuration instead of answering 503), and an upstream without targets is rendered, not balanced",
 	}
 	if !hasNJS() {

@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 )
@@ -31,7 +34,10 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	status := fs.String("status-listen", "", "plain-HTTP control listener (off when empty; e.g. 127.0.0.1:8100, or 0.0.0.0:8100 in a container): "+
 		"GET /status/ready, GET /target-health?group=NAME (JSON), GET /connection-log (lines; ?follow=true streams new ones), GET /connection-log/file (ConnectionLogs.Path's content), "+
-		"POST /config (YAML body; 200, or 400 with the error and the running configuration kept). No authentication: bind it to loopback or a private network only")
+		"POST /config (YAML body, Content-Type application/yaml; 204, or 400 with the error and the running configuration kept). "+
+		"Host headers other than an IP address, localhost or the listen host are refused; bind it to loopback or a private network, and set --status-token on a shared host")
+	token := fs.String("status-token", os.Getenv("MTLSGATE_STATUS_TOKEN"), "with --status-listen, a token every control call but GET /status/ready must present as Authorization: Bearer <token> (default $MTLSGATE_STATUS_TOKEN; empty means none)")
+	root := fs.String("control-root", "", "the directory files named by a configuration posted to the control API must be in (certificates, CA bundles, CRLs, ConnectionLogs.Path; relative names are resolved against it); default: the --config file's directory")
 	api := addALBAPIFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,11 +66,16 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("serve alb: %w", err)
 	}
-	r := &albRunner{path: *path, lb: lb, cfg: cfg, log: log}
+	if *root == "" {
+		*root = filepath.Dir(*path)
+	}
+	r := &albRunner{path: *path, lb: lb, cfg: cfg, log: log, root: *root}
 	r.seen, r.seenFile = stamps(*path, cfg), stampOf(*path)
 	var ctl *serve.Server
 	if *status != "" {
-		if ctl, err = serve.Listen(ctx, *status, albControl(ctx, r, conns), serve.Options{ErrorLog: log}); err != nil {
+		listenHost, _, _ := net.SplitHostPort(*status)
+		guard := controlGuard{listenHost: listenHost, token: *token}
+		if ctl, err = serve.Listen(ctx, *status, guard.wrap(albControl(ctx, r, conns)), serve.Options{ErrorLog: log}); err != nil {
 			_ = lb.Close(context.Background())
 			return fmt.Errorf("serve alb: --status-listen: %w", err)
 		}
@@ -126,6 +137,8 @@ type albRunner struct {
 	path string
 	lb   *alb.ALB
 	log  *slog.Logger
+	// root is the directory files named through the control API must be in.
+	root string
 
 	mu       sync.Mutex
 	cfg      alb.Config // the configuration in force
@@ -230,7 +243,7 @@ func albControl(ctx context.Context, r *albRunner, conns *lineRing) http.Handler
 			http.Error(w, "connection log file: ConnectionLogs.Path is not set", http.StatusNotFound)
 			return
 		}
-		b, err := os.ReadFile(p)
+		b, err := regularfile.Read(p, regularfile.MaxConfig)
 		if err != nil {
 			http.Error(w, fmt.Sprintf("connection log file: %v", err), http.StatusInternalServerError)
 			return
@@ -245,6 +258,9 @@ func albControl(ctx context.Context, r *albRunner, conns *lineRing) http.Handler
 			return
 		}
 		cfg, err := alb.Parse(b)
+		if err == nil {
+			err = confineFiles(&cfg, r.root)
+		}
 		if err == nil {
 			err = r.apply(req.Context(), cfg)
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,6 +178,9 @@ ConnectionLogs: {Path: ` + filepath.Join(dir, "connections.log") + `}
 	call := func(method, path, body string) (int, string) {
 		req, err := http.NewRequestWithContext(ctx, method, ctl+path, strings.NewReader(body))
 		g.Expect(err).NotTo(HaveOccurred())
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/yaml")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		g.Expect(err).NotTo(HaveOccurred())
 		defer resp.Body.Close()
@@ -276,4 +280,106 @@ func TestLineRing(t *testing.T) {
 	g.Expect(lines).To(Equal([]string{"c", "d", "e"}), "only max lines are kept")
 	lines, _, _ = r.since(4)
 	g.Expect(lines).To(Equal([]string{"e"}))
+}
+
+// TestServeALBControlAPIGuards checks what keeps browsers and bad files out of the control API
+// (issue 13): foreign Host headers, simple-request content types, the token, files outside
+// --control-root, and files that are not regular files. Nothing refused changes anything.
+func TestServeALBControlAPIGuards(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pki, err := fixtures.Generate(ctx, fixtures.Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	dir := t.TempDir()
+	g.Expect(pki.WriteDir(dir)).To(Succeed())
+	conf := func(bundle, logPath string) string {
+		return `Listeners:
+  - Port: 0
+    Protocol: HTTPS
+    Certificates: [{CertificateFile: server.crt, PrivateKeyFile: server.key}]
+    MutualAuthentication: {Mode: verify, TrustStoreArn: ts}
+    DefaultActions: [{Type: forward, TargetGroupArn: echo}]
+TrustStores:
+  - Name: ts
+    CaCertificatesBundleFile: ` + bundle + `
+TargetGroups:
+  - TargetGroupName: echo
+    Protocol: HTTP
+    HealthCheckEnabled: false
+    Targets: [{Id: 127.0.0.1, Port: 9}]
+ConnectionLogs: {Path: ` + logPath + `}
+`
+	}
+	g.Expect(os.WriteFile(filepath.Join(dir, "alb.yaml"), []byte(conf("ca.crt", "connections.log")), 0o644)).To(Succeed())
+	g.Expect(os.Symlink("/etc/passwd", filepath.Join(dir, "escape.crt"))).To(Succeed())
+	g.Expect(syscall.Mkfifo(filepath.Join(dir, "fifo.crt"), 0o600)).To(Succeed())
+
+	stdout, outLines := lines(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "alb", "--config", filepath.Join(dir, "alb.yaml"), "--watch-interval", "0",
+			"--status-listen", "127.0.0.1:0", "--status-token", "s3cret"}, stdout, &syncBuffer{})
+		stdout.Close()
+	}()
+	ctl := strings.TrimSpace(strings.TrimPrefix(waitLine(t, outLines, "alb control "), "alb control "))
+	go func() {
+		for range outLines { //nolint:revive // drain
+		}
+	}()
+	call := func(method, path, host, contentType, token, body string) (int, string, http.Header) {
+		req, err := http.NewRequestWithContext(ctx, method, ctl+path, strings.NewReader(body))
+		g.Expect(err).NotTo(HaveOccurred())
+		if host != "" {
+			req.Host = host
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	const yml = "application/yaml"
+	code, _, _ := call("GET", "/status/ready", "", "", "", "")
+	g.Expect(code).To(Equal(200), "the readiness probe needs no token")
+	code, _, _ = call("GET", "/connection-log", "", "", "", "")
+	g.Expect(code).To(Equal(401), "no token")
+	code, _, _ = call("GET", "/connection-log", "", "", "wrong", "")
+	g.Expect(code).To(Equal(401), "a wrong token")
+	code, _, h := call("GET", "/connection-log", "localhost", "", "s3cret", "")
+	g.Expect(code).To(Equal(200))
+	g.Expect(h.Get("Access-Control-Allow-Origin")).To(BeEmpty())
+	code, body, _ := call("GET", "/connection-log", "evil.example:8100", "", "s3cret", "")
+	g.Expect(code).To(Equal(403), "a DNS-rebinding Host")
+	g.Expect(body).To(ContainSubstring("DNS rebinding"))
+
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		code, _, _ = call("POST", "/config", "", ct, "s3cret", conf("ca.crt", "other.log"))
+		g.Expect(code).To(Equal(415), "Content-Type %q is a CORS simple request", ct)
+	}
+	for _, bad := range []struct{ bundle, log, want string }{
+		{"/etc/passwd", "connections.log", "under " + dir},
+		{"escape.crt", "connections.log", "under " + dir},
+		{"ca.crt", "/tmp/elsewhere.log", "ConnectionLogs.Path"},
+		{"ca.crt", "../outside.log", "ConnectionLogs.Path"},
+		{"fifo.crt", "connections.log", "not a regular file"},
+	} {
+		code, body, _ = call("POST", "/config", "", yml, "s3cret", conf(bad.bundle, bad.log))
+		g.Expect(code).To(Equal(400), "%+v", bad)
+		g.Expect(body).To(ContainSubstring(bad.want), "%+v", bad)
+		g.Expect(body).NotTo(ContainSubstring("root:"), "no file content in errors")
+	}
+	_, err = os.Stat("/tmp/elsewhere.log")
+	g.Expect(os.IsNotExist(err)).To(BeTrue(), "a refused configuration creates no file")
+	code, body, _ = call("POST", "/config", "", yml, "s3cret", conf("ca.crt", "connections.log"))
+	g.Expect(code).To(Equal(204), body)
+
+	cancel()
+	g.Eventually(done).WithTimeout(10 * time.Second).Should(Receive(BeNil()))
 }

@@ -206,6 +206,9 @@ func TestServeAPIGWControlAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if method == http.MethodPut {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -219,6 +222,16 @@ func TestServeAPIGWControlAPI(t *testing.T) {
 	}
 	if code, _ := apigwGet(t, ca, url+"/pets", "api.example.test"); code != 403 {
 		t.Errorf("before PUT: %d, want 403", code)
+	}
+	plain, err := http.NewRequestWithContext(ctx, http.MethodPut, ctl+"/domains", strings.NewReader(`[{"Name":"api.example.test"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.Header.Set("Content-Type", "text/plain")
+	if resp, err := http.DefaultClient.Do(plain); err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("PUT /domains as text/plain (a CORS simple request): %v %v, want 415", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	if code, body := call("PUT", "/domains", `[{"Name":"api.example.test","Mappings":[{"BasePath":"","Stage":"prod","API":"petstore"}]}]`); code != 204 {
 		t.Fatalf("PUT /domains: %d %s", code, body)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
 // Options are the emulator's process-level settings, which a reload does not change.
@@ -40,6 +42,7 @@ type state struct {
 	listeners []*listenerState
 	groups    map[string]*targetGroup
 	log       *logSink
+	attrs     lbAttributes
 }
 
 // Start validates cfg, binds its listeners and starts the health checks. ctx bounds the binds.
@@ -125,7 +128,11 @@ func (a *ALB) build(cfg Config, old *state) (*state, error) {
 			stores[key] = s
 		}
 	}
-	st := &state{cfg: cfg, groups: map[string]*targetGroup{}}
+	attrs, err := parseLBAttributes(cfg.LoadBalancerAttributes)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{cfg: cfg, groups: map[string]*targetGroup{}, attrs: attrs}
 	for i, tgc := range cfg.TargetGroups {
 		var g *targetGroup
 		if old != nil {
@@ -135,7 +142,7 @@ func (a *ALB) build(cfg Config, old *state) (*state, error) {
 		}
 		if g == nil {
 			var err error
-			if g, err = newTargetGroup(tgc, fmt.Sprintf("TargetGroups[%d]", i)); err != nil {
+			if g, err = newTargetGroup(tgc, fmt.Sprintf("TargetGroups[%d]", i), a.idleTimeout); err != nil {
 				return nil, err
 			}
 		}
@@ -172,7 +179,7 @@ func (a *ALB) sink(path string) (*logSink, error) {
 		f := a.files[path]
 		if f == nil {
 			var err error
-			if f, err = os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			if f, err = regularfile.OpenAppend(path); err != nil {
 				return nil, fmt.Errorf("ConnectionLogs.Path: open %q: %w", path, err)
 			}
 			a.files[path] = f

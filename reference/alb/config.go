@@ -7,11 +7,12 @@ package alb
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
 // Config is the whole emulator configuration. Field names mirror the ELBv2 API (CreateListener,
@@ -27,6 +28,9 @@ type Config struct {
 	// LoadBalancerName is CreateLoadBalancer's Name, which the connection log's elb field
 	// carries ("app/<name>/<id>"); empty means "mtlsgate".
 	LoadBalancerName string `yaml:"LoadBalancerName,omitempty"`
+	// LoadBalancerAttributes are ModifyLoadBalancerAttributes' key/value pairs; the emulator
+	// applies idle_timeout.timeout_seconds (1 to 4000, default 60).
+	LoadBalancerAttributes []Attribute `yaml:"LoadBalancerAttributes,omitempty"`
 }
 
 // ConnectionLogs names the connection log file; empty Path means no file.
@@ -140,7 +144,7 @@ const (
 // ReadFile reads a YAML configuration. Unknown keys are errors (a typo must not silently turn
 // verification off), and relative file names are resolved against the file's directory.
 func ReadFile(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := regularfile.Read(path, regularfile.MaxConfig)
 	if err != nil {
 		return Config{}, fmt.Errorf("read ALB config: %w", err)
 	}
@@ -173,39 +177,48 @@ func (c Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
 // Files lists every file the configuration reads, so a runner can reload when one changes.
 func (c Config) Files() []string {
 	var out []string
-	for _, l := range c.Listeners {
-		for _, cert := range l.Certificates {
-			out = append(out, cert.CertificateFile, cert.PrivateKeyFile)
-		}
-	}
-	for _, ts := range c.TrustStores {
-		out = append(out, ts.CaCertificatesBundleFile)
-		for _, r := range ts.RevocationContents {
-			out = append(out, r.File)
+	for _, f := range c.FileFields() {
+		if f.Name != "ConnectionLogs.Path" {
+			out = append(out, *f.Path)
 		}
 	}
 	return out
 }
 
-func (c *Config) resolve(dir string) {
-	abs := func(p *string) {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
+// FileField is one field of the configuration that names a file: its name for error messages
+// and a pointer to the path, so a runner can resolve or confine it.
+type FileField struct {
+	Name string
+	Path *string
+}
+
+// FileFields lists every field that names a file: certificates, keys, CA bundles, CRLs (read)
+// and the connection log (written).
+func (c *Config) FileFields() []FileField {
+	var out []FileField
 	for i := range c.Listeners {
 		for j := range c.Listeners[i].Certificates {
-			abs(&c.Listeners[i].Certificates[j].CertificateFile)
-			abs(&c.Listeners[i].Certificates[j].PrivateKeyFile)
+			cert := &c.Listeners[i].Certificates[j]
+			out = append(out, FileField{fmt.Sprintf("Listeners[%d].Certificates[%d].CertificateFile", i, j), &cert.CertificateFile},
+				FileField{fmt.Sprintf("Listeners[%d].Certificates[%d].PrivateKeyFile", i, j), &cert.PrivateKeyFile})
 		}
 	}
 	for i := range c.TrustStores {
-		abs(&c.TrustStores[i].CaCertificatesBundleFile)
-		for j := range c.TrustStores[i].RevocationContents {
-			abs(&c.TrustStores[i].RevocationContents[j].File)
+		ts := &c.TrustStores[i]
+		out = append(out, FileField{fmt.Sprintf("TrustStores[%d].CaCertificatesBundleFile", i), &ts.CaCertificatesBundleFile})
+		for j := range ts.RevocationContents {
+			out = append(out, FileField{fmt.Sprintf("TrustStores[%d].RevocationContents[%d].File", i, j), &ts.RevocationContents[j].File})
 		}
 	}
-	abs(&c.ConnectionLogs.Path)
+	return append(out, FileField{"ConnectionLogs.Path", &c.ConnectionLogs.Path})
+}
+
+func (c *Config) resolve(dir string) {
+	for _, f := range c.FileFields() {
+		if *f.Path != "" && !filepath.IsAbs(*f.Path) {
+			*f.Path = filepath.Join(dir, *f.Path)
+		}
+	}
 }
 
 // mode returns the listener's normalised mode or an error naming the field.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+	"github.com/mtlsgate/mtlsgate/internal/idleconn"
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 )
 
@@ -63,7 +65,7 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 	conf := &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
 	ls.policy.apply(conf)
 	for j, c := range l.Certificates {
-		pair, err := tls.LoadX509KeyPair(c.CertificateFile, c.PrivateKeyFile)
+		pair, err := loadKeyPair(c.CertificateFile, c.PrivateKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s.Certificates[%d]: load %q and %q: %w", where, j, c.CertificateFile, c.PrivateKeyFile, err)
 		}
@@ -309,6 +311,17 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeELBError(w, http.StatusServiceUnavailable, "Service Temporarily Unavailable")
 		return
 	}
+	switch r.Method {
+	case http.MethodTrace:
+		writeELBError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return
+	case http.MethodConnect:
+		writeELBError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	dropSpoofs(r.Header, ls.headers)
+	var bodyFailed idleconn.Failure
+	r.Body = idleconn.NewBody(w, r, l.alb.idleTimeout(), &bodyFailed)
 	var chain []*x509.Certificate
 	if r.TLS != nil {
 		chain = r.TLS.PeerCertificates
@@ -340,7 +353,18 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			if l.alb.opts.Log != nil {
 				l.alb.opts.Log.Debug("alb: target failed", "target", t.addr(), "err", err)
 			}
-			writeELBError(w, http.StatusBadGateway, "Bad Gateway")
+			if timeout, bodyErr := bodyFailed.Get(); bodyErr != nil {
+				// The client, not the target, failed: a body idle past the timeout is 408.
+				w.Header().Set("Connection", "close")
+				if timeout {
+					writeELBError(w, http.StatusRequestTimeout, "Request Time-out")
+					return
+				}
+				writeELBError(w, http.StatusBadRequest, "Bad Request")
+				return
+			}
+			code, text := targetErrorStatus(err)
+			writeELBError(w, code, text)
 		},
 	}
 	proxy.ServeHTTP(w, r)
@@ -371,4 +395,17 @@ func writeELBError(w http.ResponseWriter, code int, text string) {
 	w.Header().Set("Server", "awselb/2.0")
 	w.WriteHeader(code)
 	fmt.Fprintf(w, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n", code, text, code, text)
+}
+
+// loadKeyPair reads a listener certificate and its key as bounded regular files.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	cert, err := regularfile.Read(certFile, regularfile.MaxPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := regularfile.Read(keyFile, regularfile.MaxPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(cert, key)
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/idleconn"
 )
 
 // Target health states, as DescribeTargetHealth reports them.
@@ -82,8 +84,10 @@ type targetGroup struct {
 	transport *http.Transport
 	mu        sync.Mutex
 	byPolicy  map[string]*http.Transport
-	targets   []*target
-	rr        atomic.Uint64
+	// idle gives the load balancer's idle timeout in force, read at each new connection.
+	idle    func() time.Duration
+	targets []*target
+	rr      atomic.Uint64
 
 	check     healthCheck
 	startOnce sync.Once
@@ -117,7 +121,8 @@ func (t *target) health() TargetHealth {
 }
 
 // newTargetGroup validates a target group; its health checks start with start.
-func newTargetGroup(cfg TargetGroup, where string) (*targetGroup, error) {
+// idle is asked for the idle timeout in force at each connection to a target.
+func newTargetGroup(cfg TargetGroup, where string, idle func() time.Duration) (*targetGroup, error) {
 	if cfg.TargetGroupName == "" {
 		return nil, fmt.Errorf("%s: TargetGroupName is required", where)
 	}
@@ -168,7 +173,7 @@ func newTargetGroup(cfg TargetGroup, where string) (*targetGroup, error) {
 	if hc.codes, err = ParseHTTPCodes(cfg.Matcher.HttpCode); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	tg := &targetGroup{cfg: cfg, scheme: scheme, check: hc, transport: targetTransport(TargetPolicy)}
+	tg := &targetGroup{cfg: cfg, scheme: scheme, check: hc, idle: idle, transport: targetTransport(TargetPolicy, idle)}
 	for i, t := range cfg.Targets {
 		if t.Id == "" || t.Port < 1 || t.Port > 65535 {
 			return nil, fmt.Errorf("%s: Targets[%d]: give an Id (IP address) and a Port from 1 to 65535", where, i)
@@ -203,7 +208,7 @@ func (g *targetGroup) transportFor(policy string) *http.Transport {
 	if g.byPolicy == nil {
 		g.byPolicy = map[string]*http.Transport{}
 	}
-	t := targetTransport(policy)
+	t := targetTransport(policy, g.idle)
 	g.byPolicy[policy] = t
 	return t
 }
@@ -219,20 +224,25 @@ func (g *targetGroup) closeIdle() {
 }
 
 // targetTransport talks to targets with the back-end policy named policy and, as ALB does,
-// without verifying the target's certificate.
-func targetTransport(policy string) *http.Transport {
+// without verifying the target's certificate. A connection must open within 10 s and may stay
+// quiet no longer than the idle timeout idle() gives, before the answer and inside it alike.
+func targetTransport(policy string, idle func() time.Duration) *http.Transport {
 	conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // ALB does not verify targets (SPEC A-TG-1)
 	if p, err := LookupPolicy(policy); err == nil {
 		p.apply(conf)
 	}
 	return &http.Transport{
-		TLSClientConfig:       conf,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		ResponseHeaderTimeout: 60 * time.Second,
+		TLSClientConfig: conf,
+		DialContext: idleconn.Dialer(TargetConnectTimeout, func() (time.Duration, time.Duration) {
+			d := idle()
+			return d, d
+		}),
 		// Enough idle connections per target that a busy listener reuses them instead of
 		// dialling one per request.
 		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     60 * time.Second,
+		// ALB's quota for a whole response header.
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+		IdleConnTimeout:        60 * time.Second,
 	}
 }
 

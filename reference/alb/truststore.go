@@ -6,8 +6,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"os"
 	"strings"
+
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
 // ALB's trust store limits (Elastic Load Balancing quotas).
@@ -48,7 +49,7 @@ func loadTrustStore(ts TrustStore) (*trustStore, error) {
 	if ts.CaCertificatesBundleFile == "" {
 		return nil, fmt.Errorf("%s: CaCertificatesBundleFile is required", where)
 	}
-	bundle, err := os.ReadFile(ts.CaCertificatesBundleFile)
+	bundle, err := regularfile.Read(ts.CaCertificatesBundleFile, regularfile.MaxPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read CA bundle: %w", where, err)
 	}
@@ -67,7 +68,7 @@ func loadTrustStore(ts TrustStore) (*trustStore, error) {
 		if rc.RevocationType != "" && rc.RevocationType != "CRL" {
 			return nil, fmt.Errorf("%s: RevocationContents[%d].RevocationType %q: only CRL is supported", where, i, rc.RevocationType)
 		}
-		b, err := os.ReadFile(rc.File)
+		b, err := regularfile.Read(rc.File, regularfile.MaxCRL)
 		if err != nil {
 			return nil, fmt.Errorf("%s: RevocationContents[%d]: read: %w", where, i, err)
 		}
@@ -120,7 +121,7 @@ func ParseCABundle(b []byte) ([]*x509.Certificate, error) {
 		case strings.TrimSpace(line) == "-----BEGIN CERTIFICATE-----":
 			in, block = true, []string{line}
 		default:
-			return nil, fmt.Errorf("%s (line %d: %q is neither a PEM certificate nor a # comment)", ErrTextInvalidBundle, lineNo, clip(line))
+			return nil, fmt.Errorf("%s (line %d is neither part of a PEM certificate nor a # comment)", ErrTextInvalidBundle, lineNo)
 		}
 	}
 	if in {
@@ -202,11 +203,4 @@ func (t *trustStore) isRevoked(cert, issuer *x509.Certificate) bool {
 
 func caKey(c *x509.Certificate) string {
 	return string(c.RawSubject) + "\x00" + string(c.RawSubjectPublicKeyInfo)
-}
-
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

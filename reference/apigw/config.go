@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
 // File is the apigw.yaml document: what `mtlsgate serve apigw --config` reads.
@@ -46,7 +47,7 @@ type FileMapping struct {
 // ReadFile parses apigw.yaml strictly (an unknown key is an error, so a typo cannot silently
 // drop a setting) and resolves cert and key against the file's directory.
 func ReadFile(path string) (File, error) {
-	b, err := os.ReadFile(path)
+	b, err := regularfile.Read(path, regularfile.MaxConfig)
 	if err != nil {
 		return File{}, fmt.Errorf("read apigw config: %w", err)
 	}

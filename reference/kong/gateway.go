@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
@@ -57,6 +58,8 @@ type Gateway struct {
 	tlsPolicy    tlsPolicy
 	globals      globals
 	servers      []listener
+	// bodyTimeout is client_body_timeout: the longest wait between two reads of a request body.
+	bodyTimeout time.Duration
 }
 
 // listener is one bound listener and what it serves.
@@ -101,6 +104,9 @@ func New(opts Options) (*Gateway, error) {
 			g.adminCerts = []tls.Certificate{def}
 		}
 	}
+	if g.bodyTimeout, err = clientBodyTimeout(conf); err != nil {
+		return nil, err
+	}
 	if g.globals, err = loadGlobals(conf); err != nil {
 		return nil, err
 	}
@@ -108,6 +114,9 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.transports = newTransportPool(func(s *service) *tls.Config { return s.tls.config() })
+	if g.transports.maxHeader, err = proxyBufferSize(conf); err != nil {
+		return nil, err
+	}
 	g.proxy = g.newReverseProxy()
 	g.db, err = admin.New(admin.Options{Apply: g.apply})
 	if err != nil {
@@ -119,7 +128,7 @@ func New(opts Options) (*Gateway, error) {
 		if conf.Database != "off" {
 			return nil, fmt.Errorf("declarative_config %s is only read when database = off", conf.DeclarativeConfig)
 		}
-		b, err := os.ReadFile(conf.DeclarativeConfig)
+		b, err := regularfile.Read(conf.DeclarativeConfig, regularfile.MaxConfig)
 		if err != nil {
 			return nil, fmt.Errorf("declarative_config: %w", err)
 		}

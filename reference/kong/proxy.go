@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/idleconn"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 )
 
@@ -51,6 +52,8 @@ type reqState struct {
 	upstreamStatus  int
 	// dial is the host:port the request goes to (a balancer target, or the service's host).
 	dial string
+	// body says why reading the client's request body failed, if it did.
+	body idleconn.Failure
 }
 
 type stateKey struct{}
@@ -82,6 +85,13 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	for _, h := range identityHeaders {
 		r.Header.Del(h)
 	}
+	dropInvalidHeaders(r.Header)
+	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+		// nginx refuses both before any Lua phase runs; Kong's error_page renders the 405.
+		g.kongError(w, r, st, http.StatusMethodNotAllowed, msgMethodNotAllowed, false)
+		return
+	}
+	r.Body = idleconn.NewBody(w, r, g.bodyTimeout, &st.body)
 	host, port := r.Host, ""
 	if h, p, err := net.SplitHostPort(r.Host); err == nil {
 		host, port = h, p
@@ -311,6 +321,16 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 // upstreamError maps a failed upstream exchange to Kong's status and message (SPEC K-UP-5, K-UP-6).
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	st := r.Context().Value(stateKey{}).(*reqState)
+	if timeout, bodyErr := st.body.Get(); bodyErr != nil {
+		if timeout {
+			// nginx ends a request whose body stalls past client_body_timeout with a 408 it
+			// logs but never sends: the connection is closed.
+			g.log.Info("client body timed out", "request_id", st.id, "error", bodyErr)
+			panic(http.ErrAbortHandler)
+		}
+		g.kongError(w, r, st, http.StatusBadRequest, msgBadRequest, false)
+		return
+	}
 	status, msg := http.StatusBadGateway, msgBadUpstream
 	var dnsErr *net.DNSError
 	switch {
@@ -362,6 +382,8 @@ type transportPool struct {
 	mu   sync.Mutex
 	pool map[string]*http.Transport
 	tls  func(*service) *tls.Config
+	// maxHeader is proxy_buffer_size: the most an upstream's response headers may take.
+	maxHeader int64
 }
 
 func newTransportPool(tlsFor func(*service) *tls.Config) *transportPool {
@@ -374,16 +396,18 @@ func (p *transportPool) get(s *service) *http.Transport {
 	if t, ok := p.pool[s.transportKey]; ok {
 		return t
 	}
-	dialer := &net.Dialer{Timeout: s.connectTimeout, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       p.tls(s),
-		TLSHandshakeTimeout:   s.connectTimeout,
-		ResponseHeaderTimeout: s.readTimeout,
-		MaxIdleConnsPerHost:   64,
-		DisableCompression:    true, // forward Accept-Encoding as the client sent it
-		IdleConnTimeout:       60 * time.Second,
-		ForceAttemptHTTP2:     false,
+		DialContext: idleconn.Dialer(s.connectTimeout, func() (time.Duration, time.Duration) {
+			return s.readTimeout, s.writeTimeout
+		}),
+		TLSClientConfig:        p.tls(s),
+		MaxResponseHeaderBytes: p.maxHeader,
+		TLSHandshakeTimeout:    s.connectTimeout,
+		ResponseHeaderTimeout:  s.readTimeout,
+		MaxIdleConnsPerHost:    64,
+		DisableCompression:     true, // forward Accept-Encoding as the client sent it
+		IdleConnTimeout:        60 * time.Second,
+		ForceAttemptHTTP2:      false,
 	}
 	p.pool[s.transportKey] = t
 	return t

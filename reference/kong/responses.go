@@ -24,6 +24,8 @@ const (
 	msgNoPeer           = "failure to get a peer from the ring-balancer"
 	msgUseHTTPS         = "Please use HTTPS protocol"
 	msgCannotConsume    = "You cannot consume this service"
+	msgMethodNotAllowed = "Method not allowed"
+	msgBadRequest       = "Bad request"
 	contentTypeJSON     = "application/json; charset=utf-8"
 	contentTypePlain    = "text/plain; charset=utf-8"
 	contentTypeHTML     = "text/html; charset=utf-8"

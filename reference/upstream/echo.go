@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -102,11 +103,22 @@ func TLSConfig(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
 
 // NewEcho returns the echo handler. Besides echoing any path it answers /status/{code} with that
 // status (a list like 200,403 picks the first) and /delay/{seconds} after that delay (at most 10 s).
+// Two faulty answers let specs stall a gateway mid-exchange: /stall/{seconds} sends its headers
+// (Content-Length: 1000) and the first StallSent bytes, then stalls; /ignore-body/{seconds}
+// never reads the request body. Both stall at most 10 s and give up when the client goes.
+// Three more misbehave at once: /garbage answers bytes that are not HTTP, /reset sends its
+// headers and StallSent bytes then resets the connection, /big-header/{kb} answers with a
+// header of that many KB (at most 1024).
 func NewEcho(opts EchoOptions) http.Handler {
 	mux := http.NewServeMux()
 	e := &echo{opts: opts}
 	mux.HandleFunc("/status/{codes}", e.status)
 	mux.HandleFunc("/delay/{seconds}", e.delay)
+	mux.HandleFunc("/stall/{seconds}", e.stall)
+	mux.HandleFunc("/ignore-body/{seconds}", e.ignoreBody)
+	mux.HandleFunc("/garbage", e.garbage)
+	mux.HandleFunc("/reset", e.reset)
+	mux.HandleFunc("/big-header/{kb}", e.bigHeader)
 	mux.HandleFunc("/", e.echo)
 	if opts.CRL == nil && opts.OCSP == nil {
 		return mux
@@ -153,6 +165,80 @@ func (e *echo) delay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.echo(w, r)
+}
+
+// StallLength and StallSent are the Content-Length /stall announces and the bytes it sends.
+const (
+	StallLength = 1000
+	StallSent   = 10
+)
+
+// stallFor waits the path's {seconds} (at most 10 s) or until the client goes away.
+func stallFor(w http.ResponseWriter, r *http.Request) bool {
+	secs, err := strconv.ParseFloat(r.PathValue("seconds"), 64)
+	if err != nil || secs < 0 {
+		http.Error(w, "invalid stall", http.StatusBadRequest)
+		return false
+	}
+	t := time.NewTimer(min(time.Duration(secs*float64(time.Second)), 10*time.Second))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (e *echo) stall(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Length", strconv.Itoa(StallLength))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(strings.Repeat("x", StallSent)))
+	_ = http.NewResponseController(w).Flush()
+	stallFor(w, r)
+	// Returning short of Content-Length makes the server close the connection.
+}
+
+func (e *echo) ignoreBody(w http.ResponseWriter, r *http.Request) {
+	if stallFor(w, r) {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (e *echo) garbage(w http.ResponseWriter, _ *http.Request) {
+	c, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "garbage: cannot take over the connection", http.StatusInternalServerError)
+		return
+	}
+	defer c.Close()
+	_, _ = buf.WriteString("SSH-2.0-not-http\r\n\x00\x01\x02 garbage\r\n\r\n")
+	_ = buf.Flush()
+}
+
+func (e *echo) reset(w http.ResponseWriter, _ *http.Request) {
+	c, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "reset: cannot take over the connection", http.StatusInternalServerError)
+		return
+	}
+	_, _ = fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", StallLength, strings.Repeat("x", StallSent))
+	_ = buf.Flush()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // close with a reset, not a FIN
+	}
+	_ = c.Close()
+}
+
+func (e *echo) bigHeader(w http.ResponseWriter, r *http.Request) {
+	kb, err := strconv.Atoi(r.PathValue("kb"))
+	if err != nil || kb < 0 || kb > 1024 {
+		http.Error(w, "invalid size: give KB from 0 to 1024", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("X-Big", strings.Repeat("b", kb<<10))
+	w.WriteHeader(http.StatusOK)
 }
 
 // admit enforces the demanded client certificate; it writes nginx's 400 and returns false when

@@ -207,4 +207,26 @@ var _ = Describe("mtls-auth", func() {
 			Expect(r.Echo.Headers).NotTo(HaveKey(h), "with mtls-auth")
 		}
 	})
+
+	suite.It("K-MTLS-6", "identity headers spelled with underscores (X_Consumer_ID) never reach the upstream: nginx drops header names with underscores", func(ctx SpecContext) {
+		forged := http.Header{}
+		for _, name := range []string{"X_Consumer_ID", "X_Consumer_Username", "X-Consumer_Custom-ID", "X_Anonymous_Consumer",
+			"X_Client_Cert_DN", "X-Client-Cert_SAN", "X_Authenticated_Groups", "X_Consumer_Groups", "X_Credential_Identifier", "Any_Other_Header"} {
+			forged[name] = []string{"forged"}
+		}
+		echoRoute(ctx, "open", "/open")
+		r := do(ctx, client(""), http.MethodGet, sys.ProxyURL+"/open", forged, nil)
+		Expect(r.Status).To(Equal(http.StatusOK))
+		for name := range r.Echo.Headers {
+			Expect(name).NotTo(ContainSubstring("_"), "a header name with an underscore reached the upstream")
+		}
+
+		mtlsAuth(ctx, nil)
+		consumer(ctx, fixtures.ClientCommonName, "")
+		r = do(ctx, client(fixtures.Client), http.MethodGet, sys.ProxyTLSURL+"/mtls", forged, nil)
+		Expect(r.Status).To(Equal(http.StatusOK))
+		for name := range r.Echo.Headers {
+			Expect(name).NotTo(ContainSubstring("_"), "with mtls-auth")
+		}
+	})
 })

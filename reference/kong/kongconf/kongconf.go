@@ -6,16 +6,18 @@ package kongconf
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
 // Listener is one entry of proxy_listen, admin_listen or status_listen.
@@ -94,12 +96,11 @@ func Load(path string, environ []string) (*Config, error) {
 	if path == "" {
 		return Parse(strings.NewReader(""), "(defaults)", environ)
 	}
-	f, err := os.Open(path)
+	b, err := regularfile.Read(path, regularfile.MaxConfig)
 	if err != nil {
 		return nil, fmt.Errorf("no file at: %s: %w", path, err)
 	}
-	defer f.Close()
-	return Parse(f, path, environ)
+	return Parse(bytes.NewReader(b), path, environ)
 }
 
 // Parse reads kong.conf text named name and applies environ on top.
@@ -431,7 +432,7 @@ func ReadPEM(value string) ([]byte, error) {
 	if strings.Contains(value, "-----BEGIN") {
 		return []byte(strings.ReplaceAll(value, `\n`, "\n")), nil
 	}
-	if b, err := os.ReadFile(value); err == nil {
+	if b, err := regularfile.Read(value, regularfile.MaxPEM); err == nil {
 		return b, nil
 	}
 	if b, err := base64.StdEncoding.DecodeString(value); err == nil && strings.Contains(string(b), "-----BEGIN") {

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mtlsgate/mtlsgate/reference/alb"
+)
+
+// controlGuard protects a plain-HTTP control API from browsers and from other local users:
+//   - a Host that is neither an IP address, a loopback name nor the listen host is refused
+//     (DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends Host: evil.example);
+//   - a state-changing call must carry a non-simple Content-Type (application/yaml, …), which a
+//     cross-origin page cannot send without a CORS preflight, and no CORS header is ever sent;
+//   - with a token, every call but the readiness probe must present it as a bearer token.
+type controlGuard struct {
+	listenHost string
+	token      string
+}
+
+// bodyTypes are the Content-Types a state-changing control call may carry; none is a CORS
+// simple-request type (text/plain, application/x-www-form-urlencoded, multipart/form-data).
+var bodyTypes = []string{"application/yaml", "application/x-yaml", "text/yaml", "application/json"}
+
+// wrap applies the guard to h.
+func (g controlGuard) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.hostAllowed(r.Host) {
+			http.Error(w, fmt.Sprintf("control API: Host %q is not this server: call it by IP address, localhost or %s (DNS rebinding protection)", r.Host, g.listenHost), http.StatusForbidden)
+			return
+		}
+		if g.token != "" && !(r.Method == http.MethodGet && r.URL.Path == "/status/ready") {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="mtlsgate control"`)
+				http.Error(w, "control API: give the token of --status-token as Authorization: Bearer <token>", http.StatusUnauthorized)
+				return
+			}
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if !slices.Contains(bodyTypes, mt) {
+				http.Error(w, fmt.Sprintf("control API: Content-Type %q refused; send the body as one of %s", r.Header.Get("Content-Type"), strings.Join(bodyTypes, ", ")), http.StatusUnsupportedMediaType)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (g controlGuard) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "" {
+		return false
+	}
+	return net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") || strings.EqualFold(host, g.listenHost)
+}
+
+// confineFiles resolves every file a configuration posted to the control API names against
+// root and refuses one outside it (symbolic links followed), so the API can neither read nor
+// append to arbitrary files. Errors name the field, never a file's content.
+func confineFiles(cfg *alb.Config, root string) error {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("control API file root %q: %w", root, err)
+	}
+	for _, f := range cfg.FileFields() {
+		if *f.Path == "" {
+			continue
+		}
+		p := *f.Path
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(root, p)
+		}
+		p = filepath.Clean(p)
+		real, err := filepath.EvalSymlinks(p)
+		if os.IsNotExist(err) {
+			// A log file may not exist yet: its directory must.
+			var dir string
+			if dir, err = filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+				real = filepath.Join(dir, filepath.Base(p))
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", f.Name, *f.Path, err)
+		}
+		if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("%s %q: the control API takes files under %s only (--control-root)", f.Name, *f.Path, root)
+		}
+		*f.Path = p
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package kong
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
+)
+
+// defaultClientBodyTimeout is nginx's client_body_timeout default: the longest wait between two
+// successive reads of a request body.
+const defaultClientBodyTimeout = 60 * time.Second
+
+// clientBodyTimeout reads client_body_timeout from kong.conf's injected nginx directives
+// (nginx_proxy_ for the proxy server block wins over nginx_http_), in nginx's time syntax.
+func clientBodyTimeout(conf *kongconf.Config) (time.Duration, error) {
+	key, raw, ok := nginxDirective(conf, "client_body_timeout")
+	if !ok {
+		return defaultClientBodyTimeout, nil
+	}
+	d, err := parseNginxTime(raw)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s = %q: give an nginx time above zero such as 60s, 500ms or 1m", key, raw)
+	}
+	return d, nil
+}
+
+// nginxDirective finds an nginx directive injected through kong.conf for the proxy: the
+// nginx_proxy_ (server block) form wins over nginx_http_. It returns the kong.conf key too.
+func nginxDirective(conf *kongconf.Config, directive string) (key, value string, ok bool) {
+	for _, key := range []string{"nginx_proxy_" + directive, "nginx_http_" + directive} {
+		if v, ok := conf.Values[key]; ok {
+			return key, v, true
+		}
+	}
+	return "", "", false
+}
+
+// parseNginxTime reads an nginx time value: a number with an optional unit (ms, s, m, h, d, w;
+// none means seconds), or several such parts ("1m30s").
+func parseNginxTime(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty time")
+	}
+	units := []struct {
+		suffix string
+		d      time.Duration
+	}{{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}}
+	var total time.Duration
+	for s != "" {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 9 {
+			return 0, fmt.Errorf("invalid time %q", s)
+		}
+		n, _ := strconv.Atoi(s[:i])
+		s = s[i:]
+		unit := time.Second
+		matched := s == ""
+		for _, u := range units {
+			if strings.HasPrefix(s, u.suffix) {
+				unit, s, matched = u.d, s[len(u.suffix):], true
+				break
+			}
+		}
+		if !matched {
+			return 0, fmt.Errorf("invalid time unit in %q", s)
+		}
+		total += time.Duration(n) * unit
+		if total > 365*24*time.Hour {
+			return 0, errors.New("time too large")
+		}
+	}
+	return total, nil
+}
+
+// validHeaderName is nginx's rule for a request header name with ignore_invalid_headers on and
+// underscores_in_headers off (Kong's defaults): letters, digits and hyphens only. Other headers
+// are dropped before anything sees them, so X_Consumer_ID cannot pose as X-Consumer-ID to a
+// CGI-style upstream.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// dropInvalidHeaders removes the request headers nginx ignores (see validHeaderName).
+func dropInvalidHeaders(h http.Header) {
+	for name := range h {
+		if !validHeaderName(name) {
+			delete(h, name)
+		}
+	}
+}
+
+// defaultProxyBufferSize is nginx's proxy_buffer_size default (one memory page): the most a
+// response's status line and headers may take. Kong does not change it; a larger header is
+// nginx's "upstream sent too big header", a 502.
+const defaultProxyBufferSize = 4 << 10
+
+// proxyBufferSize reads proxy_buffer_size from kong.conf's injected nginx directives, in nginx's
+// size syntax (4k, 160k, 1m).
+func proxyBufferSize(conf *kongconf.Config) (int64, error) {
+	key, raw, ok := nginxDirective(conf, "proxy_buffer_size")
+	if !ok {
+		return defaultProxyBufferSize, nil
+	}
+	n, err := parseNginxSize(raw)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s = %q: give an nginx size above zero such as 8k, 160k or 1m", key, raw)
+	}
+	return n, nil
+}
+
+// parseNginxSize reads an nginx size: a number with an optional k or m suffix.
+func parseNginxSize(s string) (int64, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "k")
+	case strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "m")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > 1<<30/mult {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return n * mult, nil
+}

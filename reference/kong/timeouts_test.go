@@ -1,0 +1,53 @@
+package kong
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
+)
+
+func TestNginxTimeAndSize(t *testing.T) {
+	for in, want := range map[string]time.Duration{"60": time.Minute, "60s": time.Minute, "500ms": 500 * time.Millisecond, "1m30s": 90 * time.Second, "2h": 2 * time.Hour} {
+		if got, err := parseNginxTime(in); err != nil || got != want {
+			t.Errorf("parseNginxTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "s", "1x", "-1s", "1.5s", "9999999999s", "1000d"} {
+		if got, err := parseNginxTime(bad); err == nil {
+			t.Errorf("parseNginxTime(%q) = %v; want an error", bad, got)
+		}
+	}
+	for in, want := range map[string]int64{"4k": 4096, "160K": 160 << 10, "1m": 1 << 20, "512": 512} {
+		if got, err := parseNginxSize(in); err != nil || got != want {
+			t.Errorf("parseNginxSize(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "k", "-1k", "1g", "99999999m"} {
+		if got, err := parseNginxSize(bad); err == nil {
+			t.Errorf("parseNginxSize(%q) = %v; want an error", bad, got)
+		}
+	}
+}
+
+func TestInvalidHeaderNamesAreDropped(t *testing.T) {
+	h := http.Header{"X_consumer_id": {"spoof"}, "X.consumer.id": {"spoof"}, "X-Consumer-Id": {"kept"}, "Accept": {"*/*"}}
+	dropInvalidHeaders(h)
+	if len(h) != 2 || h.Get("X-Consumer-Id") != "kept" || h.Get("Accept") != "*/*" {
+		t.Errorf("after dropInvalidHeaders: %v", h)
+	}
+}
+
+func TestBadNginxDirectivesStopTheGateway(t *testing.T) {
+	for _, line := range []string{"nginx_http_client_body_timeout = 0", "nginx_proxy_client_body_timeout = soon", "nginx_proxy_proxy_buffer_size = 1g"} {
+		conf, err := kongconf.Parse(strings.NewReader(line+"\n"), "kong.conf", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(Options{Config: conf}); err == nil || !strings.Contains(err.Error(), strings.Fields(line)[0]) {
+			t.Errorf("%s: error = %v; want one naming the key", line, err)
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package kong_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance"
+	"github.com/mtlsgate/mtlsgate/reference/upstream"
+)
+
+// Faulty peers: upstreams that stall mid-exchange and clients that send broken or stalled
+// requests. Each case names the answer it must get and the deadline it must get it by; the
+// stalls last 8 s, so a gateway that waits them out misses every deadline.
+
+// stallSeconds is how long the faulty upstreams stall; deadlines are well under it.
+const stallSeconds = "8"
+
+// faultDeadline is how long any faulty exchange may take once the timeout under test (≤ 1 s)
+// has passed.
+const faultDeadline = 5 * time.Second
+
+var _ = Describe("faulty upstreams", func() {
+	suite.It("K-UP-6", "an upstream that sends its headers and 10 of 1000 body bytes, then stalls, is cut off after read_timeout: the client's response ends before the deadline", func(ctx SpecContext) {
+		serviceTo(ctx, sys, "stall", sys.EchoURL+"/stall/"+stallSeconds, "/stall", map[string]any{"read_timeout": 500})
+		start := time.Now()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, sys.ProxyURL+"/stall", nil)
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := client("").Do(req)
+		var body []byte
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		Expect(time.Since(start)).To(BeNumerically("<", faultDeadline), "read_timeout applies between successive reads, the body's too")
+		Expect(err).To(HaveOccurred(), "the upstream sent %d of %d bytes: the response cannot complete (got %d bytes)", upstream.StallSent, upstream.StallLength, len(body))
+	}, SpecTimeout(20*time.Second))
+
+	suite.It("K-UP-6", "an upstream that never reads the request body is cut off after write_timeout → 504 before the deadline", func(ctx SpecContext) {
+		serviceTo(ctx, sys, "deaf", sys.EchoURL+"/ignore-body/"+stallSeconds, "/deaf", map[string]any{"write_timeout": 500})
+		start := time.Now()
+		// More than loopback's socket buffers hold, so the gateway's writes block. The body is
+		// written while the answer is read: a gateway that streams it answers before it ends.
+		const size = 64 << 20
+		status, body := rawStream(ctx, sys.ProxyURL, "POST /deaf HTTP/1.1\r\nHost: gateway.test\r\nAccept: application/json\r\nContent-Length: "+strconv.Itoa(size)+"\r\n\r\n", io.LimitReader(zeros{}, size))
+		Expect(time.Since(start)).To(BeNumerically("<", faultDeadline))
+		Expect(status).To(HavePrefix("HTTP/1.1 504"))
+		Expect(body).To(ContainSubstring(`"message":"The upstream server is timing out"`))
+	}, SpecTimeout(30*time.Second))
+})
+
+var _ = Describe("misbehaving upstreams", func() {
+	suite.It("K-UP-6", "an upstream that answers garbage, resets mid-body or sends a header larger than proxy_buffer_size gets a 502 or a cut connection, each before the deadline", func(ctx SpecContext) {
+		for _, c := range []struct {
+			name, path string
+			status     int // 0: the response is cut (the client sees an error)
+		}{
+			{"garbage instead of HTTP", "/garbage", http.StatusBadGateway},
+			{"a header of 64 KB", "/big-header/64", http.StatusBadGateway},
+			{"a reset after 10 of 1000 body bytes", "/reset", 0},
+		} {
+			serviceTo(ctx, sys, "bad"+strconv.Itoa(len(c.path)), sys.EchoURL+c.path, "/bad"+strconv.Itoa(len(c.path)), nil)
+			begin := time.Now()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, sys.ProxyURL+"/bad"+strconv.Itoa(len(c.path)), nil)
+			Expect(err).NotTo(HaveOccurred())
+			req.Header.Set("Accept", "application/json")
+			resp, err := client("").Do(req)
+			var body []byte
+			if err == nil {
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline), c.name)
+			if c.status == 0 {
+				Expect(err).To(HaveOccurred(), "%s: the response cannot complete", c.name)
+				continue
+			}
+			Expect(err).NotTo(HaveOccurred(), c.name)
+			Expect(resp.StatusCode).To(Equal(c.status), "%s: %s", c.name, body)
+			Expect(string(body)).To(ContainSubstring("An invalid response was received from the upstream server"), c.name)
+		}
+	}, SpecTimeout(30*time.Second))
+})
+
+var _ = Describe("faulty clients", func() {
+	suite.It("K-PROXY-2", "TRACE and CONNECT are refused with 405 Method not allowed and never reach the upstream", func(ctx SpecContext) {
+		echoRoute(ctx, "methods", "/methods")
+		r := do(ctx, client(""), http.MethodTrace, sys.ProxyURL+"/methods", nil, nil)
+		Expect(r.Status).To(Equal(http.StatusMethodNotAllowed))
+		Expect(r.Echo).To(BeNil(), "the upstream answered TRACE")
+		Expect(r.JSON()).To(HaveKeyWithValue("message", "Method not allowed"))
+
+		status, _ := raw(ctx, sys.ProxyURL, "CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n")
+		Expect(status).To(HavePrefix("HTTP/1.1 405"))
+	})
+
+	suite.It("K-PROXY-2", "a malformed chunked request body → 400 Bad request, not an upstream error", func(ctx SpecContext) {
+		echoRoute(ctx, "chunked", "/chunked")
+		status, body := raw(ctx, sys.ProxyURL, "POST /chunked HTTP/1.1\r\nHost: gateway.test\r\nTransfer-Encoding: chunked\r\nAccept: application/json\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+		Expect(status).To(HavePrefix("HTTP/1.1 400"))
+		Expect(body).To(ContainSubstring(`"message":"Bad request"`))
+	})
+
+	suite.It("K-PROXY-2", "a request body that stalls longer than client_body_timeout ends the request: the connection closes before the deadline", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
+		s := startKong(ctx, "nginx_http_client_body_timeout = 1s")
+		serviceTo(ctx, s, "slow-client", s.EchoURL+"/anything", "/upload", nil)
+		start := time.Now()
+		status, _ := raw(ctx, s.ProxyURL, "POST /upload HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: 1000\r\n\r\n0123456789")
+		Expect(time.Since(start)).To(BeNumerically("<", faultDeadline))
+		// nginx ends the request with a 408 it logs but does not send (ngx_http_terminate_request).
+		Expect(status).To(BeEmpty(), "nginx closes the connection without an answer")
+	}, SpecTimeout(20*time.Second))
+})
+
+// zeros is an endless source of zero bytes, for request bodies larger than memory should hold.
+type zeros struct{}
+
+// Read implements io.Reader.
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// raw writes request as it is to base's host:port and returns the status line and the body of
+// the answer ("" and "" when the server closes without one). A request that promises more body
+// than it carries leaves the connection open until the server acts.
+func raw(ctx context.Context, base, request string) (string, string) {
+	return rawStream(ctx, base, request, nil)
+}
+
+// rawStream is raw with a body written, in the background, after request; write errors are
+// ignored (the server may answer and close before it has read it all).
+func rawStream(ctx context.Context, base, request string, body io.Reader) (string, string) {
+	u, err := url.Parse(base)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", u.Host)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	defer c.Close()
+	ExpectWithOffset(1, c.SetDeadline(time.Now().Add(15*time.Second))).To(Succeed())
+	_, err = io.WriteString(c, request)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	if body != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		defer c.Close()
+		go func() {
+			defer close(done)
+			_, _ = io.Copy(c, body)
+		}()
+	}
+	br := bufio.NewReader(c)
+	status, err := br.ReadString('\n')
+	if err != nil {
+		ExpectWithOffset(1, errors.Is(err, io.EOF) || isReset(err)).To(BeTrue(), "reading the answer: %v", err)
+		return strings.TrimSpace(status), ""
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(io.MultiReader(strings.NewReader(status), br)), nil)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(status), string(b)
+}
+
+// isReset reports a connection the server reset instead of closing.
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && strings.Contains(op.Err.Error(), "reset")
+}

@@ -58,9 +58,15 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 // Admit runs first: a spec the target does not claim is skipped before any setup.
 var _ = BeforeEach(suite.Admit)
 
+// crlFetchTimeout is mtls-auth's http_timeout in these specs. Under IGNORE_CA_ERROR a CRL fetch
+// that outlasts it lets a revoked certificate through, as in Kong: a machine busy with other suites
+// must not turn that into a violation, so the fetch gets room; the revocation bound (cert_cache_ttl
+// + http_timeout) follows it.
+const crlFetchTimeout = 3 * time.Second
+
 // Every spec attacks a freshly configured gateway (entities reset, CRL revoking client-revoked).
 var _ = BeforeEach(func(ctx SpecContext) {
 	var err error
-	kong, err = scenario.ConfigureKong(ctx, sys, pki, scenario.KongOptions{CertCacheTTL: cacheTTL, HTTPTimeout: time.Second})
+	kong, err = scenario.ConfigureKong(ctx, sys, pki, scenario.KongOptions{CertCacheTTL: cacheTTL, HTTPTimeout: crlFetchTimeout})
 	Expect(err).NotTo(HaveOccurred())
 })

@@ -234,11 +234,19 @@ func judgements(r *Result) []judgement {
 			out = append(out, j)
 		}
 	}
-	j := judgement{what: "Simulator CPU per request", server: "mtlsgate load", target: fmt.Sprintf("≤ %.1f× vegeta CLI", simBound), value: "–"}
-	sc, vc := r.Sim.SimCPU.Summarize(), r.Sim.VegetaCPU.Summarize()
-	if ratio, ok := Ratio(sc, vc); ok && r.Sim.Skipped == "" && vc.Min > 0 {
-		j.verdict, j.missed = verdict(&target{bound: simBound}, ratio, sc.Min/vc.Max, sc.Max/vc.Min, true)
-		j.value = fmt.Sprintf("%.2f× (%.2f×–%.2f×)", ratio, sc.Min/vc.Max, sc.Max/vc.Min)
+	return append(out,
+		simJudgement(r, "Simulator CPU per request", "mtlsgate load", fmt.Sprintf("≤ %.1f× vegeta CLI", simBound), simBound, r.Sim.SimCPU, r.Sim.VegetaCPU),
+		simJudgement(r, "Simulator CPU per full mTLS handshake", "mtlsgate load --mode handshake", fmt.Sprintf("≤ %.2f× bare crypto/tls loop", handshakeBound), handshakeBound, r.Sim.SimHandshakeCPU, r.Sim.DialCPU))
+}
+
+// simJudgement judges the simulator's CPU against a baseline client's at most bound ×, with the
+// ratio's spread over the rounds.
+func simJudgement(r *Result, what, server, text string, bound float64, sim, base Series) judgement {
+	j := judgement{what: what, server: server, target: text, value: "–"}
+	sc, bc := sim.Summarize(), base.Summarize()
+	if ratio, ok := Ratio(sc, bc); ok && r.Sim.Skipped == "" && bc.Min > 0 {
+		j.verdict, j.missed = verdict(&target{bound: bound}, ratio, sc.Min/bc.Max, sc.Max/bc.Min, true)
+		j.value = fmt.Sprintf("%.2f× (%.2f×–%.2f×)", ratio, sc.Min/bc.Max, sc.Max/bc.Min)
 	} else {
 		j.verdict = "not measured"
 		if r.Sim.Skipped != "" {
@@ -246,20 +254,7 @@ func judgements(r *Result) []judgement {
 		}
 	}
 	j.conclusive = !strings.Contains(j.verdict, "not ")
-	out = append(out, j)
-	h := judgement{what: "Simulator CPU per full mTLS handshake", server: "mtlsgate load --mode handshake", target: fmt.Sprintf("≤ %.2f× bare crypto/tls loop", handshakeBound), value: "–"}
-	hc, dc := r.Sim.SimHandshakeCPU.Summarize(), r.Sim.DialCPU.Summarize()
-	if ratio, ok := Ratio(hc, dc); ok && r.Sim.Skipped == "" && dc.Min > 0 {
-		h.verdict, h.missed = verdict(&target{bound: handshakeBound}, ratio, hc.Min/dc.Max, hc.Max/dc.Min, true)
-		h.value = fmt.Sprintf("%.2f× (%.2f×–%.2f×)", ratio, hc.Min/dc.Max, hc.Max/dc.Min)
-	} else {
-		h.verdict = "not measured"
-		if r.Sim.Skipped != "" {
-			h.verdict += ": " + r.Sim.Skipped
-		}
-	}
-	h.conclusive = !strings.Contains(h.verdict, "not ")
-	return append(out, h)
+	return j
 }
 
 // valueCell writes a median as a ratio to the target's baseline with the range the rounds allow,

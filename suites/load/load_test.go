@@ -199,7 +199,7 @@ var _ = Describe("revocation under load", Label("load"), func() {
 		Expect(rv.Enforced).To(BeTrue(), "%+v", rv)
 		Expect(rv.NewAfter).To(BeNumerically(">", 0))
 		Expect(rv.TimeToEnforce).To(BeNumerically("<=", bound))
-		Expect(time.Second + bound).To(BeNumerically("<", r.Duration), "the run outlasts the bound, so a late enforcement would show")
+		Expect(time.Second+bound).To(BeNumerically("<", r.Duration), "the run outlasts the bound, so a late enforcement would show")
 		Expect(r.ValidLost).To(BeZero())
 		Expect(r.Violations).To(BeZero(), describeViolations(r))
 		mid := class(r, scenario.RevokedMidRun)

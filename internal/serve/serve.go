@@ -47,6 +47,10 @@ const (
 	// (nginx's http2_max_concurrent_streams default; Go's is 250). Go's server also bounds the
 	// handlers a client can start by opening and resetting streams (rapid reset, CVE-2023-44487).
 	MaxConcurrentStreams = 128
+	// HeaderTimeout bounds a client's TLS handshake and request header block: nginx's (so Kong's)
+	// client_header_timeout and ssl_handshake_timeout are both 60 s, as is ALB's default idle
+	// timeout.
+	HeaderTimeout = 60 * time.Second
 )
 
 // http2Limits are the HTTP/2 limits, no looser than Go's http2.Server defaults.
@@ -74,7 +78,7 @@ func Listen(ctx context.Context, addr string, h http.Handler, opts Options) (*Se
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: HeaderTimeout,
 		IdleTimeout:       120 * time.Second,
 		TLSConfig:         opts.TLS,
 		ConnContext:       opts.ConnContext,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -316,6 +317,35 @@ func dockerHostName() string {
 	return h
 }
 
+// containerListen rewrites a proxy_listen line for the container: each listener keeps its flags
+// (ssl, http2, …) but binds the container port the target publishes (8443 for ssl, 8000
+// otherwise), since an address such as 127.0.0.1:0 inside the container is unreachable from the
+// host. Other lines are returned as they are.
+func containerListen(line string) (string, error) {
+	k, v, ok := strings.Cut(line, "=")
+	if !ok || strings.TrimSpace(k) != "proxy_listen" {
+		return line, nil
+	}
+	var out []string
+	used := map[string]bool{}
+	for _, entry := range strings.Split(v, ",") {
+		fields := strings.Fields(entry)
+		if len(fields) == 0 {
+			continue
+		}
+		port := "0.0.0.0:8000"
+		if slices.Contains(fields[1:], "ssl") {
+			port = "0.0.0.0:8443"
+		}
+		if used[port] {
+			return "", fmt.Errorf("proxy_listen %q: the container target publishes one plain and one ssl proxy listener", strings.TrimSpace(v))
+		}
+		used[port] = true
+		out = append(out, strings.Join(append([]string{port}, fields[1:]...), " "))
+	}
+	return "proxy_listen = " + strings.Join(out, ", "), nil
+}
+
 // kongEnv turns kong.conf lines into the KONG_* variables Kong reads, and copies every file a
 // value names into the container at the same path, so the lines work unchanged. It checks them
 // with mtlsgate's kong.conf reader first, so a bad line fails the same way on every target.
@@ -325,7 +355,15 @@ func kongEnv(lines []string) (map[string]string, []containers.File, error) {
 		"admin_listen = 0.0.0.0:8001",
 		"status_listen = 0.0.0.0:8100",
 	}
-	all := append(base, lines...)
+	var all []string
+	all = append(all, base...)
+	for _, l := range lines {
+		l, err := containerListen(l)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, l)
+	}
 	if _, err := kongconf.Parse(strings.NewReader(strings.Join(all, "\n")+"\n"), "kong.conf", nil); err != nil {
 		return nil, nil, err
 	}

@@ -113,3 +113,18 @@ func TestKongTargetWithoutImage(t *testing.T) {
 		t.Errorf("StartKong took %s to refuse, want seconds", d)
 	}
 }
+
+// A suite's proxy_listen keeps its flags but binds the ports the container publishes: 127.0.0.1:0
+// inside the container is unreachable from the host.
+func TestKongEnvRewritesProxyListen(t *testing.T) {
+	env, _, err := kongEnv([]string{"proxy_listen = 127.0.0.1:0, 127.0.0.1:0 ssl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := env["KONG_PROXY_LISTEN"], "0.0.0.0:8000, 0.0.0.0:8443 ssl"; got != want {
+		t.Errorf("KONG_PROXY_LISTEN = %q, want %q (the flags kept, http2 not added)", got, want)
+	}
+	if _, _, err := kongEnv([]string{"proxy_listen = 127.0.0.1:0 ssl, 127.0.0.1:1 ssl"}); err == nil {
+		t.Error("two ssl proxy listeners accepted; the container publishes one")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -141,6 +143,8 @@ type listener struct {
 	once  sync.Once
 	ctx   context.Context
 	abort context.CancelFunc
+	// proxyLog receives the reverse proxy's errors (a target cutting a body short).
+	proxyLog *log.Logger
 }
 
 func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener, error) {
@@ -155,7 +159,8 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 	}
 	lctx, abort := context.WithCancel(context.Background())
 	out := &listener{idx: idx, alb: a, ln: ln, port: ln.Addr().(*net.TCPAddr).Port, conns: make(chan net.Conn),
-		done: make(chan struct{}), ctx: lctx, abort: abort}
+		done: make(chan struct{}), ctx: lctx, abort: abort,
+		proxyLog: slog.NewLogLogger(a.diagnostics().Handler(), slog.LevelDebug)}
 	out.http, err = serve.Listen(ctx, "", http.HandlerFunc(out.serveHTTP), serve.Options{
 		Listener: (*handoff)(out),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
@@ -327,6 +332,7 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		chain = r.TLS.PeerCertificates
 	}
 	proxy := &httputil.ReverseProxy{
+		ErrorLog:  l.proxyLog,
 		Transport: ls.group.transportFor(BackendPolicy(ls.policy)),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = ls.group.scheme, t.addr()

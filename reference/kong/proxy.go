@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -219,7 +220,8 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 		Transport:      roundTripper{g},
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.upstreamError,
-		ErrorLog:       nil,
+		// A body copy the upstream cuts short is the gateway's diagnostic, not the process's.
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		// Kong buffers responses (response_buffering defaults to true): one write, not one per chunk.
 		FlushInterval: 0,
 	}

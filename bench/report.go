@@ -368,20 +368,8 @@ func renderSim(b *strings.Builder, r *Result) {
 	}
 	p("The same attack twice per round, each as its own process, alternating which goes first: `vegeta attack -rate %d/1s -duration %s -keepalive=true -http2=false -insecure -cert client.crt -key client.key -max-workers 256` and `mtlsgate load --url … --population valid=100 (all other classes 0) --mode keepalive --rate %d --duration %s --max-workers 256`, both against %s's `GET /anything` (the fastest server in the run, so the server is not what limits either client). CPU is the process's user + system time (getrusage after it exits) divided by the requests it sent.\n\n",
 		s.Rate, o.Duration, s.Rate, o.Duration, s.Target)
-	p("| client | median CPU per request (µs) | min – max | requests (median) | rounds |\n|---|---:|---|---:|---:|\n")
 	vc, sc := s.VegetaCPU.Summarize(), s.SimCPU.Summarize()
-	for _, row := range []struct {
-		name string
-		cpu  Summary
-		reqs Series
-	}{{"vegeta CLI", vc, s.VegetaRequests}, {"mtlsgate load", sc, s.SimRequests}} {
-		if !row.cpu.Valid {
-			p("| %s | not measured | – | – | 0 |\n", row.name)
-			continue
-		}
-		p("| %s | %.1f | %.1f – %.1f | %.0f | %d |\n", row.name, row.cpu.Median, row.cpu.Min, row.cpu.Max, row.reqs.Summarize().Median, row.cpu.N)
-	}
-	p("\n")
+	renderCPUTable(b, "request", []cpuRow{{"vegeta CLI", vc, s.VegetaRequests}, {"mtlsgate load", sc, s.SimRequests}})
 	ratio, ok := Ratio(sc, vc)
 	switch {
 	case !ok:
@@ -395,6 +383,26 @@ func renderSim(b *strings.Builder, r *Result) {
 	}
 }
 
+// cpuRow is one client of a CPU comparison: its CPU per operation and how many it completed.
+type cpuRow struct {
+	name string
+	cpu  Summary
+	n    Series
+}
+
+// renderCPUTable writes a CPU comparison's table, one row per client, per op ("request").
+func renderCPUTable(b *strings.Builder, op string, rows []cpuRow) {
+	fmt.Fprintf(b, "| client | median CPU per %s (µs) | min – max | %ss (median) | rounds |\n|---|---:|---|---:|---:|\n", op, op)
+	for _, row := range rows {
+		if !row.cpu.Valid {
+			fmt.Fprintf(b, "| %s | not measured | – | – | 0 |\n", row.name)
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %.1f | %.1f – %.1f | %.0f | %d |\n", row.name, row.cpu.Median, row.cpu.Min, row.cpu.Max, row.n.Summarize().Median, row.cpu.N)
+	}
+	fmt.Fprintf(b, "\n")
+}
+
 // renderSimHandshakes compares the simulator's CPU per full handshake with the bare loop's, and
 // turns both CPU figures into what one simulator core sustains, against nginx's peak.
 func renderSimHandshakes(b *strings.Builder, r *Result) {
@@ -404,20 +412,8 @@ func renderSimHandshakes(b *strings.Builder, r *Result) {
 	p("## Load simulator CPU per full mTLS handshake vs a bare crypto/tls loop\n\n")
 	p("The same handshake attack twice per round, each as its own process, alternating which goes first: `mtlsgate bench dial-loop` (the least a Go client can do: dial, a full TLS handshake with the client certificate and no resumption, one `GET` with `Connection: close`, read the answer, close; %d connections started per second for %s) and `mtlsgate load --mode handshake` at the same rate, against %s. CPU per completed handshake as above.\n\n",
 		s.Rate, o.Duration, s.Target)
-	p("| client | median CPU per handshake (µs) | min – max | handshakes (median) | rounds |\n|---|---:|---|---:|---:|\n")
 	dc, hc := s.DialCPU.Summarize(), s.SimHandshakeCPU.Summarize()
-	for _, row := range []struct {
-		name string
-		cpu  Summary
-		n    Series
-	}{{"bare crypto/tls loop", dc, s.DialHandshakes}, {"mtlsgate load --mode handshake", hc, s.SimHandshakes}} {
-		if !row.cpu.Valid {
-			p("| %s | not measured | – | – | 0 |\n", row.name)
-			continue
-		}
-		p("| %s | %.1f | %.1f – %.1f | %.0f | %d |\n", row.name, row.cpu.Median, row.cpu.Min, row.cpu.Max, row.n.Summarize().Median, row.cpu.N)
-	}
-	p("\n")
+	renderCPUTable(b, "handshake", []cpuRow{{"bare crypto/tls loop", dc, s.DialHandshakes}, {"mtlsgate load --mode handshake", hc, s.SimHandshakes}})
 	if ratio, ok := Ratio(hc, dc); ok && dc.Min > 0 {
 		v, missed := verdict(&target{bound: handshakeBound}, ratio, hc.Min/dc.Max, hc.Max/dc.Min, true)
 		p("Ratio simulator ÷ bare loop: **%.2f×**. Target ≤ %.2f×: %s.", ratio, handshakeBound, v)

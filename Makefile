@@ -1,9 +1,11 @@
 # The two commands a newcomer needs:
-#   make conformance   build, run the suites against the embedded reference, write reports/
+#   make conformance   build, run the suites against the embedded reference, write out/
 #   make test          unit tests and suites (with the race detector)
 GO      ?= go
 TARGET  ?= reference
-REPORTS ?= reports
+# Where every generated report goes (conformance, load, bench, soak): a directory of output only,
+# apart from the reports package that writes them; `make clean` removes it whole.
+REPORTS ?= out
 # What `make conformance` runs: the suites of PROFILES (comma-separated: kong, alb, load) and, when
 # IDS names SPEC IDs (IDS=K-MTLS-1,A-POL-1), only their specs. The reports list the rest as "not
 # selected". `mtlsgate report --profiles` has the same default.
@@ -35,7 +37,7 @@ CONFORMANCE_SUITES = $(addprefix ./suites/,$(subst $(comma), ,$(PROFILES)))
 # suite runs even if an earlier one fails.
 GINKGO_FLAGS ?= --succinct --silence-skips --keep-going
 
-# The suites run against $(TARGET); reports/summary.md, junit.xml and conformance.yaml are written
+# The suites run against $(TARGET); $(REPORTS)/summary.md, junit.xml and conformance.yaml are written
 # even when a spec fails, the console ends with the verdict (and each failed ID with its reason),
 # and the exit status says whether the run passed.
 conformance: build
@@ -57,7 +59,7 @@ conformance-targets: build
 	  $(MAKE) --no-print-directory conformance TARGET=$$t REPORTS=$(REPORTS)/targets/$$t || status=1; \
 	done; exit $$status
 
-# A load run against the embedded reference: reports/load/index.html, load.json, junit.xml.
+# A load run against the embedded reference: $(REPORTS)/load/index.html, load.json, junit.xml.
 load: build
 	./bin/mtlsgate load --duration 10s --revoke-at 4s --thresholds load/thresholds.example.yaml --out $(REPORTS)/load
 
@@ -69,8 +71,7 @@ bench: build
 	./bin/mtlsgate bench --out $(REPORTS) $(BENCH_FLAGS)
 
 clean:
-	rm -rf bin $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml $(REPORTS)/summary.md $(REPORTS)/conformance.yaml \
-		$(REPORTS)/conformance.json $(REPORTS)/targets $(REPORTS)/load
+	rm -rf bin $(REPORTS)
 
 # The release, for running the suites without Go: dist/mtlsgate_<os>_<arch>/ holds a static
 # mtlsgate and suites/<profile>.test (Ginkgo's precompiled suites) for linux and darwin on amd64 and
@@ -126,7 +127,8 @@ fuzz:
 # The soak (not part of `make test` nor CI's default run): SOAKTIME of keep-alive traffic,
 # handshake storms and Admin API churn against the race build of the Kong reference; writes
 # $(REPORTS)/soak/soak.md and soak.json (RSS, goroutines and fds over time) and fails on any
-# violation, a growing Go heap, or goroutines or fds left behind.
+# violation, a growing Go heap, or goroutines or fds left behind. The last published run is
+# committed as docs/soak/ (the README links it): copy a run's two files there to publish it.
 SOAKTIME ?= 10m
 SOAKSAMPLE ?= 10s
 

@@ -27,7 +27,7 @@ func summary(t *testing.T, run Run) string {
 func console(t *testing.T, run Run) string {
 	t.Helper()
 	var b strings.Builder
-	if err := WriteConsole(&b, run, "reports"); err != nil {
+	if err := WriteConsole(&b, run, "out"); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -198,7 +198,7 @@ func TestConsoleGreenRun(t *testing.T) {
 	kongOthers, allOthers := len(catalog.ByProfile(catalog.Kong))-1, len(catalog.All())-1
 	want := fmt.Sprintf("mtlsgate conformance: target reference (version unknown)\n  kong  1 passed, 0 failed, %d not selected\n  alb   not selected\n  load  not selected\n", kongOthers) +
 		fmt.Sprintf("verdict: PASS (conformance: success; IDs: 1 passed, 0 failed, %d not selected; specs: 1 passed, 0 failed)\n", allOthers) +
-		"reports: reports/summary.md (and junit.xml, conformance.yaml, conformance.json there)\n"
+		"reports: out/summary.md (and junit.xml, conformance.yaml, conformance.json there)\n"
 	if got != want {
 		t.Errorf("console:\n%s\nwant:\n%s", got, want)
 	}

@@ -16,14 +16,14 @@ import (
 )
 
 // runBench is `mtlsgate bench`: the reference against nginx and HAProxy, side by side, written
-// to reports/bench.md.
+// to out/bench.md.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "dial-loop" {
 		return runDialLoop(ctx, args[1:], stdout, stderr)
 	}
 	d := bench.Defaults()
 	fs := newFlagSet("bench", stderr)
-	out := fs.String("out", "reports", "directory to write bench.md into")
+	out := fs.String("out", outDir, "directory to write bench.md into")
 	rounds := fs.Int("rounds", d.Rounds, "rounds; every server is measured once per round and the report quotes medians")
 	duration := fs.Duration("duration", d.Duration, "length of each timed measurement")
 	idle := fs.Int("idle-conns", d.IdleConns, "idle mTLS connections held open for the memory measurement (0 skips it)")

@@ -47,7 +47,7 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	profiles := fs.String("profiles", reports.AllProfiles, "the profiles whose suites run and whose every SPEC ID the reports list (comma-separated: kong, alb, load)")
 	ids := fs.String("ids", "", "run only these SPEC IDs (comma-separated, e.g. K-MTLS-1,A-POL-1); default all")
 	suites := fs.String("suites", "", "the `directory` of the compiled suites (kong.test, alb.test, load.test); default: "+suitesDirName+"/ next to this binary")
-	out := fs.String("out", "reports", "the `directory` for ginkgo.json, junit.xml, summary.md and conformance.{json,yaml}")
+	out := fs.String("out", outDir, "the `directory` for ginkgo.json, junit.xml, summary.md and conformance.{json,yaml}")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

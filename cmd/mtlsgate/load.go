@@ -47,7 +47,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	revokeAt := fs.Duration("revoke-at", 0, "embedded reference only: revoke client-midrun this long into the run (L-3); adds the revoked-midrun class")
 	cacheTTL := fs.Duration("cert-cache-ttl", 500*time.Millisecond, "embedded reference only: mtls-auth cert_cache_ttl, which bounds how late a revocation is enforced")
 	thresholds := fs.String("thresholds", "", "YAML thresholds for the gates (max_violations, p99, max_error_rate, min_rate, max_time_to_enforce, max_valid_lost); default: no violation, no valid request lost")
-	out := fs.String("out", filepath.Join("reports", "load"), "directory for index.html, load.json and junit.xml")
+	out := fs.String("out", filepath.Join(outDir, "load"), "directory for index.html, load.json and junit.xml")
 	sf := addShardFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err

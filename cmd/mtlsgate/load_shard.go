@@ -122,7 +122,7 @@ func runShard(ctx context.Context, plan load.Plan, s shard.Shard, f *shardFlags,
 func runLoadMerge(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("load merge", stderr)
 	thresholds := fs.String("thresholds", "", "YAML thresholds for the gates, judged on the merged totals (default: no violation, no valid request lost)")
-	out := fs.String("out", filepath.Join("reports", "load"), "directory for index.html, load.json and junit.xml")
+	out := fs.String("out", filepath.Join(outDir, "load"), "directory for index.html, load.json and junit.xml")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mtlsgate load merge [flags] DIR|FILE…\n\nMerges every shard-*.json and *.log (kubectl logs of a shard) into one report.")
 		fs.PrintDefaults()

@@ -35,7 +35,7 @@ func TestLoadSummaryNamesViolationCauses(t *testing.T) {
 			{Class: "valid", Offset: 2 * time.Second, Expected: "200", Observed: "handshake-failure", Error: "remote error: tls: unknown certificate authority"},
 		}}
 	var out bytes.Buffer
-	writeLoadSummary(&out, res, []load.Gate{{Name: "max_violations", Limit: "0", Actual: "2"}}, "reports/load")
+	writeLoadSummary(&out, res, []load.Gate{{Name: "max_violations", Limit: "0", Actual: "2"}}, "out/load")
 	for _, want := range []string{
 		"class valid                 3 requests, expected 200, 2 violations; observed 200×1, handshake-failure×2",
 		"violation valid (2 sampled): expected 200, observed handshake-failure: remote error: tls: unknown certificate authority",

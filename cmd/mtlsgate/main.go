@@ -25,14 +25,18 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
+// outDir is where every subcommand writes its reports by default: a directory of generated
+// files only, apart from the source of the reports package, so `make clean` can remove it whole.
+const outDir = "out"
+
 func commands() []command {
 	return []command{
 		{"pki", "generate the test PKI (CAs, good and bad client certificates, CRLs) into a directory", runPKI},
 		{"serve", "run a reference server: serve upstream | kong | alb | apigw", runServe},
 		{"conformance", "run the compiled suites against a target and write the reports (no Go toolchain needed)", runConformance},
-		{"report", "turn a Ginkgo JSON report into reports/summary.md, junit.xml and conformance.yaml, with a console summary", runReport},
-		{"bench", "measure the reference against nginx and HAProxy side by side; write reports/bench.md", runBench},
-		{"load", "attack a gateway with a population of TLS identities and gate on violations (reports/load)", runLoad},
+		{"report", "turn a Ginkgo JSON report into out/summary.md, junit.xml and conformance.yaml, with a console summary", runReport},
+		{"bench", "measure the reference against nginx and HAProxy side by side; write out/bench.md", runBench},
+		{"load", "attack a gateway with a population of TLS identities and gate on violations (out/load)", runLoad},
 		{"version", "print the version (also mtlsgate --version)", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			return printVersion(stdout)
 		}},

@@ -56,12 +56,12 @@ func TestRelease(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		cmd := exec.CommandContext(ctx, filepath.Join(rel, "mtlsgate"), "conformance", "--out", "reports")
+		cmd := exec.CommandContext(ctx, filepath.Join(rel, "mtlsgate"), "conformance", "--out", "out")
 		cmd.Dir = work
 		cmd.Env = []string{"PATH=" + bin, "HOME=" + work, "TMPDIR=" + work}
 		began := time.Now()
 		out, err := cmd.CombinedOutput()
-		c, _ := counts(t, filepath.Join(work, "reports"), catalog.Kong, catalog.ALB, catalog.Load)
+		c, _ := counts(t, filepath.Join(work, "out"), catalog.Kong, catalog.ALB, catalog.Load)
 		t.Logf("reference target, all profiles, outside the checkout: %s in %s", c, time.Since(began).Round(time.Second))
 		if err != nil || c[reports.Passed] != len(catalog.All()) {
 			t.Errorf("mtlsgate conformance outside the checkout: %v; passed %d of %d IDs: %s\n%s", err, c[reports.Passed], len(catalog.All()), c, tail(out))
@@ -123,12 +123,12 @@ func certify(t *testing.T, ctx context.Context, docker, ref, what, admin, proxy,
 	began := time.Now()
 	cmd := exec.CommandContext(ctx, docker, "run", "--rm", "--network", "host",
 		"--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()), "-v", work+":/work", "-w", "/work",
-		ref, "conformance", "--target", "external", "--config", "external.yaml", "--profiles", "kong", "--out", "reports")
+		ref, "conformance", "--target", "external", "--config", "external.yaml", "--profiles", "kong", "--out", "out")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Errorf("docker run %s conformance --target external: %v\n%s", ref, err, tail(out))
 	}
-	c, run := counts(t, filepath.Join(work, "reports"), catalog.Kong)
+	c, run := counts(t, filepath.Join(work, "out"), catalog.Kong)
 	t.Logf("image against %s: %s in %s", what, c, time.Since(began).Round(time.Second))
 	for _, r := range run.Results {
 		if r.Outcome == reports.Failed || r.Outcome == reports.NotCovered {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 )
 
 // The servers under test, by the names --only takes.
@@ -320,7 +321,7 @@ func configureKong(ctx context.Context, admin *kongapi.Client, e *env) error {
 	if err != nil {
 		return fmt.Errorf("POST /ca_certificates: %w", err)
 	}
-	if _, err := admin.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: map[string]any{
+	if _, err := admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: map[string]any{
 		"ca_certificates": []string{ca.ID}, "revocation_check_mode": "SKIP",
 	}}); err != nil {
 		return fmt.Errorf("POST /plugins mtls-auth: %w", err)

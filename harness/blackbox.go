@@ -8,6 +8,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 )
 
 // BlackBox is a scenario a Kong-profile gateway already serves: a route protected by mtls-auth
@@ -43,7 +44,7 @@ func walkthrough(ctx context.Context, admin *kongapi.Client, p *fixtures.PKI, ec
 	if err != nil {
 		return fmt.Errorf("upload the root CA: %w", err)
 	}
-	if _, err := admin.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: map[string]any{"ca_certificates": []string{ca.ID}}}); err != nil {
+	if _, err := admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: map[string]any{"ca_certificates": []string{ca.ID}}}); err != nil {
 		return fmt.Errorf("enable mtls-auth: %w", err)
 	}
 	svc, err := admin.CreateService(ctx, kongapi.Service{Name: "blackbox-echo", URL: echoURL + "/anything"})

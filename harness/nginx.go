@@ -28,6 +28,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/kongapi"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
 )
@@ -331,7 +332,7 @@ func startNginxOn(ctx context.Context, bin string, settings nginxconf.Settings) 
 	}
 	g := &nginxGateway{bin: bin, dir: dir, settings: settings}
 	// admin.New applies the empty snapshot first, which renders the configuration nginx starts on.
-	if g.db, err = admin.New(admin.Options{Apply: g.apply}); err != nil {
+	if g.db, err = admin.New(admin.Options{Apply: g.apply, Plugins: kong.PluginSchemas()}); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}

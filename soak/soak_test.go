@@ -85,7 +85,7 @@ func TestSoak(t *testing.T) {
 	must(t, err)
 	_, err = admin.CreateRoute(ctx, kongapi.Route{Name: "soak", Paths: []string{"/soak"}, Service: &kongapi.Ref{ID: svc.ID}})
 	must(t, err)
-	_, err = admin.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: map[string]any{"ca_certificates": []string{ca.ID}}})
+	_, err = admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: map[string]any{"ca_certificates": []string{ca.ID}}})
 	must(t, err)
 	_, err = admin.CreateConsumer(ctx, kongapi.Consumer{Username: fixtures.ClientCommonName})
 	must(t, err)

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
@@ -381,7 +382,7 @@ func (r *renderer) compile() (*model, error) {
 	m.groups = map[string][]string{}
 	for _, e := range r.snap.List("acls") {
 		if err := checkValue(admin.String(e["group"])); err != nil {
-			return nil, unsupported("acl", e, "group", err.Error())
+			return nil, unsupported(kong.ACLName, e, "group", err.Error())
 		}
 		m.groups[admin.RefID(e["consumer"])] = append(m.groups[admin.RefID(e["consumer"])], admin.String(e["group"]))
 	}
@@ -402,8 +403,8 @@ func (r *renderer) compile() (*model, error) {
 			return nil, unsupported("plugin", e, "protocols", "the nginx target runs a plugin on both listeners (http and https)")
 		}
 		switch admin.String(e["name"]) {
-		case "mtls-auth":
-		case "acl":
+		case kong.MTLSAuthName:
+		case kong.ACLName:
 			a, err := compileACL(e, len(acls)+1)
 			if err != nil {
 				return nil, err
@@ -411,7 +412,7 @@ func (r *renderer) compile() (*model, error) {
 			acls[scoped{admin.RefID(e["route"]), admin.RefID(e["service"])}] = a
 			continue
 		default:
-			return nil, unsupported("plugin", e, "name", fmt.Sprintf("the nginx target renders mtls-auth and acl only, not %s", admin.String(e["name"])))
+			return nil, unsupported("plugin", e, "name", fmt.Sprintf("the nginx target renders %s and %s only, not %s", kong.MTLSAuthName, kong.ACLName, admin.String(e["name"])))
 		}
 		p, err := r.compileMTLS(e, len(plugins)+1, cas)
 		if err != nil {

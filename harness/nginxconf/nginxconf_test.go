@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
@@ -57,7 +58,7 @@ func keyPair(t *testing.T, cn string, ca bool) KeyPair {
 // snapshot loads a declarative document into a fresh store and returns its snapshot.
 func snapshot(t *testing.T, doc map[string]any) *admin.Snapshot {
 	t.Helper()
-	db, err := admin.New(admin.Options{})
+	db, err := admin.New(admin.Options{Plugins: kong.PluginSchemas()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func walkthrough(t *testing.T, plugin map[string]any, extra map[string]any) map[
 			"routes": []any{map[string]any{"id": routeID, "name": "echo", "paths": []any{"/mtls"}}}}},
 		"consumers": []any{map[string]any{"id": consumerID, "username": "demo@apim.eu", "custom_id": "demo",
 			"acls": []any{map[string]any{"group": "admins"}}}},
-		"plugins": []any{map[string]any{"id": pluginID, "name": "mtls-auth", "config": cfg}},
+		"plugins": []any{map[string]any{"id": pluginID, "name": kong.MTLSAuthName, "config": cfg}},
 	}
 	for k, v := range extra {
 		doc[k] = v
@@ -158,7 +159,7 @@ func TestRenderNJSAndACL(t *testing.T) {
 	s := settings(t)
 	s.NJSModule = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 	doc := walkthrough(t, map[string]any{"anonymous": consumerID}, map[string]any{})
-	doc["plugins"] = append(doc["plugins"].([]any), map[string]any{"id": aclID, "name": "acl", "config": map[string]any{"allow": []any{"admins"}}})
+	doc["plugins"] = append(doc["plugins"].([]any), map[string]any{"id": aclID, "name": kong.ACLName, "config": map[string]any{"allow": []any{"admins"}}})
 	r, err := Render(snapshot(t, doc), s)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +244,7 @@ func TestRenderRefusesWhatNginxCannotDo(t *testing.T) {
 		"plugins trusting different CAs": {func() map[string]any {
 			d := walkthrough(t, nil, nil)
 			d["ca_certificates"] = append(d["ca_certificates"].([]any), map[string]any{"id": aclID, "cert": string(other.Cert)})
-			d["services"].([]any)[0].(map[string]any)["plugins"] = []any{map[string]any{"name": "mtls-auth", "config": map[string]any{"ca_certificates": []any{aclID}}}}
+			d["services"].([]any)[0].(map[string]any)["plugins"] = []any{map[string]any{"name": kong.MTLSAuthName, "config": map[string]any{"ca_certificates": []any{aclID}}}}
 			return d
 		}(), "config.ca_certificates"},
 		"a '$' in a username": {walkthrough(t, nil, map[string]any{"consumers": []any{map[string]any{"username": "a$b"}}}), "username"},

@@ -20,6 +20,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/load"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 )
 
 // The class names of the default populations.
@@ -257,7 +258,7 @@ func (k *Kong) configure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("register the root CA: %w", err)
 	}
-	if _, err := a.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: map[string]any{
+	if _, err := a.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: map[string]any{
 		"ca_certificates": []string{ca.ID},
 		"cert_cache_ttl":  k.Opts.CertCacheTTL.Milliseconds(),
 		"http_timeout":    k.Opts.HTTPTimeout.Milliseconds(),

@@ -8,6 +8,55 @@ import (
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
+// ACLName is the acl plugin's name.
+const ACLName = "acl"
+
+// aclPlugin is the acl plugin: its schema is Kong's kong/plugins/acl/schema.lua, its priority
+// kong/plugins/acl/handler.lua's PRIORITY (950), and it runs in the access phase, after the
+// authentication plugins.
+func aclPlugin() Plugin {
+	return Plugin{
+		Schema: admin.PluginSchema{
+			Name: ACLName,
+			Config: []admin.Field{
+				admin.StringArrayField("allow"),
+				admin.StringArrayField("deny"),
+				admin.BooleanField("hide_groups_header").Default(false),
+				admin.BooleanField("include_consumer_groups").Default(false),
+				admin.BooleanField("always_use_authenticated_groups").Default(false),
+			},
+			Protocols: []string{"grpc", "grpcs", "http", "https"},
+			Check: func(c map[string]any) []string {
+				allow, deny := c["allow"] != nil, c["deny"] != nil
+				switch {
+				case allow && deny:
+					return []string{"only one of these fields must be non-empty: 'config.allow', 'config.deny'"}
+				case !allow && !deny:
+					return []string{"at least one of these fields must be non-empty: 'config.allow', 'config.deny'"}
+				}
+				return nil
+			},
+			Credentials: &admin.Credentials{Table: "acls", ConsumerPath: "acls", ListPath: "acls"},
+		},
+		Phase:    PhaseAccess,
+		Priority: 950,
+		compile: func(_ *runtime, cfg map[string]any) (pluginHandler, error) {
+			return compileACL(cfg), nil
+		},
+	}
+}
+
+// handle allows or denies the request by the consumer's or the authenticated groups.
+func (a *aclConfig) handle(g *Gateway, w http.ResponseWriter, r *http.Request, st *reqState) bool {
+	d := a.check(st.consumer, st.anonymous, st.groups, st.authenticated)
+	if d.status != 0 {
+		g.kongError(w, r, st, d.status, d.message, false)
+		return false
+	}
+	d.apply(st.setHeaders)
+	return true
+}
+
 // aclConfig is a compiled acl plugin configuration.
 type aclConfig struct {
 	allow, deny                  []string

@@ -78,8 +78,8 @@ func FuzzAdminAPI(f *testing.F) {
 	for _, s := range []struct{ method, target, ct, body string }{
 		{"POST", "/services", "application/json", `{"name":"s","url":"` + echo + `"}`},
 		{"POST", "/routes", "application/x-www-form-urlencoded", "paths[]=/a&service.name=s"},
-		{"POST", "/plugins", "application/json", `{"name":"acl","config":null}`},
-		{"POST", "/plugins", "application/json", `{"name":"mtls-auth","config":{"ca_certificates":["x"],"http_timeout":1e300}}`},
+		{"POST", "/plugins", "application/json", `{"name":"` + ACLName + `","config":null}`},
+		{"POST", "/plugins", "application/json", `{"name":"` + MTLSAuthName + `","config":{"ca_certificates":["x"],"http_timeout":1e300}}`},
 		{"PATCH", "/services/s", "application/x-www-form-urlencoded", "read_timeout=NaN"},
 		{"POST", "/consumers", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nu\r\n--b--\r\n"},
 		{"PUT", "/consumers/u/acls/x", "application/json", `{"group":"g","tags":["a","a"]}`},

@@ -57,7 +57,9 @@ type Gateway struct {
 	adminCerts   []tls.Certificate
 	tlsPolicy    tlsPolicy
 	globals      globals
-	servers      []listener
+	// plugins are the plugins the Admin API accepts and the proxy runs, in their run order.
+	plugins *pluginRegistry
+	servers []listener
 	// bodyTimeout is client_body_timeout: the longest wait between two reads of a request body.
 	bodyTimeout time.Duration
 }
@@ -118,7 +120,10 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.proxy = g.newReverseProxy()
-	g.db, err = admin.New(admin.Options{Apply: g.apply})
+	if g.plugins, err = newPluginRegistry(Plugins()); err != nil {
+		return nil, err
+	}
+	g.db, err = admin.New(admin.Options{Apply: g.apply, Plugins: PluginSchemas()})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +162,7 @@ func listenHosts(ls []kongconf.Listener) []string {
 
 // apply compiles a snapshot and makes it the one requests see.
 func (g *Gateway) apply(snap *admin.Snapshot) error {
-	rt, err := compile(snap, g.globals)
+	rt, err := compile(snap, g.globals, g.plugins)
 	if err != nil {
 		return err
 	}

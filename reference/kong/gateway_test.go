@@ -96,7 +96,7 @@ func TestAdminChangesUnderTraffic(t *testing.T) {
 		}()
 	}
 	for i := range 20 {
-		body := post("/plugins", url.Values{"name": {"mtls-auth"}, "config.ca_certificates": {caID}})
+		body := post("/plugins", url.Values{"name": {MTLSAuthName}, "config.ca_certificates": {caID}})
 		id := body[strings.Index(body, `"id":"`)+6:]
 		id = id[:strings.IndexByte(id, '"')]
 		req, _ := http.NewRequest(http.MethodDelete, admin+"/plugins/"+id, nil)

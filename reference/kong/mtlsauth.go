@@ -15,6 +15,94 @@ import (
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
+// MTLSAuthName is the mtls-auth plugin's name (Kong Enterprise's Mutual TLS Authentication).
+const MTLSAuthName = "mtls-auth"
+
+// mtlsAuthPlugin is the mtls-auth plugin: its schema is Kong's documented configuration
+// (docs.konghq.com/hub/kong-inc/mtls-auth/configuration), its priority Kong's static one (1600,
+// docs.konghq.com/konnect/reference/plugins), and it runs in the access phase.
+func mtlsAuthPlugin() Plugin {
+	return Plugin{
+		Schema: admin.PluginSchema{
+			Name: MTLSAuthName,
+			Config: []admin.Field{
+				admin.StringArrayField("ca_certificates").Required().ElemUUID(),
+				admin.StringArrayField("consumer_by").Default([]any{"username", "custom_id"}).ElemOneOf("username", "custom_id"),
+				admin.BooleanField("skip_consumer_lookup").Default(false),
+				admin.StringField("authenticated_group_by").Default("CN").OneOf("CN", "DN"),
+				admin.StringField("anonymous"),
+				admin.StringField("default_consumer"),
+				admin.StringField("revocation_check_mode").Default("IGNORE_CA_ERROR").OneOf("SKIP", "IGNORE_CA_ERROR", "STRICT"),
+				admin.BooleanField("allow_partial_chain").Default(false),
+				admin.BooleanField("send_ca_dn").Default(false),
+				// Kong Enterprise does not publish these bounds; mtlsgate's (SPEC K-ADM-6): TTLs up to
+				// Kong's DAO_MAX_TTL, http_timeout as a service's nonzero timeout, so no value can
+				// switch revocation off or overflow a duration.
+				admin.NumberField("cache_ttl").Default(float64(60)).Between(0, admin.MaxTTL),
+				admin.NumberField("cert_cache_ttl").Default(float64(60000)).Between(0, admin.MaxTTL),
+				admin.NumberField("http_timeout").Default(float64(30000)).Between(1, admin.MaxTimeout),
+				admin.StringField("http_proxy_host"),
+				admin.IntegerField("http_proxy_port").Between(0, 65535),
+				admin.StringField("https_proxy_host"),
+				admin.IntegerField("https_proxy_port").Between(0, 65535),
+				admin.BooleanField("ssl_verify").Default(true), // Kong 3.14: "now enabled by default" (mtls-auth changelog)
+			},
+			Protocols:  []string{"grpc", "grpcs", "http", "https"},
+			NoConsumer: true,
+			CARefs:     []string{"ca_certificates"},
+			Check: func(c map[string]any) []string {
+				var errs []string
+				for _, pair := range [][2]string{{"http_proxy_host", "http_proxy_port"}, {"https_proxy_host", "https_proxy_port"}} {
+					if (c[pair[0]] == nil) != (c[pair[1]] == nil) {
+						errs = append(errs, fmt.Sprintf("all or none of these fields must be set: '%s', '%s'", "config."+pair[0], "config."+pair[1]))
+					}
+				}
+				return errs
+			},
+			Credentials: &admin.Credentials{Table: "mtls_auth_credentials", ConsumerPath: MTLSAuthName, ListPath: "mtls-auths"},
+		},
+		Phase:    PhaseAccess,
+		Priority: 1600,
+		compile: func(rt *runtime, cfg map[string]any) (pluginHandler, error) {
+			mc, err := compileMTLSAuth(cfg, rt.caCerts)
+			if err != nil {
+				return nil, err
+			}
+			// Any enabled mtls-auth makes the handshake ask for a certificate (the plugin, not the
+			// handshake, verifies it), naming its CAs when send_ca_dn is set.
+			rt.requestClientCert = true
+			if mc.sendCADN {
+				if rt.caNames == nil {
+					rt.caNames = x509.NewCertPool()
+				}
+				for _, c := range mc.cas {
+					rt.caNames.AddCert(c.cert)
+				}
+			}
+			return mc, nil
+		},
+	}
+}
+
+// handle authenticates the request's client certificate and establishes its consumer, groups
+// and the headers the upstream is told.
+func (m *mtlsAuthConfig) handle(g *Gateway, w http.ResponseWriter, r *http.Request, st *reqState) bool {
+	res := m.authenticate(st.rt, peerCertificates(r), g.revocation)
+	if res.status != 0 {
+		g.kongExit(w, st, res.status, res.message)
+		return false
+	}
+	for k, v := range res.headers {
+		st.setHeaders[k] = v
+	}
+	st.consumer, st.anonymous = res.consumer, res.anonymous
+	st.authenticated, st.groups = !res.anonymous, res.groups
+	if res.consumer != nil {
+		setConsumerHeaders(st.setHeaders, res.consumer, res.anonymous)
+	}
+	return true
+}
+
 // Messages of the mtls-auth plugin (SPEC K-MTLS-1, -2, -3, -7).
 const (
 	msgNoCertificate   = "No required TLS certificate was sent"

@@ -157,41 +157,6 @@ func (g *Gateway) redirectHTTPS(w http.ResponseWriter, r *http.Request, st *reqS
 	g.exit(w, st, code, contentTypePlain, "")
 }
 
-// runPlugins runs the plugins that apply, in Kong's priority order (mtls-auth 1006, acl 950);
-// it returns false when a plugin ended the request.
-func (g *Gateway) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState) bool {
-	rt := st.rt
-	if p := rt.plugin("mtls-auth", st.match.route, ""); p != nil && p.runsOn(st.scheme) {
-		var peers = peerCertificates(r)
-		res := p.mtls.authenticate(rt, peers, g.revocation)
-		if res.status != 0 {
-			g.kongExit(w, st, res.status, res.message)
-			return false
-		}
-		for k, v := range res.headers {
-			st.setHeaders[k] = v
-		}
-		st.consumer, st.anonymous = res.consumer, res.anonymous
-		st.authenticated, st.groups = !res.anonymous, res.groups
-		if res.consumer != nil {
-			setConsumerHeaders(st.setHeaders, res.consumer, res.anonymous)
-		}
-	}
-	consumerID := ""
-	if st.consumer != nil {
-		consumerID = st.consumer.id
-	}
-	if p := rt.plugin("acl", st.match.route, consumerID); p != nil && p.runsOn(st.scheme) {
-		d := p.acl.check(st.consumer, st.anonymous, st.groups, st.authenticated)
-		if d.status != 0 {
-			g.kongError(w, r, st, d.status, d.message, false)
-			return false
-		}
-		d.apply(st.setHeaders)
-	}
-	return true
-}
-
 func peerCertificates(r *http.Request) []*x509.Certificate {
 	if r.TLS == nil {
 		return nil

@@ -65,13 +65,12 @@ type pluginInstance struct {
 	id        string
 	name      string
 	protocols []string
-	mtls      *mtlsAuthConfig
-	acl       *aclConfig
+	handler   pluginHandler
 }
 
 // compile builds a runtime from a snapshot; an error means the snapshot cannot be served and
 // the Admin API change that produced it is rejected.
-func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
+func compile(snap *admin.Snapshot, g globals, plugins *pluginRegistry) (*runtime, error) {
 	rt := &runtime{
 		version: snap.Version(), plugins: map[pluginKey]*pluginInstance{},
 		consumers: map[string]*consumer{}, byName: map[string]*consumer{}, byCustom: map[string]*consumer{},
@@ -211,26 +210,15 @@ func compile(snap *admin.Snapshot, g globals) (*runtime, error) {
 		}
 		p := &pluginInstance{id: admin.String(e["id"]), name: admin.String(e["name"]), protocols: admin.Strings(e["protocols"])}
 		cfg, _ := e["config"].(map[string]any)
-		switch p.name {
-		case "mtls-auth":
-			mc, err := compileMTLSAuth(cfg, rt.caCerts)
-			if err != nil {
-				return nil, fmt.Errorf("plugin %s: %w", p.id, err)
-			}
-			p.mtls = mc
-			rt.requestClientCert = true
-			if mc.sendCADN {
-				if rt.caNames == nil {
-					rt.caNames = x509.NewCertPool()
-				}
-				for _, c := range mc.cas {
-					rt.caNames.AddCert(c.cert)
-				}
-			}
+		def, ok := plugins.byName[p.name]
+		if !ok {
+			return nil, fmt.Errorf("plugin %s: %q is not a plugin the reference implements", p.id, p.name)
 		}
-		if p.name == "acl" {
-			p.acl = compileACL(cfg)
+		h, err := def.compile(rt, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", p.id, err)
 		}
+		p.handler = h
 		key := pluginKey{name: p.name, route: admin.RefID(e["route"]), service: admin.RefID(e["service"]), consumer: admin.RefID(e["consumer"])}
 		rt.plugins[key] = p
 	}

@@ -80,7 +80,7 @@ func TestEchoHasHttpbinShape(t *testing.T) {
 
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	mw.WriteField("name", "mtls-auth")
+	mw.WriteField("name", "form-value")
 	fw, _ := mw.CreateFormFile("cert", "ca.crt")
 	fw.Write([]byte("PEM"))
 	mw.Close()
@@ -89,7 +89,7 @@ func TestEchoHasHttpbinShape(t *testing.T) {
 	_, body = get(t, http.DefaultClient, req)
 	e = upstream.Echo{}
 	json.Unmarshal(body, &e)
-	if e.Form["name"] != "mtls-auth" || e.Files["cert"] != "PEM" {
+	if e.Form["name"] != "form-value" || e.Files["cert"] != "PEM" {
 		t.Errorf("multipart form %v files %v", e.Form, e.Files)
 	}
 }

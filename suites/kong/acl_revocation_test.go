@@ -3,6 +3,7 @@ package kong_test
 import (
 	"context"
 	"crypto/tls"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"net/http"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 // acl enables the acl plugin globally with the given config.
 func acl(ctx context.Context, config map[string]any) {
-	must(sys.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: "acl", Config: config}))
+	must(sys.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.ACLName, Config: config}))
 }
 
 // group adds a consumer to an ACL group.
@@ -69,7 +70,7 @@ var _ = Describe("authenticated groups and acl", func() {
 
 		plugins := must(sys.Admin.List(ctx, "/plugins"))
 		for _, p := range plugins {
-			if p["name"] == "acl" {
+			if p["name"] == kong.ACLName {
 				patch(ctx, sys, "/plugins/"+p["id"].(string), map[string]any{"config": map[string]any{"allow": []string{"auditors"}}})
 			}
 		}
@@ -78,7 +79,7 @@ var _ = Describe("authenticated groups and acl", func() {
 		Expect(r.JSON()).To(HaveKeyWithValue("message", "You cannot consume this service"))
 
 		for _, p := range plugins {
-			if p["name"] == "acl" {
+			if p["name"] == kong.ACLName {
 				patch(ctx, sys, "/plugins/"+p["id"].(string), map[string]any{"config": map[string]any{"allow": []string{"ops"}, "hide_groups_header": true}})
 			}
 		}
@@ -93,7 +94,7 @@ var _ = Describe("authenticated groups and acl", func() {
 		r := get(ctx, client(""), sys.ProxyURL+"/open", "Accept", "application/json")
 		Expect(r.Status).To(Equal(http.StatusUnauthorized))
 		Expect(r.JSON()).To(HaveKeyWithValue("message", "Unauthorized"))
-		err := sys.Admin.Do(ctx, http.MethodPost, "/plugins", map[string]any{"name": "acl", "route": map[string]any{"name": "open"},
+		err := sys.Admin.Do(ctx, http.MethodPost, "/plugins", map[string]any{"name": kong.ACLName, "route": map[string]any{"name": "open"},
 			"config": map[string]any{"allow": []string{"a"}, "deny": []string{"b"}}}, nil)
 		e, ok := kongapi.AsError(err)
 		Expect(ok).To(BeTrue(), "%v", err)
@@ -185,7 +186,7 @@ var _ = Describe("revocation", func() {
 			for k, v := range strict {
 				cfg[k] = v
 			}
-			plugin := must(s.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: cfg}))
+			plugin := must(s.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: cfg}))
 			serviceTo(ctx, s, "echo", s.EchoURL+"/anything", "/mtls", nil)
 			must(s.Admin.CreateConsumer(ctx, kongapi.Consumer{Username: "cdp-https"}))
 			Expect(get(ctx, client("client-cdp-https"), s.ProxyTLSURL+"/mtls").Status).To(Equal(want), conf)
@@ -239,7 +240,7 @@ var _ = Describe("revocation", func() {
 var _ = Describe("partial chains and CA names", func() {
 	suite.It("K-MTLS-9", "an intermediate in ca_certificates is a trust anchor only with allow_partial_chain", func(ctx SpecContext) {
 		inter := must(sys.Admin.CreateCACertificate(ctx, certPEM(fixtures.IntermediateCA)))
-		plugin := must(sys.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: map[string]any{"ca_certificates": []string{inter.ID}}}))
+		plugin := must(sys.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: map[string]any{"ca_certificates": []string{inter.ID}}}))
 		echoRoute(ctx, "echo", "/mtls")
 		consumer(ctx, "intermediate-client", "")
 		r := viaTLS(ctx, fixtures.ClientIntermediate, "/mtls")

@@ -2,6 +2,7 @@ package kong_test
 
 import (
 	"context"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"net/http"
 	"net/url"
 	"os"
@@ -108,12 +109,12 @@ var _ = Describe("Admin API entities", func() {
 	suite.It("K-ADM-3", "plugins scoped to a service and a route; consumers' mtls-auth credentials (duplicate → 409) and acls", func(ctx SpecContext) {
 		ca := must(sys.Admin.CreateCACertificate(ctx, certPEM(fixtures.RootCA)))
 		svc := echoRoute(ctx, "echo", "/e")
-		r := adminForm(ctx, http.MethodPost, "/services/echo/plugins", url.Values{"name": {"mtls-auth"}, "config.ca_certificates": {ca.ID}})
+		r := adminForm(ctx, http.MethodPost, "/services/echo/plugins", url.Values{"name": {kong.MTLSAuthName}, "config.ca_certificates": {ca.ID}})
 		Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
 		Expect(r.JSON()).To(HaveKeyWithValue("service", HaveKeyWithValue("id", svc.ID)))
-		r = adminForm(ctx, http.MethodPost, "/routes/echo/plugins", url.Values{"name": {"acl"}, "config.allow": {"a"}})
+		r = adminForm(ctx, http.MethodPost, "/routes/echo/plugins", url.Values{"name": {kong.ACLName}, "config.allow": {"a"}})
 		Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
-		r = adminForm(ctx, http.MethodPost, "/services/echo/plugins", url.Values{"name": {"mtls-auth"}, "config.ca_certificates": {ca.ID}})
+		r = adminForm(ctx, http.MethodPost, "/services/echo/plugins", url.Values{"name": {kong.MTLSAuthName}, "config.ca_certificates": {ca.ID}})
 		Expect(r.Status).To(Equal(http.StatusConflict), "one mtls-auth per scope")
 
 		consumer(ctx, "demo@apim.eu", "")

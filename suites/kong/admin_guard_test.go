@@ -1,6 +1,7 @@
 package kong_test
 
 import (
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"net/http"
 	"net/url"
 	"strings"
@@ -79,10 +80,10 @@ var _ = Describe("Admin API against browsers and bad input", func() {
 	suite.It("K-ADM-6", `"config": null is validated: acl and mtls-auth are refused, and no request gets through unchecked`, func(ctx SpecContext) {
 		echoRoute(ctx, "echo", "/open")
 		before := snapshot(ctx)
-		r := adminRaw(ctx, http.MethodPost, "/plugins", "application/json", []byte(`{"name":"acl","config":null}`))
+		r := adminRaw(ctx, http.MethodPost, "/plugins", "application/json", []byte(`{"name":"`+kong.ACLName+`","config":null}`))
 		Expect(r.Status).To(Equal(http.StatusBadRequest), string(r.Body))
 		Expect(r.JSON()["fields"]).To(HaveKeyWithValue("@entity", ConsistOf("at least one of these fields must be non-empty: 'config.allow', 'config.deny'")))
-		r = adminRaw(ctx, http.MethodPost, "/routes/echo/plugins", "application/json", []byte(`{"name":"mtls-auth","config":null}`))
+		r = adminRaw(ctx, http.MethodPost, "/routes/echo/plugins", "application/json", []byte(`{"name":"`+kong.MTLSAuthName+`","config":null}`))
 		Expect(r.Status).To(Equal(http.StatusBadRequest), string(r.Body))
 		Expect(r.JSON()["fields"]).To(HaveKeyWithValue("config", HaveKeyWithValue("ca_certificates", "required field missing")))
 		Expect(snapshot(ctx)).To(Equal(before))

@@ -2,6 +2,7 @@ package kong_test
 
 import (
 	"context"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"net/http"
 	"net/url"
 	"time"
@@ -138,14 +139,14 @@ var _ = Describe("Admin API", func() {
 		})
 		suite.It("K-ADM-2", "mtls-auth without ca_certificates → 400 naming config.ca_certificates", func(ctx SpecContext) {
 			expectRejected(ctx, func() response {
-				return adminForm(ctx, http.MethodPost, "/plugins", url.Values{"name": {"mtls-auth"}})
+				return adminForm(ctx, http.MethodPost, "/plugins", url.Values{"name": {kong.MTLSAuthName}})
 			}, rejection{400, 2, "schema violation (config.ca_certificates: required field missing)",
 				fieldsWant{"config": HaveKeyWithValue("ca_certificates", "required field missing")}})
 		})
 		suite.It("K-ADM-2", "mtls-auth naming a CA that does not exist → 400 naming config.ca_certificates", func(ctx SpecContext) {
 			missing := "3f1d3a4e-0e6f-4b8e-9a51-5c1f1d2b7c11"
 			expectRejected(ctx, func() response {
-				return adminForm(ctx, http.MethodPost, "/plugins", url.Values{"name": {"mtls-auth"}, "config.ca_certificates": {missing}})
+				return adminForm(ctx, http.MethodPost, "/plugins", url.Values{"name": {kong.MTLSAuthName}, "config.ca_certificates": {missing}})
 			}, rejection{400, 2, "schema violation (config.ca_certificates: CA Certificate '" + missing + "' does not exist)",
 				fieldsWant{"config": HaveKeyWithValue("ca_certificates", ContainSubstring(missing))}})
 		})

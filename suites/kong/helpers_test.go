@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"io"
 	"mime/multipart"
 	"net"
@@ -177,7 +178,7 @@ func mtlsAuth(ctx context.Context, config map[string]any) string {
 	for k, v := range config {
 		cfg[k] = v
 	}
-	must(sys.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: cfg}))
+	must(sys.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: cfg}))
 	echoRoute(ctx, "echo", "/mtls")
 	return ca.ID
 }

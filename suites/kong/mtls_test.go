@@ -2,6 +2,7 @@ package kong_test
 
 import (
 	"crypto/tls"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"net/http"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -16,7 +17,7 @@ const (
 	failedVerify  = `{"message":"TLS certificate failed verification"}`
 )
 
-var _ = Describe("mtls-auth", func() {
+var _ = Describe(kong.MTLSAuthName, func() {
 	suite.It("K-MTLS-1", "plain HTTP → 401 No required TLS certificate was sent", func(ctx SpecContext) {
 		mtlsAuth(ctx, nil)
 		consumer(ctx, fixtures.ClientCommonName, "")

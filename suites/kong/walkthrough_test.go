@@ -2,6 +2,7 @@ package kong_test
 
 import (
 	"context"
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -24,7 +25,7 @@ var _ = Describe("the Client → Kong walkthrough", func() {
 		Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
 		caID := r.JSON()["id"].(string)
 
-		r = adminForm(ctx, http.MethodPost, "/plugins", url.Values{"name": {"mtls-auth"}, "config.ca_certificates": {caID}})
+		r = adminForm(ctx, http.MethodPost, "/plugins", url.Values{"name": {kong.MTLSAuthName}, "config.ca_certificates": {caID}})
 		Expect(r.Status).To(Equal(http.StatusCreated), string(r.Body))
 		Expect(r.JSON()["config"]).To(HaveKeyWithValue("ca_certificates", ConsistOf(caID)))
 

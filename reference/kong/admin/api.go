@@ -16,21 +16,31 @@ import (
 	"time"
 )
 
-// nested maps "/{parent}/{key}/{child}" to the child schema and the foreign field that points
-// at the parent.
-var nested = map[string]map[string][2]string{
-	"services":     {"routes": {"routes", "service"}, "plugins": {"plugins", "service"}},
-	"routes":       {"plugins": {"plugins", "route"}},
-	"consumers":    {"plugins": {"plugins", "consumer"}, "mtls-auth": {"mtls_auth_credentials", "consumer"}, "acls": {"acls", "consumer"}},
-	"certificates": {"snis": {"snis", "certificate"}},
-	"upstreams":    {"targets": {"targets", "upstream"}},
-}
-
-// topLevel are the collections served at the root; the credential lists are read-only there.
-var topLevel = map[string]string{
-	"ca_certificates": "ca_certificates", "certificates": "certificates", "snis": "snis", "services": "services",
-	"routes": "routes", "consumers": "consumers", "plugins": "plugins", "upstreams": "upstreams",
-	"mtls-auths": "mtls_auth_credentials", "acls": "acls",
+// routes returns where the Admin API serves each collection: nested maps "/{parent}/{key}/{child}"
+// to the child schema and the foreign field that points at the parent; topLevel the collections
+// served at the root; readOnly the top-level credential lists. The plugins' credential endpoints
+// come from their schemas.
+func routes(plugins map[string]*PluginSchema) (nested map[string]map[string][2]string, topLevel map[string]string, readOnly map[string]bool) {
+	nested = map[string]map[string][2]string{
+		"services":     {"routes": {"routes", "service"}, "plugins": {"plugins", "service"}},
+		"routes":       {"plugins": {"plugins", "route"}},
+		"consumers":    {"plugins": {"plugins", "consumer"}},
+		"certificates": {"snis": {"snis", "certificate"}},
+		"upstreams":    {"targets": {"targets", "upstream"}},
+	}
+	topLevel = map[string]string{
+		"ca_certificates": "ca_certificates", "certificates": "certificates", "snis": "snis", "services": "services",
+		"routes": "routes", "consumers": "consumers", "plugins": "plugins", "upstreams": "upstreams",
+	}
+	readOnly = map[string]bool{}
+	for _, p := range plugins {
+		if c := p.Credentials; c != nil {
+			nested["consumers"][c.ConsumerPath] = [2]string{c.Table, "consumer"}
+			topLevel[c.ListPath] = c.Table
+			readOnly[c.ListPath] = true
+		}
+	}
+	return nested, topLevel, readOnly
 }
 
 // APIOptions configures the Admin API handler.
@@ -56,6 +66,10 @@ type APIOptions struct {
 type API struct {
 	db   *DB
 	opts APIOptions
+	// nested, topLevel and readOnly are where each collection is served (see routes).
+	nested   map[string]map[string][2]string
+	topLevel map[string]string
+	readOnly map[string]bool
 	// configHash is the md5 of the declarative document POST /config last loaded (check_hash).
 	configHash atomic.Pointer[string]
 }
@@ -65,7 +79,8 @@ func NewAPI(db *DB, opts APIOptions) *API {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &API{db: db, opts: opts}
+	nested, topLevel, readOnly := routes(db.plugins)
+	return &API{db: db, opts: opts, nested: nested, topLevel: topLevel, readOnly: readOnly}
 }
 
 // scope is where a request operates: a schema, optionally under a parent entity.
@@ -146,7 +161,7 @@ func (a *API) route(r *http.Request) (int, any) {
 	if len(segs) == 2 && segs[0] == "plugins" && segs[1] == "enabled" {
 		return http.StatusOK, map[string]any{"enabled_plugins": a.db.PluginNames()}
 	}
-	name, ok := topLevel[segs[0]]
+	name, ok := a.topLevel[segs[0]]
 	if !ok || len(segs) > 4 {
 		return errBody(notFound())
 	}
@@ -169,7 +184,7 @@ func (a *API) route(r *http.Request) (int, any) {
 	if a.opts.DBLess && r.Method != http.MethodGet {
 		return a.dbLessRefusal(r.Method, segs)
 	}
-	readOnly := segs[0] == "mtls-auths" || segs[0] == "acls"
+	readOnly := a.readOnly[segs[0]]
 	switch len(segs) {
 	case 1:
 		if readOnly && r.Method != http.MethodGet {
@@ -182,7 +197,7 @@ func (a *API) route(r *http.Request) (int, any) {
 		}
 		return a.entity(r, scope{schema: s}, segs[1])
 	default:
-		child, ok := nested[segs[0]][segs[2]]
+		child, ok := a.nested[segs[0]][segs[2]]
 		if !ok {
 			return errBody(notFound())
 		}
@@ -203,10 +218,10 @@ func (a *API) route(r *http.Request) (int, any) {
 // collection; upsert, update and delete on an entity, "by '<key>'" when addressed by its endpoint
 // key), and a plain "Method not allowed" for the methods the endpoint does not have.
 func (a *API) dbLessRefusal(method string, segs []string) (int, any) {
-	name := topLevel[segs[0]]
+	name := a.topLevel[segs[0]]
 	key := ""
 	if len(segs) >= 3 {
-		child, ok := nested[segs[0]][segs[2]]
+		child, ok := a.nested[segs[0]][segs[2]]
 		if !ok {
 			return errBody(notFound())
 		}

@@ -8,7 +8,7 @@ import (
 
 func TestDecodeArgsKongNotation(t *testing.T) {
 	v := url.Values{
-		"name":                   {"mtls-auth"},
+		"name":                   {"example-plugin"},
 		"config.ca_certificates": {"a"},
 		"config.consumer_by[]":   {"username", "custom_id"},
 		"paths[]":                {"/one"},
@@ -20,7 +20,7 @@ func TestDecodeArgsKongNotation(t *testing.T) {
 	}
 	got := decodeArgs(v)
 	want := map[string]any{
-		"name":    "mtls-auth",
+		"name":    "example-plugin",
 		"config":  map[string]any{"ca_certificates": "a", "consumer_by": []any{"username", "custom_id"}},
 		"paths":   []any{"/one"},
 		"hosts":   []any{"a.test", "b.test"},

@@ -36,7 +36,7 @@ func (s *schema) field(name string) *field { return find(s.fields, name) }
 // Kong's open-source constants.PROTOCOLS (ws and wss are Kong Enterprise's).
 var protocolsAll = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"}
 
-func schemas(plugins map[string]*pluginSchema) map[string]*schema {
+func schemas(plugins map[string]*PluginSchema) map[string]*schema {
 	all := []*schema{
 		caCertificatesSchema(), certificatesSchema(), snisSchema(), servicesSchema(), routesSchema(),
 		consumersSchema(), pluginsSchema(plugins), mtlsCredentialsSchema(), aclsSchema(), upstreamsSchema(), targetsSchema(),

@@ -1,7 +1,10 @@
-package admin
+package admin_test
 
 import (
 	"testing"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong"
+	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
 // FuzzDeclarative parses arbitrary bytes as a declarative configuration and loads what parses
@@ -11,7 +14,7 @@ func FuzzDeclarative(f *testing.F) {
 	for _, s := range []string{
 		"_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://127.0.0.1:9\n  routes:\n  - paths: [/a]\n",
 		"{\"_format_version\":\"3.0\",\"consumers\":[{\"username\":\"u\",\"acls\":[{\"group\":\"g\"}]}]}",
-		"_format_version: \"3.0\"\nplugins:\n- name: acl\n  config: null\n",
+		"_format_version: \"3.0\"\nplugins:\n- name: " + kong.ACLName + "\n  config: null\n",
 		"_format_version: \"1.1\"\n",
 		"a: &a [*a, *a, *a]\n",
 	} {
@@ -21,11 +24,11 @@ func FuzzDeclarative(f *testing.F) {
 		if len(b) > 64<<10 {
 			return
 		}
-		doc, err := ParseDeclarative(b)
+		doc, err := admin.ParseDeclarative(b)
 		if err != nil {
 			return
 		}
-		db, err := New(Options{Apply: func(*Snapshot) error { return nil }})
+		db, err := admin.New(admin.Options{Apply: func(*admin.Snapshot) error { return nil }, Plugins: kong.PluginSchemas()})
 		if err != nil {
 			t.Fatal(err)
 		}

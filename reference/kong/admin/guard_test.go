@@ -1,4 +1,4 @@
-package admin
+package admin_test
 
 import (
 	"encoding/json"
@@ -7,10 +7,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong"
+	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
 // serve sends one request to api and returns its status, headers and body.
-func serve(t *testing.T, api *API, method, target, contentType, body string, header http.Header) (int, http.Header, string) {
+func serve(t *testing.T, api *admin.API, method, target, contentType, body string, header http.Header) (int, http.Header, string) {
 	t.Helper()
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	if contentType != "" {
@@ -24,20 +27,20 @@ func serve(t *testing.T, api *API, method, target, contentType, body string, hea
 	return w.Code, w.Header(), w.Body.String()
 }
 
-func newTestAPI(t *testing.T, opts APIOptions) (*API, *DB) {
+func newTestAPI(t *testing.T, opts admin.APIOptions) (*admin.API, *admin.DB) {
 	t.Helper()
-	db, err := New(Options{})
+	db, err := admin.New(admin.Options{Plugins: kong.PluginSchemas()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewAPI(db, opts), db
+	return admin.NewAPI(db, opts), db
 }
 
-func consumers(db *DB) int { return len(db.Snapshot().List("consumers")) }
+func consumers(db *admin.DB) int { return len(db.Snapshot().List("consumers")) }
 
 // TestK_ADM_5_BrowsersCannotReachTheAdminAPI: K-ADM-5, mtlsgate's browser rules.
 func TestK_ADM_5_BrowsersCannotReachTheAdminAPI(t *testing.T) {
-	api, db := newTestAPI(t, APIOptions{})
+	api, db := newTestAPI(t, admin.APIOptions{})
 	form := url.Values{"username": {"x"}}.Encode()
 	const formType = "application/x-www-form-urlencoded"
 
@@ -77,7 +80,7 @@ func TestK_ADM_5_BrowsersCannotReachTheAdminAPI(t *testing.T) {
 	}
 
 	// admin_gui_url grants its origin (and its host) and no other.
-	gui, gdb := newTestAPI(t, APIOptions{GUIURL: "http://admin.api:9100/path"})
+	gui, gdb := newTestAPI(t, admin.APIOptions{GUIURL: "http://admin.api:9100/path"})
 	status, h, body := serve(t, gui, http.MethodPost, "http://admin.api:8001/consumers", formType, form, http.Header{"Origin": {"http://admin.api:9100"}})
 	if status != http.StatusCreated || h.Get("Access-Control-Allow-Origin") != "http://admin.api:9100" {
 		t.Errorf("admin_gui_url origin: %d %q %s", status, h.Get("Access-Control-Allow-Origin"), body)
@@ -94,11 +97,11 @@ func TestK_ADM_5_BrowsersCannotReachTheAdminAPI(t *testing.T) {
 
 // TestK_ADM_5_AdminToken: K-ADM-5, with a token configured every request needs it.
 func TestK_ADM_5_AdminToken(t *testing.T) {
-	api, db := newTestAPI(t, APIOptions{Token: "s3cret"})
+	api, db := newTestAPI(t, admin.APIOptions{Token: "s3cret"})
 	for _, tok := range []string{"", "wrong", "s3cre"} {
 		h := http.Header{}
 		if tok != "" {
-			h.Set(TokenHeader, tok)
+			h.Set(admin.TokenHeader, tok)
 		}
 		for _, m := range []string{http.MethodGet, http.MethodPost} {
 			status, _, body := serve(t, api, m, "http://127.0.0.1:8001/consumers", "application/json", `{"username":"x"}`, h)
@@ -107,7 +110,7 @@ func TestK_ADM_5_AdminToken(t *testing.T) {
 			}
 		}
 	}
-	status, _, body := serve(t, api, http.MethodPost, "http://127.0.0.1:8001/consumers", "application/json", `{"username":"x"}`, http.Header{TokenHeader: {"s3cret"}})
+	status, _, body := serve(t, api, http.MethodPost, "http://127.0.0.1:8001/consumers", "application/json", `{"username":"x"}`, http.Header{admin.TokenHeader: {"s3cret"}})
 	if status != http.StatusCreated {
 		t.Errorf("with the token: %d %s", status, body)
 	}
@@ -116,10 +119,10 @@ func TestK_ADM_5_AdminToken(t *testing.T) {
 // TestK_ADM_6_NumbersAreBounded: K-ADM-6, no number a plugin or entity field takes can switch
 // a check off, overflow a duration, or break the JSON of later answers.
 func TestK_ADM_6_NumbersAreBounded(t *testing.T) {
-	api, db := newTestAPI(t, APIOptions{})
+	api, db := newTestAPI(t, admin.APIOptions{})
 	mtls := func(field, value string) (int, string) {
 		s, _, b := serve(t, api, http.MethodPost, "http://127.0.0.1:8001/plugins", "application/x-www-form-urlencoded",
-			url.Values{"name": {"mtls-auth"}, "config.ca_certificates": {"3f1d3a4e-0e6f-4b8e-9a51-5c1f1d2b7c11"}, "config." + field: {value}}.Encode(), nil)
+			url.Values{"name": {kong.MTLSAuthName}, "config.ca_certificates": {"3f1d3a4e-0e6f-4b8e-9a51-5c1f1d2b7c11"}, "config." + field: {value}}.Encode(), nil)
 		return s, b
 	}
 	for _, c := range []struct{ field, value, want string }{
@@ -166,17 +169,17 @@ func TestK_ADM_6_NumbersAreBounded(t *testing.T) {
 
 // TestK_ADM_6_NullConfigIsValidated: K-ADM-6, "config": null is validated as an empty config.
 func TestK_ADM_6_NullConfigIsValidated(t *testing.T) {
-	api, db := newTestAPI(t, APIOptions{})
+	api, db := newTestAPI(t, admin.APIOptions{})
 	for _, c := range []struct{ body, want string }{
-		{`{"name":"acl","config":null}`, `"@entity":["at least one of these fields must be non-empty: 'config.allow', 'config.deny'"]`},
-		{`{"name":"mtls-auth","config":null}`, `"config":{"ca_certificates":"required field missing"}`},
+		{`{"name":"` + kong.ACLName + `","config":null}`, `"@entity":["at least one of these fields must be non-empty: 'config.allow', 'config.deny'"]`},
+		{`{"name":"` + kong.MTLSAuthName + `","config":null}`, `"config":{"ca_certificates":"required field missing"}`},
 	} {
 		status, _, body := serve(t, api, http.MethodPost, "http://127.0.0.1:8001/plugins", "application/json", c.body, nil)
 		if status != http.StatusBadRequest || !strings.Contains(body, `"code":2`) || !strings.Contains(body, c.want) {
 			t.Errorf("%s: %d %s", c.body, status, body)
 		}
 	}
-	status, _, body := serve(t, api, http.MethodPost, "http://127.0.0.1:8001/plugins", "application/json", `{"name":"acl","config":{"allow":["a"]}}`, nil)
+	status, _, body := serve(t, api, http.MethodPost, "http://127.0.0.1:8001/plugins", "application/json", `{"name":"`+kong.ACLName+`","config":{"allow":["a"]}}`, nil)
 	if status != http.StatusCreated {
 		t.Fatalf("acl: %d %s", status, body)
 	}
@@ -194,8 +197,8 @@ func TestK_ADM_6_NullConfigIsValidated(t *testing.T) {
 // TestK_ADM_6_ArraysAreBoundedAndDeduplicatedLinearly: K-ADM-6, a set is de-duplicated in one
 // pass and an array longer than the bound is refused before any element is looked at twice.
 func TestK_ADM_6_ArraysAreBoundedAndDeduplicatedLinearly(t *testing.T) {
-	api, _ := newTestAPI(t, APIOptions{})
-	tags := make([]string, maxElements)
+	api, _ := newTestAPI(t, admin.APIOptions{})
+	tags := make([]string, admin.MaxElements)
 	for i := range tags {
 		tags[i] = "t" + string(rune('a'+i%26))
 	}
@@ -204,11 +207,11 @@ func TestK_ADM_6_ArraysAreBoundedAndDeduplicatedLinearly(t *testing.T) {
 	var c map[string]any
 	_ = json.Unmarshal([]byte(body), &c)
 	if kept, _ := c["tags"].([]any); status != http.StatusCreated || len(kept) != 26 {
-		t.Errorf("%d tags with 26 distinct: %d, %d kept", maxElements, status, len(kept))
+		t.Errorf("%d tags with 26 distinct: %d, %d kept", admin.MaxElements, status, len(kept))
 	}
 	b, _ = json.Marshal(map[string]any{"username": "v", "tags": append(tags, "one-too-many")})
 	status, _, body = serve(t, api, http.MethodPost, "http://127.0.0.1:8001/consumers", "application/json", string(b), nil)
 	if status != http.StatusBadRequest || !strings.Contains(body, `"tags":"length must be at most 10000"`) {
-		t.Errorf("%d tags: %d %s", maxElements+1, status, body)
+		t.Errorf("%d tags: %d %s", admin.MaxElements+1, status, body)
 	}
 }

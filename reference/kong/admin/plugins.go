@@ -11,79 +11,24 @@ import (
 	"fmt"
 )
 
-// pluginSchema is the configuration schema of one plugin the reference implements.
-type pluginSchema struct {
-	name      string
-	config    []*field
-	protocols []string
-	// noConsumer forbids consumer scoping (authentication plugins run before a consumer exists).
-	noConsumer bool
-	check      func(config map[string]any, errs fieldErrors)
-	// caRefs names config fields that hold ca_certificates ids, so deleting a CA they use fails.
-	caRefs []string
+// pluginIndex checks a plugin list and indexes it by name: a plugin without a name or listed
+// twice is a programming error the store refuses to start with.
+func pluginIndex(list []PluginSchema) (map[string]*PluginSchema, error) {
+	out := make(map[string]*PluginSchema, len(list))
+	for i := range list {
+		p := &list[i]
+		if p.Name == "" {
+			return nil, fmt.Errorf("plugin schema %d has no name", i)
+		}
+		if out[p.Name] != nil {
+			return nil, fmt.Errorf("plugin %q is registered twice", p.Name)
+		}
+		out[p.Name] = p
+	}
+	return out, nil
 }
 
-// Plugins returns the schemas of the plugins the reference gateway implements.
-func defaultPlugins() map[string]*pluginSchema {
-	mtls := &pluginSchema{
-		name: "mtls-auth",
-		config: []*field{
-			strArray("ca_certificates").isRequired().elemUUID(),
-			strArray("consumer_by").withDefault([]any{"username", "custom_id"}).elemOneOf("username", "custom_id"),
-			boolean("skip_consumer_lookup").withDefault(false),
-			str("authenticated_group_by").withDefault("CN").one("CN", "DN"),
-			str("anonymous"),
-			str("default_consumer"),
-			str("revocation_check_mode").withDefault("IGNORE_CA_ERROR").one("SKIP", "IGNORE_CA_ERROR", "STRICT"),
-			boolean("allow_partial_chain").withDefault(false),
-			boolean("send_ca_dn").withDefault(false),
-			// Kong Enterprise does not publish these bounds; mtlsgate's (SPEC K-ADM-6): TTLs up to
-			// Kong's DAO_MAX_TTL, http_timeout as a service's nonzero timeout, so no value can
-			// switch revocation off or overflow a duration.
-			number("cache_ttl").withDefault(float64(60)).in(0, maxTTL),
-			number("cert_cache_ttl").withDefault(float64(60000)).in(0, maxTTL),
-			number("http_timeout").withDefault(float64(30000)).in(1, math32),
-			str("http_proxy_host"),
-			integer("http_proxy_port").in(0, 65535),
-			str("https_proxy_host"),
-			integer("https_proxy_port").in(0, 65535),
-			boolean("ssl_verify").withDefault(true), // Kong 3.14: "now enabled by default" (mtls-auth changelog)
-		},
-		protocols:  []string{"grpc", "grpcs", "http", "https"},
-		noConsumer: true,
-		caRefs:     []string{"ca_certificates"},
-		check: func(c map[string]any, errs fieldErrors) {
-			for _, pair := range [][2]string{{"http_proxy_host", "http_proxy_port"}, {"https_proxy_host", "https_proxy_port"}} {
-				if (c[pair[0]] == nil) != (c[pair[1]] == nil) {
-					errs.entity(fmt.Sprintf("all or none of these fields must be set: '%s', '%s'", "config."+pair[0], "config."+pair[1]))
-				}
-			}
-		},
-	}
-	acl := &pluginSchema{
-		name: "acl",
-		config: []*field{
-			strArray("allow"),
-			strArray("deny"),
-			boolean("hide_groups_header").withDefault(false),
-			boolean("include_consumer_groups").withDefault(false),
-			boolean("always_use_authenticated_groups").withDefault(false),
-		},
-		protocols: []string{"grpc", "grpcs", "http", "https"},
-		check: func(c map[string]any, errs fieldErrors) {
-			allow, deny := c["allow"] != nil, c["deny"] != nil
-			switch {
-			case allow && deny:
-				errs.entity("only one of these fields must be non-empty: 'config.allow', 'config.deny'")
-			case !allow && !deny:
-				errs.entity("at least one of these fields must be non-empty: 'config.allow', 'config.deny'")
-			}
-		},
-	}
-	return map[string]*pluginSchema{mtls.name: mtls, acl.name: acl}
-}
-
-func pluginsSchema(plugins map[string]*pluginSchema) *schema {
+func pluginsSchema(plugins map[string]*PluginSchema) *schema {
 	return &schema{
 		name: "plugins",
 		fields: []*field{
@@ -107,7 +52,7 @@ const maxTTL = 100000000
 
 // forPlugin returns the plugins schema with config bound to the named plugin's fields, or a
 // schema violation on name when the plugin is unknown.
-func forPlugin(base *schema, plugins map[string]*pluginSchema, name any) (*schema, *pluginSchema, fieldErrors) {
+func forPlugin(base *schema, plugins map[string]*PluginSchema, name any) (*schema, *PluginSchema, fieldErrors) {
 	s, _ := name.(string)
 	p, ok := plugins[s]
 	if !ok {
@@ -124,11 +69,15 @@ func forPlugin(base *schema, plugins map[string]*pluginSchema, name any) (*schem
 	for i, f := range base.fields {
 		switch f.name {
 		case "config":
-			bound.fields[i] = record("config", p.config...).isRequired()
+			config := make([]*field, len(p.Config))
+			for j, c := range p.Config {
+				config[j] = c.f
+			}
+			bound.fields[i] = record("config", config...).isRequired()
 		case "protocols":
 			c := *f
-			protos := make([]any, len(p.protocols))
-			for j, pr := range p.protocols {
+			protos := make([]any, len(p.Protocols))
+			for j, pr := range p.Protocols {
 				protos[j] = pr
 			}
 			c.def = protos
@@ -138,16 +87,12 @@ func forPlugin(base *schema, plugins map[string]*pluginSchema, name any) (*schem
 		}
 	}
 	bound.check = func(e Entity, errs fieldErrors) {
-		if p.noConsumer && e["consumer"] != nil {
+		if p.NoConsumer && e["consumer"] != nil {
 			errs.add("consumer", "value must be null")
 		}
-		if cfg, ok := e["config"].(map[string]any); ok && p.check != nil {
-			inner := fieldErrors{}
-			p.check(cfg, inner)
-			if list, ok := inner["@entity"]; ok {
-				for _, m := range list.([]any) {
-					errs.entity(m.(string))
-				}
+		if cfg, ok := e["config"].(map[string]any); ok && p.Check != nil {
+			for _, m := range p.Check(cfg) {
+				errs.entity(m)
 			}
 		}
 	}

@@ -63,7 +63,7 @@ type DB struct {
 	mu      sync.Mutex
 	current atomic.Pointer[Snapshot]
 	schemas map[string]*schema
-	plugins map[string]*pluginSchema
+	plugins map[string]*PluginSchema
 	apply   func(*Snapshot) error
 	now     func() time.Time
 }
@@ -74,11 +74,17 @@ type Options struct {
 	Apply func(*Snapshot) error
 	// Now is the clock for created_at and updated_at.
 	Now func() time.Time
+	// Plugins are the plugins the store accepts (reference/kong's registry); none means every
+	// POST /plugins is refused as not enabled.
+	Plugins []PluginSchema
 }
 
 // New returns an empty store, already applied.
 func New(opts Options) (*DB, error) {
-	plugins := defaultPlugins()
+	plugins, err := pluginIndex(opts.Plugins)
+	if err != nil {
+		return nil, fmt.Errorf("register the plugins: %w", err)
+	}
 	db := &DB{schemas: schemas(plugins), plugins: plugins, apply: opts.Apply, now: opts.Now}
 	if db.now == nil {
 		db.now = time.Now
@@ -371,7 +377,7 @@ func (t *tx) checkReferences(s *schema, e Entity) *Error {
 	if s.name == "plugins" {
 		if p := t.db.plugins[e["name"].(string)]; p != nil {
 			cfg, _ := e["config"].(map[string]any)
-			for _, ref := range p.caRefs {
+			for _, ref := range p.CARefs {
 				if ids, ok := cfg[ref].([]any); ok {
 					if msg := check(ids); msg != "" {
 						errs.nest("config", fieldErrors{ref: msg})
@@ -490,7 +496,7 @@ func (t *tx) delete(s *schema, e Entity) *Error {
 		for _, pl := range t.snap.List("plugins") {
 			p := t.db.plugins[pl["name"].(string)]
 			cfg, _ := pl["config"].(map[string]any)
-			for _, ref := range p.caRefs {
+			for _, ref := range p.CARefs {
 				if ids, ok := cfg[ref].([]any); ok && slices.Contains(ids, any(id)) {
 					return referencedByOthers(fmt.Sprintf("ca certificate %s is still referenced by plugins (id = %s)", id, pl["id"]))
 				}

@@ -3,15 +3,8 @@ package harness
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -226,11 +219,11 @@ func nginxSettings(lines []string) (nginxconf.Settings, error) {
 		s.ServerCerts = append(s.ServerCerts, kp)
 	}
 	if len(s.ServerCerts) == 0 {
-		kp, err := selfSignedPEM("localhost")
+		certPEM, keyPEM, err := kong.DefaultCertificate()
 		if err != nil {
-			return s, fmt.Errorf("generate the default certificate: %w", err)
+			return s, err
 		}
-		s.ServerCerts = []nginxconf.KeyPair{kp}
+		s.ServerCerts = []nginxconf.KeyPair{{Cert: certPEM, Key: keyPEM}}
 	}
 	if conf.ClientSSL {
 		kp, err := readPair("client_ssl_cert", conf.ClientSSLCert, conf.ClientSSLCertKey)
@@ -431,36 +424,6 @@ func freeLoopbackAddrs(ctx context.Context, n int) ([]string, error) {
 		out = append(out, l.Addr().String())
 	}
 	return out, nil
-}
-
-// selfSignedPEM makes Kong's default certificate: self-signed ECDSA, CN=localhost.
-func selfSignedPEM(cn string) (nginxconf.KeyPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nginxconf.KeyPair{}, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		return nginxconf.KeyPair{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Organization: []string{"mtlsgate"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0),
-		DNSNames: []string{cn}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nginxconf.KeyPair{}, err
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nginxconf.KeyPair{}, err
-	}
-	return nginxconf.KeyPair{
-		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		Key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
-	}, nil
 }
 
 // readTail is the last lines of a log file, for start-up errors.

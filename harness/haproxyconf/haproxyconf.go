@@ -260,11 +260,11 @@ func (r *renderer) listener(i int, l alb.Listener, stores map[string]store, back
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", where, err)
 	}
-	mode, err := modeOf(l.MutualAuthentication, where)
+	mode, err := l.MutualAuthentication.NormalizedMode(where)
 	if err != nil {
 		return "", err
 	}
-	advertise, err := advertiseOf(l.MutualAuthentication, where)
+	advertise, err := l.MutualAuthentication.AdvertisesCANames(where)
 	if err != nil {
 		return "", err
 	}
@@ -346,7 +346,7 @@ func (r *renderer) listener(i int, l alb.Listener, stores map[string]store, back
 	p("%s", strings.Join(bind, " "))
 	p("# A-HDR-2: the client's own X-Amzn-Mtls-* (and renamed) headers never reach a target.")
 	p("http-request del-header ^[Xx]-[Aa][Mm][Zz][Nn]-[Mm][Tt][Ll][Ss]- -m reg")
-	for _, n := range names.all() {
+	for _, n := range names.All() {
 		if !strings.HasPrefix(strings.ToLower(n), "x-amzn-mtls-") {
 			p("http-request del-header %s", n)
 		}
@@ -356,13 +356,13 @@ func (r *renderer) listener(i int, l alb.Listener, stores map[string]store, back
 	p("http-request set-header X-Forwarded-Port %%[dst_port]")
 	switch mode {
 	case alb.ModePassthrough:
-		p("http-request set-header %s %%[lua.mtls_chain_pem] if { ssl_c_used }", names.cert)
+		p("http-request set-header %s %%[lua.mtls_chain_pem] if { ssl_c_used }", names.ClientCert)
 	case alb.ModeVerify:
-		p("http-request set-header %s %%[ssl_c_serial,hex] if { ssl_c_used }", names.serial) // whole bytes, as ALB (A-HDR-1)
-		p("http-request set-header %s \"%%[ssl_c_i_dn(,0,rfc2253)]\" if { ssl_c_used }", names.issuer)
-		p("http-request set-header %s \"%%[ssl_c_s_dn(,0,rfc2253)]\" if { ssl_c_used }", names.subject)
-		p("http-request set-header %s %%[lua.mtls_validity] if { ssl_c_used }", names.validity)
-		p("http-request set-header %s %%[lua.mtls_leaf_pem] if { ssl_c_used }", names.leaf)
+		p("http-request set-header %s %%[ssl_c_serial,hex] if { ssl_c_used }", names.SerialNumber) // whole bytes, as ALB (A-HDR-1)
+		p("http-request set-header %s \"%%[ssl_c_i_dn(,0,rfc2253)]\" if { ssl_c_used }", names.Issuer)
+		p("http-request set-header %s \"%%[ssl_c_s_dn(,0,rfc2253)]\" if { ssl_c_used }", names.Subject)
+		p("http-request set-header %s %%[lua.mtls_validity] if { ssl_c_used }", names.Validity)
+		p("http-request set-header %s %%[lua.mtls_leaf_pem] if { ssl_c_used }", names.Leaf)
 	}
 	p("default_backend %s", be.Name)
 	b.WriteString("\n")
@@ -588,63 +588,17 @@ func joinInts(vs []int) string {
 	return strings.Join(s, ",")
 }
 
-// modeOf reads MutualAuthentication.Mode (off by default).
-func modeOf(m alb.MutualAuthentication, where string) (string, error) {
-	switch strings.ToLower(m.Mode) {
-	case "", alb.ModeOff:
-		return alb.ModeOff, nil
-	case alb.ModePassthrough:
-		return alb.ModePassthrough, nil
-	case alb.ModeVerify:
-		return alb.ModeVerify, nil
-	}
-	return "", fmt.Errorf("%s.MutualAuthentication.Mode %q: use off, passthrough or verify", where, m.Mode)
-}
-
-// advertiseOf reads AdvertiseTrustStoreCaNames (on or off, default off).
-func advertiseOf(m alb.MutualAuthentication, where string) (bool, error) {
-	switch strings.ToLower(m.AdvertiseTrustStoreCaNames) {
-	case "", "off":
-		return false, nil
-	case "on":
-		return true, nil
-	}
-	return false, fmt.Errorf("%s.MutualAuthentication.AdvertiseTrustStoreCaNames %q: use on or off", where, m.AdvertiseTrustStoreCaNames)
-}
-
-// names are a listener's mTLS header names after its renaming attributes.
-type names struct {
-	cert, serial, issuer, subject, validity, leaf string
-}
-
-func (n names) all() []string {
-	return []string{n.cert, n.serial, n.issuer, n.subject, n.validity, n.leaf}
-}
-
-// headerNames reads the listener attributes that rename the headers; any other key is refused.
-func headerNames(attrs []alb.Attribute, where string) (names, error) {
-	n := names{alb.HeaderClientCert, alb.HeaderSerialNumber, alb.HeaderIssuer, alb.HeaderSubject, alb.HeaderValidity, alb.HeaderLeaf}
-	slots := map[string]*string{
-		alb.HeaderAttribute(alb.HeaderClientCert): &n.cert, alb.HeaderAttribute(alb.HeaderSerialNumber): &n.serial,
-		alb.HeaderAttribute(alb.HeaderIssuer): &n.issuer, alb.HeaderAttribute(alb.HeaderSubject): &n.subject,
-		alb.HeaderAttribute(alb.HeaderValidity): &n.validity, alb.HeaderAttribute(alb.HeaderLeaf): &n.leaf,
+// headerNames reads the listener attributes that rename the headers as ALB does
+// (alb.ParseHeaderAttributes), and refuses the names HAProxy's configuration cannot carry.
+func headerNames(attrs []alb.Attribute, where string) (alb.HeaderNames, error) {
+	n, err := alb.ParseHeaderAttributes(attrs, where)
+	if err != nil {
+		return alb.HeaderNames{}, err
 	}
 	for i, a := range attrs {
-		slot, ok := slots[a.Key]
-		if !ok {
-			var known []string
-			for _, h := range n.all() {
-				known = append(known, alb.HeaderAttribute(h))
-			}
-			return names{}, fmt.Errorf("%s.Attributes[%d]: unknown listener attribute %q; the haproxy target knows %s", where, i, a.Key, strings.Join(known, ", "))
-		}
-		if !alb.ValidHeaderName(a.Value) {
-			return names{}, fmt.Errorf("%s.Attributes[%d] %s: %q is not a valid header name (1–40 token characters)", where, i, a.Key, a.Value)
-		}
 		if strings.Trim(a.Value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
-			return names{}, fmt.Errorf("%s.Attributes[%d] %s: %q: the haproxy target renders header names of letters, digits, - and _ only", where, i, a.Key, a.Value)
+			return alb.HeaderNames{}, fmt.Errorf("%s.Attributes[%d] %s: %q: the haproxy target renders header names of letters, digits, - and _ only", where, i, a.Key, a.Value)
 		}
-		*slot = http.CanonicalHeaderKey(a.Value)
 	}
 	return n, nil
 }

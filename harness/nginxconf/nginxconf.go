@@ -22,33 +22,9 @@ import (
 	"github.com/mtlsgate/mtlsgate/reference/kong/admin"
 )
 
-// Messages Kong answers with (SPEC K-MTLS-1, K-MTLS-2, K-PROXY-1, K-UP-5, K-UP-6).
-const (
-	msgNoCertificate = "No required TLS certificate was sent"
-	msgFailedVerify  = "TLS certificate failed verification"
-	msgUnexpected    = "An unexpected error occurred"
-	msgMissingCN     = "Certificate missing Common Name"
-	msgUnauthorized  = "Unauthorized"
-	msgCannotConsume = "You cannot consume this service"
-	msgNoRoute       = "no Route matched with those values"
-	msgUseHTTPS      = "Please use HTTPS protocol"
-	msgNoService     = "no Service found with those values"
-	msgBadUpstream   = "An invalid response was received from the upstream server"
-	msgTimeout       = "The upstream server is timing out"
-	msgNoPeer        = "failure to get a peer from the ring-balancer"
-)
-
 // GenerationPath is the status listener's location answering the configuration generation, the
 // readiness probe of a reload.
 const GenerationPath = "/__mtlsgate/generation"
-
-// identityHeaders are the headers only the gateway may set (SPEC K-MTLS-6); every location sets
-// them, to the consumer's values or to "" (which nginx does not send).
-var identityHeaders = []string{
-	"X-Consumer-ID", "X-Consumer-Username", "X-Consumer-Custom-ID", "X-Consumer-Groups",
-	"X-Anonymous-Consumer", "X-Credential-Identifier", "X-Authenticated-Groups",
-	"X-Client-Cert-DN", "X-Client-Cert-SAN",
-}
 
 // Settings are the parts of the configuration that do not come from the Admin API: listeners,
 // kong.conf's TLS settings and where files live.
@@ -281,22 +257,6 @@ type dispatch struct {
 	candidates     []*location
 }
 
-// piecePriority is Kong's route priority for one path of a route (methods and headers are
-// refused before this).
-func piecePriority(path string, hosts, snis []string) uint64 {
-	weight := uint64(0)
-	for _, set := range []bool{len(snis) > 0, len(hosts) > 0, path != ""} {
-		if set {
-			weight++
-		}
-	}
-	prio := weight << 61
-	if len(hosts) > 0 && !slices.ContainsFunc(hosts, func(h string) bool { return strings.Contains(h, "*") }) {
-		prio |= 1 << 60
-	}
-	return prio | uint64(len(path))
-}
-
 // location is one path of one route: an internal nginx location the dispatch rewrites to.
 type location struct {
 	id        string
@@ -498,7 +458,7 @@ func (r *renderer) compile() (*model, error) {
 			}
 			loc := &location{path: p, routeID: admin.String(e["id"]), strip: e["strip_path"] == true, preserve: e["preserve_host"] == true,
 				hosts: hosts, snis: snis, protocols: protos, createdAt: admin.Int(e["created_at"])}
-			loc.priority = piecePriority(p, hosts, snis)
+			loc.priority = kong.RoutePriority(kong.RouteAttributes{SNIs: snis, Hosts: hosts}, p)
 			for _, k := range []scoped{{loc.routeID, admin.RefID(e["service"])}, {loc.routeID, ""}, {"", admin.RefID(e["service"])}, {"", ""}} {
 				if p := plugins[k]; p != nil && loc.plugin == nil {
 					loc.plugin = p
@@ -513,7 +473,7 @@ func (r *renderer) compile() (*model, error) {
 			m.locations = append(m.locations, loc)
 			svc := services[admin.RefID(e["service"])]
 			if svc == nil || svc["enabled"] == false {
-				loc.fixed, loc.status = msgNoService, 503
+				loc.fixed, loc.status = kong.MsgNoService, 503
 				continue
 			}
 			t, err := r.serviceTarget(svc, balancers["name:"+admin.String(svc["host"])], certs, caPEM)
@@ -521,7 +481,7 @@ func (r *renderer) compile() (*model, error) {
 				return nil, err
 			}
 			if t == nil {
-				loc.fixed, loc.status = msgNoPeer, 503
+				loc.fixed, loc.status = kong.MsgNoPeer, 503
 			}
 			loc.svc = t
 			loc.rewrites, loc.prefixHdr = rewrites(p, loc.strip, admin.String(svc["path"]))

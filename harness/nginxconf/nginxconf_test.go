@@ -72,7 +72,7 @@ func snapshot(t *testing.T, doc map[string]any) *admin.Snapshot {
 func settings(t *testing.T) Settings {
 	return Settings{
 		ProxyAddr: "127.0.0.1:18000", ProxyTLSAddr: "127.0.0.1:18443", StatusAddr: "127.0.0.1:18007",
-		ServerCerts: []KeyPair{keyPair(t, "localhost", false)}, TLS: TLSPolicy{Protocols: "TLSv1.2 TLSv1.3", Ciphers: intermediateCiphers},
+		ServerCerts: []KeyPair{keyPair(t, "localhost", false)}, TLS: TLSPolicy{Protocols: "TLSv1.2 TLSv1.3", Ciphers: kong.CipherSuites()[kong.DefaultCipherSuite].Ciphers},
 		VerifyDepth: 1, Via: "1.1 mtlsgate-nginx (test)",
 	}
 }
@@ -353,5 +353,38 @@ func checkWithNginx(t *testing.T, r *Rendered) {
 	out, err := exec.Command(bin, "-t", "-q", "-p", dir+"/", "-c", "nginx.conf", "-e", "logs/error.log").CombinedOutput()
 	if err != nil {
 		t.Fatalf("nginx -t refused the rendered configuration: %v\n%s\n%s", err, out, r.Config(1))
+	}
+}
+
+// TestRewritesAgreeWithTheReference: for every combination of route path, strip_path, service
+// path and matching request, the rendered rewrites give the path reference/kong sends upstream
+// (kong.UpstreamPath), so the renderer cannot drift from the reference's path joining.
+func TestRewritesAgreeWithTheReference(t *testing.T) {
+	for _, route := range []string{"", "/a", "/a/", "/a/b", "/echo"} {
+		for _, strip := range []bool{true, false} {
+			for _, base := range []string{"/", "/s", "/s/", "/anything", "/x/y/"} {
+				for _, rest := range []string{"", "/", "x", "/x", "/x/", "bc/d", "/deep/er"} {
+					req := route + rest
+					if req == "" || req[0] != '/' {
+						continue
+					}
+					want := kong.UpstreamPath(strip, route, req, base)
+					rws, _ := rewrites(route, strip, base)
+					got := ""
+					for _, rw := range rws {
+						if m := regexp.MustCompile(rw[0]).FindStringSubmatch(req); m != nil {
+							got = rw[1]
+							if len(m) > 1 {
+								got = strings.Replace(got, "$1", m[1], 1)
+							}
+							break
+						}
+					}
+					if got != want {
+						t.Errorf("route %q strip=%v service path %q: %s → %q, the reference sends %q (rewrites %q)", route, strip, base, req, got, want, rws)
+					}
+				}
+			}
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mtlsgate/mtlsgate/reference/kong"
 )
 
 // TLSPolicy is a listener's ssl_protocols and ssl_ciphers.
@@ -15,30 +17,25 @@ type TLSPolicy struct {
 	Protocols, Ciphers string
 }
 
-// Kong's CIPHER_SUITES (Mozilla SSL configuration 5.7), as reference/kong uses them.
-const (
-	intermediateCiphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
-	oldCiphers          = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:DHE-RSA-AES128-SHA256:DHE-RSA-AES256-SHA256:AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:AES256-SHA256:AES128-SHA:AES256-SHA:DES-CBC3-SHA"
-	fipsCiphers         = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
-)
-
 // PolicyFor maps kong.conf's ssl_cipher_suite (with ssl_protocols and ssl_ciphers for custom) to
 // nginx directives, as Kong's own nginx template does (SPEC K-TLS-1). "old" adds @SECLEVEL=0:
 // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level.
 func PolicyFor(suite string, protocols []string, ciphers string) (TLSPolicy, error) {
+	if suite == "" {
+		suite = kong.DefaultCipherSuite
+	}
+	if s, ok := kong.CipherSuites()[suite]; ok {
+		p := TLSPolicy{Protocols: strings.Join(s.Protocols, " "), Ciphers: s.Ciphers}
+		if slices.Contains(s.Protocols, "TLSv1") {
+			p.Ciphers += ":@SECLEVEL=0"
+		}
+		return p, nil
+	}
 	switch suite {
-	case "modern":
-		return TLSPolicy{Protocols: "TLSv1.3"}, nil
-	case "intermediate", "":
-		return TLSPolicy{Protocols: "TLSv1.2 TLSv1.3", Ciphers: intermediateCiphers}, nil
-	case "old":
-		return TLSPolicy{Protocols: "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3", Ciphers: oldCiphers + ":@SECLEVEL=0"}, nil
-	case "fips":
-		return TLSPolicy{Protocols: "TLSv1.2", Ciphers: fipsCiphers}, nil
 	case "custom":
 		for _, p := range protocols {
-			if !slices.Contains([]string{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"}, p) {
-				return TLSPolicy{}, fmt.Errorf("ssl_protocols: %q is not one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3", p)
+			if !slices.Contains(kong.SSLProtocols(), p) {
+				return TLSPolicy{}, fmt.Errorf("ssl_protocols: %q is not one of %s", p, strings.Join(kong.SSLProtocols(), ", "))
 			}
 		}
 		if len(protocols) == 0 {
@@ -284,15 +281,15 @@ func (r *renderer) locations(m *model) string {
 	p(0, "# routes (rendered by mtlsgate)")
 	p(0, "error_page 502 = @mtlsgate_502;")
 	p(0, "error_page 504 = @mtlsgate_504;")
-	p(0, "location @mtlsgate_502 { return 502 %s; }", jsonMessage(msgBadUpstream))
-	p(0, "location @mtlsgate_504 { return 504 %s; }", jsonMessage(msgTimeout))
+	p(0, "location @mtlsgate_502 { return 502 %s; }", jsonMessage(kong.MsgBadUpstream))
+	p(0, "location @mtlsgate_504 { return 504 %s; }", jsonMessage(kong.MsgTimeout))
 	p(0, "# nginx refuses a certificate it cannot verify (495) before routing; go on routing, so each")
 	p(0, "# location decides as its mtls-auth plugin (or its absence) says, from $ssl_client_verify.")
 	p(0, "location @mtlsgate_cert_failed { rewrite ^ $uri last; }")
 	p(0, "location ^~ %snone/ {", routePrefix)
 	p(1, "internal;")
 	p(1, "add_header X-Kong-Request-Id $request_id always;")
-	p(1, `return 404 '{"message":"%s","request_id":"$request_id"}';`, msgNoRoute)
+	p(1, `return 404 '{"message":"%s","request_id":"$request_id"}';`, kong.MsgNoRoute)
 	p(0, "}")
 	for _, d := range m.dispatches {
 		p(0, "location %s {", d.path)
@@ -309,25 +306,25 @@ func (r *renderer) locations(m *model) string {
 			p(1, "if ($scheme = http) {")
 			p(2, "add_header Upgrade %s always;", quote("TLS/1.2, HTTP/1.1"))
 			p(2, "add_header Connection Upgrade always;")
-			p(2, `return 426 '{"message":"%s"}';`, msgUseHTTPS)
+			p(2, `return 426 '{"message":"%s"}';`, kong.MsgUseHTTPS)
 			p(1, "}")
 		case !slices.Contains(loc.protocols, "https"):
-			p(1, `if ($scheme = https) { return 404 '{"message":"%s","request_id":"$request_id"}'; }`, msgNoRoute)
+			p(1, `if ($scheme = https) { return 404 '{"message":"%s","request_id":"$request_id"}'; }`, kong.MsgNoRoute)
 		}
 		if pl := loc.plugin; pl != nil {
 			p(1, "# mtls-auth plugin %s", pl.id)
-			p(1, "if ($mtlsgate_deny_%s = nocert) { return 401 %s; }", pl.n, jsonMessage(msgNoCertificate))
-			p(1, "if ($mtlsgate_deny_%s = failed) { return 401 %s; }", pl.n, jsonMessage(msgFailedVerify))
-			p(1, "if ($mtlsgate_deny_%s = nocn) { return 401 %s; }", pl.n, jsonMessage(msgMissingCN))
-			p(1, "if ($mtlsgate_deny_%s = error) { return 500 %s; }", pl.n, jsonMessage(msgUnexpected))
+			p(1, "if ($mtlsgate_deny_%s = nocert) { return 401 %s; }", pl.n, jsonMessage(kong.MsgNoCertificate))
+			p(1, "if ($mtlsgate_deny_%s = failed) { return 401 %s; }", pl.n, jsonMessage(kong.MsgFailedVerify))
+			p(1, "if ($mtlsgate_deny_%s = nocn) { return 401 %s; }", pl.n, jsonMessage(kong.MsgMissingCN))
+			p(1, "if ($mtlsgate_deny_%s = error) { return 500 %s; }", pl.n, jsonMessage(kong.MsgUnexpectedError))
 		}
 		if a := loc.acl; a != nil {
 			u := aclUse{acl: a, mtls: loc.plugin}
 			p(1, "# acl plugin %s", a.id)
 			if u.mtls == nil {
-				p(1, "return 401 %s;", jsonMessage(msgUnauthorized))
+				p(1, "return 401 %s;", jsonMessage(kong.MsgUnauthorized))
 			} else {
-				p(1, "if (%s = deny) { return 403 %s; }", u.variable(), jsonMessage(msgCannotConsume))
+				p(1, "if (%s = deny) { return 403 %s; }", u.variable(), jsonMessage(kong.MsgCannotConsume))
 			}
 		}
 		if loc.svc == nil {
@@ -354,25 +351,25 @@ func (r *renderer) locations(m *model) string {
 		p(1, "proxy_set_header X-Forwarded-Path $mtlsgate_path;")
 		p(1, "proxy_set_header X-Forwarded-Prefix %s;", quote(loc.prefixHdr))
 		p(1, "proxy_set_header X-Kong-Request-Id $request_id;")
-		for _, h := range identityHeaders {
+		for _, h := range kong.IdentityHeaders() {
 			v := `""`
 			if pl := loc.plugin; pl != nil {
 				switch {
-				case h == "X-Consumer-ID" && !pl.skipLookup, h == "X-Consumer-ID" && pl.anonymous != "":
+				case h == kong.HeaderConsumerID && !pl.skipLookup, h == kong.HeaderConsumerID && pl.anonymous != "":
 					v = "$mtlsgate_consumer_" + pl.n
-				case h == "X-Consumer-Username" && !pl.skipLookup:
+				case h == kong.HeaderConsumerUsername && !pl.skipLookup:
 					v = "$mtlsgate_username_" + pl.n
-				case h == "X-Consumer-Custom-ID" && !pl.skipLookup:
+				case h == kong.HeaderConsumerCustomID && !pl.skipLookup:
 					v = "$mtlsgate_custom_id_" + pl.n
-				case h == "X-Anonymous-Consumer":
+				case h == kong.HeaderAnonymousConsumer:
 					v = "$mtlsgate_anonymous_" + pl.n
-				case h == "X-Client-Cert-DN" && pl.skipLookup:
+				case h == kong.HeaderClientCertDN && pl.skipLookup:
 					v = "$ssl_client_s_dn"
-				case h == "X-Client-Cert-SAN" && pl.skipLookup:
+				case h == kong.HeaderClientCertSAN && pl.skipLookup:
 					v = "$mtlsgate_san"
-				case h == "X-Consumer-Groups" && loc.acl != nil && !loc.acl.hide && !pl.skipLookup:
+				case h == kong.HeaderConsumerGroups && loc.acl != nil && !loc.acl.hide && !pl.skipLookup:
 					v = "$mtlsgate_groups_" + pl.n
-				case h == "X-Authenticated-Groups" && loc.acl != nil && !loc.acl.hide && pl.skipLookup:
+				case h == kong.HeaderAuthenticatedGroups && loc.acl != nil && !loc.acl.hide && pl.skipLookup:
 					v = groupSource(pl)
 				}
 			}

@@ -221,8 +221,9 @@ func (c *Config) resolve(dir string) {
 	}
 }
 
-// mode returns the listener's normalised mode or an error naming the field.
-func (m MutualAuthentication) mode(where string) (string, error) {
+// NormalizedMode is the listener's mode (off, passthrough or verify; off when unset), or an
+// error naming the field at where. Renderers read the mode with it.
+func (m MutualAuthentication) NormalizedMode(where string) (string, error) {
 	switch strings.ToLower(m.Mode) {
 	case "", ModeOff:
 		return ModeOff, nil
@@ -234,8 +235,9 @@ func (m MutualAuthentication) mode(where string) (string, error) {
 	return "", fmt.Errorf("%s.MutualAuthentication.Mode %q: use off, passthrough or verify", where, m.Mode)
 }
 
-// advertise reads AdvertiseTrustStoreCaNames (on/off, default off).
-func (m MutualAuthentication) advertise(where string) (bool, error) {
+// AdvertisesCANames reads AdvertiseTrustStoreCaNames (on or off, off when unset), or an error
+// naming the field at where.
+func (m MutualAuthentication) AdvertisesCANames(where string) (bool, error) {
 	switch strings.ToLower(m.AdvertiseTrustStoreCaNames) {
 	case "", "off":
 		return false, nil

@@ -22,9 +22,14 @@ const (
 // mtlsHeaderPrefix is the prefix of every header ALB's mTLS owns; clients may not send them.
 const mtlsHeaderPrefix = "X-Amzn-Mtls-"
 
-// headerNames are a listener's header names after its renaming attributes.
-type headerNames struct {
-	cert, serial, issuer, subject, validity, leaf string
+// HeaderNames are a listener's mTLS header names after its renaming attributes (SPEC A-HDR-1).
+type HeaderNames struct {
+	ClientCert, SerialNumber, Issuer, Subject, Validity, Leaf string
+}
+
+// All lists the names in ALB's order: the passthrough header, then the five verify headers.
+func (h HeaderNames) All() []string {
+	return []string{h.ClientCert, h.SerialNumber, h.Issuer, h.Subject, h.Validity, h.Leaf}
 }
 
 // HeaderAttribute is the listener attribute that renames one header, e.g.
@@ -49,23 +54,24 @@ func ValidHeaderName(s string) bool {
 	return true
 }
 
-// parseAttributes reads a listener's attributes: the six header_name attributes are known,
-// anything else is an error naming the key.
-func parseAttributes(attrs []Attribute, where string) (headerNames, error) {
-	h := headerNames{HeaderClientCert, HeaderSerialNumber, HeaderIssuer, HeaderSubject, HeaderValidity, HeaderLeaf}
+// ParseHeaderAttributes reads a listener's attributes: the six header_name attributes are
+// known, anything else is an error naming the key; a renamed header is in canonical form.
+// Renderers for other load balancers read the attributes with it.
+func ParseHeaderAttributes(attrs []Attribute, where string) (HeaderNames, error) {
+	h := HeaderNames{HeaderClientCert, HeaderSerialNumber, HeaderIssuer, HeaderSubject, HeaderValidity, HeaderLeaf}
 	slots := map[string]*string{
-		HeaderAttribute(HeaderClientCert): &h.cert, HeaderAttribute(HeaderSerialNumber): &h.serial,
-		HeaderAttribute(HeaderIssuer): &h.issuer, HeaderAttribute(HeaderSubject): &h.subject,
-		HeaderAttribute(HeaderValidity): &h.validity, HeaderAttribute(HeaderLeaf): &h.leaf,
+		HeaderAttribute(HeaderClientCert): &h.ClientCert, HeaderAttribute(HeaderSerialNumber): &h.SerialNumber,
+		HeaderAttribute(HeaderIssuer): &h.Issuer, HeaderAttribute(HeaderSubject): &h.Subject,
+		HeaderAttribute(HeaderValidity): &h.Validity, HeaderAttribute(HeaderLeaf): &h.Leaf,
 	}
 	for i, a := range attrs {
 		slot, ok := slots[a.Key]
 		if !ok {
-			return headerNames{}, fmt.Errorf("%s.Attributes[%d]: unknown listener attribute %q; the emulator knows %s",
+			return HeaderNames{}, fmt.Errorf("%s.Attributes[%d]: unknown listener attribute %q; ALB knows %s",
 				where, i, a.Key, strings.Join(knownAttributes(), ", "))
 		}
 		if !ValidHeaderName(a.Value) {
-			return headerNames{}, fmt.Errorf("%s.Attributes[%d] %s: %q is not a valid header name (1–40 token characters)", where, i, a.Key, a.Value)
+			return HeaderNames{}, fmt.Errorf("%s.Attributes[%d] %s: %q is not a valid header name (1–40 token characters)", where, i, a.Key, a.Value)
 		}
 		*slot = http.CanonicalHeaderKey(a.Value)
 	}
@@ -81,19 +87,19 @@ func knownAttributes() []string {
 }
 
 // strip removes every X-Amzn-Mtls-* header and any renamed one the client sent (SPEC A-HDR-2).
-func (h headerNames) strip(hdr http.Header) {
+func (h HeaderNames) strip(hdr http.Header) {
 	for k := range hdr {
 		if strings.HasPrefix(http.CanonicalHeaderKey(k), mtlsHeaderPrefix) {
 			delete(hdr, k)
 		}
 	}
-	for _, n := range []string{h.cert, h.serial, h.issuer, h.subject, h.validity, h.leaf} {
+	for _, n := range h.All() {
 		hdr.Del(n)
 	}
 }
 
 // setPassthrough adds the whole chain, leaf first, URL-encoded (SPEC A-MODE-2).
-func (h headerNames) setPassthrough(hdr http.Header, chain []*x509.Certificate) {
+func (h HeaderNames) setPassthrough(hdr http.Header, chain []*x509.Certificate) {
 	if len(chain) == 0 {
 		return
 	}
@@ -101,14 +107,14 @@ func (h headerNames) setPassthrough(hdr http.Header, chain []*x509.Certificate) 
 	for i, c := range chain {
 		ders[i] = c.Raw
 	}
-	hdr.Set(h.cert, certinfo.URLEncodedPEM(ders...))
+	hdr.Set(h.ClientCert, certinfo.URLEncodedPEM(ders...))
 }
 
 // setVerify adds the verified leaf's fields (SPEC A-HDR-1).
-func (h headerNames) setVerify(hdr http.Header, leaf *x509.Certificate) {
-	hdr.Set(h.serial, certinfo.SerialHex(leaf))
-	hdr.Set(h.issuer, certinfo.IssuerDN(leaf))
-	hdr.Set(h.subject, certinfo.DN(leaf))
-	hdr.Set(h.validity, certinfo.Validity(leaf))
-	hdr.Set(h.leaf, certinfo.URLEncodedPEM(leaf.Raw))
+func (h HeaderNames) setVerify(hdr http.Header, leaf *x509.Certificate) {
+	hdr.Set(h.SerialNumber, certinfo.SerialHex(leaf))
+	hdr.Set(h.Issuer, certinfo.IssuerDN(leaf))
+	hdr.Set(h.Subject, certinfo.DN(leaf))
+	hdr.Set(h.Validity, certinfo.Validity(leaf))
+	hdr.Set(h.Leaf, certinfo.URLEncodedPEM(leaf.Raw))
 }

@@ -31,7 +31,7 @@ type listenerState struct {
 	where   string
 	mode    string
 	policy  Policy
-	headers headerNames
+	headers HeaderNames
 	group   *targetGroup
 	tls     *tls.Config
 }
@@ -50,14 +50,14 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 	if ls.policy, err = LookupPolicy(l.SslPolicy); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	if ls.mode, err = l.MutualAuthentication.mode(where); err != nil {
+	if ls.mode, err = l.MutualAuthentication.NormalizedMode(where); err != nil {
 		return nil, err
 	}
-	advertise, err := l.MutualAuthentication.advertise(where)
+	advertise, err := l.MutualAuthentication.AdvertisesCANames(where)
 	if err != nil {
 		return nil, err
 	}
-	if ls.headers, err = parseAttributes(l.Attributes, where); err != nil {
+	if ls.headers, err = ParseHeaderAttributes(l.Attributes, where); err != nil {
 		return nil, err
 	}
 	if len(l.Certificates) == 0 {

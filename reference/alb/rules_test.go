@@ -194,7 +194,7 @@ func TestHeaderFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaf, _ := x509.ParseCertificate(der)
-	names, err := parseAttributes(nil, "Listeners[0]")
+	names, err := ParseHeaderAttributes(nil, "Listeners[0]")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,10 +222,10 @@ func TestHeaderFormats(t *testing.T) {
 	if len(h) != 0 {
 		t.Errorf("strip left %v", h)
 	}
-	if _, err := parseAttributes([]Attribute{{Key: "routing.http.request.x_amzn_mtls_clientcert_leaf.header_name", Value: "x-leaf"}}, "L"); err != nil {
+	if _, err := ParseHeaderAttributes([]Attribute{{Key: "routing.http.request.x_amzn_mtls_clientcert_leaf.header_name", Value: "x-leaf"}}, "L"); err != nil {
 		t.Error(err)
 	}
-	if _, err := parseAttributes([]Attribute{{Key: "routing.http.xff_header_processing.mode", Value: "append"}}, "L"); err == nil ||
+	if _, err := ParseHeaderAttributes([]Attribute{{Key: "routing.http.xff_header_processing.mode", Value: "append"}}, "L"); err == nil ||
 		!strings.Contains(err.Error(), "routing.http.xff_header_processing.mode") {
 		t.Errorf("unknown attribute: %v", err)
 	}

@@ -68,9 +68,9 @@ var albOwnedHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwar
 // dropSpoofs removes client headers that are an underscore spelling of a header ALB owns
 // (X_Amzn_Mtls_Clientcert, X_Forwarded_For): targets in the CGI tradition read X_A and X-A alike
 // as HTTP_X_A, so such a header would pose as ALB's own (mtlsgate rule, SPEC A-HDR-2).
-func dropSpoofs(hdr http.Header, names headerNames) {
+func dropSpoofs(hdr http.Header, names HeaderNames) {
 	owned := map[string]bool{}
-	for _, n := range append([]string{names.cert, names.serial, names.issuer, names.subject, names.validity, names.leaf}, albOwnedHeaders...) {
+	for _, n := range append(names.All(), albOwnedHeaders...) {
 		owned[hyphenForm(n)] = true
 	}
 	for k := range hdr {

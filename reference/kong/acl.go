@@ -92,13 +92,13 @@ func (a *aclConfig) check(c *consumer, anonymous bool, authGroups []string, auth
 			if authenticated {
 				return aclDecision{status: http.StatusForbidden, message: msgCannotConsume}
 			}
-			return aclDecision{status: http.StatusUnauthorized, message: "Unauthorized"}
+			return aclDecision{status: http.StatusUnauthorized, message: MsgUnauthorized}
 		}
-		d.header, d.groups = "X-Authenticated-Groups", authGroups
+		d.header, d.groups = HeaderAuthenticatedGroups, authGroups
 	case (anonymous || a.alwaysUseAuthenticatedGroups) && len(authGroups) > 0:
-		d.header, d.groups = "X-Authenticated-Groups", authGroups
+		d.header, d.groups = HeaderAuthenticatedGroups, authGroups
 	default:
-		d.header, d.groups = "X-Consumer-Groups", c.groups
+		d.header, d.groups = HeaderConsumerGroups, c.groups
 	}
 	hit := func(list []string) bool {
 		return slices.ContainsFunc(d.groups, func(g string) bool { return slices.Contains(list, g) })

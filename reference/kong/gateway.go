@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,7 +96,7 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	if len(g.defaultCerts) == 0 || len(g.adminCerts) == 0 {
-		def, err := selfSigned("localhost")
+		def, err := defaultCertificate()
 		if err != nil {
 			return nil, fmt.Errorf("generate default certificate: %w", err)
 		}
@@ -362,13 +363,19 @@ func loadPairs(name string, certs, keys []string) ([]tls.Certificate, error) {
 	return out, nil
 }
 
-// selfSigned makes Kong's default certificate: self-signed, CN=localhost.
-func selfSigned(cn string) (tls.Certificate, error) {
+// DefaultCertificate makes Kong's default certificate, served when ssl_cert is not set: a fresh
+// self-signed ECDSA P-256 certificate for CN=localhost (and 127.0.0.1), as PEM (the key in PKCS
+// #8). Every target that stands in for Kong generates it here.
+func DefaultCertificate() (certPEM, keyPEM []byte, err error) {
+	const cn = "localhost"
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, err
+		return nil, nil, fmt.Errorf("generate the default certificate's key: %w", err)
 	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return nil, nil, fmt.Errorf("draw the default certificate's serial number: %w", err)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Organization: []string{"mtlsgate"}},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0),
@@ -377,7 +384,20 @@ func selfSigned(cn string) (tls.Certificate, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
+		return nil, nil, fmt.Errorf("sign the default certificate: %w", err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode the default certificate's key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
+}
+
+// defaultCertificate is DefaultCertificate as the gateway's listeners load it.
+func defaultCertificate() (tls.Certificate, error) {
+	certPEM, keyPEM, err := DefaultCertificate()
+	if err != nil {
 		return tls.Certificate{}, err
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+	return tls.X509KeyPair(certPEM, keyPEM)
 }

@@ -105,10 +105,10 @@ func (m *mtlsAuthConfig) handle(g *Gateway, w http.ResponseWriter, r *http.Reque
 
 // Messages of the mtls-auth plugin (SPEC K-MTLS-1, -2, -3, -7).
 const (
-	msgNoCertificate   = "No required TLS certificate was sent"
-	msgFailedVerify    = "TLS certificate failed verification"
-	msgMissingCN       = "Certificate missing Common Name"
-	msgUnexpectedError = "An unexpected error occurred"
+	msgNoCertificate   = MsgNoCertificate
+	msgFailedVerify    = MsgFailedVerify
+	msgMissingCN       = MsgMissingCN
+	msgUnexpectedError = MsgUnexpectedError
 )
 
 type caRef struct {
@@ -300,9 +300,9 @@ func (m *mtlsAuthConfig) authenticate(rt *runtime, peers []*x509.Certificate, re
 			}
 			res.groups = []string{leaf.Subject.CommonName}
 		}
-		res.headers.Set("X-Client-Cert-DN", certinfo.DN(leaf))
+		res.headers.Set(HeaderClientCertDN, certinfo.DN(leaf))
 		if len(names) > 0 {
-			res.headers.Set("X-Client-Cert-SAN", strings.Join(names, ","))
+			res.headers.Set(HeaderClientCertSAN, strings.Join(names, ","))
 		}
 		return res
 	}

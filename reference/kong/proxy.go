@@ -27,11 +27,7 @@ import (
 
 // identityHeaders are headers only the gateway may set; a client's own copies are removed before
 // anything else runs (SPEC K-MTLS-6).
-var identityHeaders = []string{
-	"X-Consumer-Id", "X-Consumer-Username", "X-Consumer-Custom-Id", "X-Consumer-Groups",
-	"X-Anonymous-Consumer", "X-Credential-Identifier", "X-Authenticated-Groups",
-	"X-Client-Cert-Dn", "X-Client-Cert-San",
-}
+var identityHeaders = canonicalHeaders(IdentityHeaders())
 
 // reqState carries one proxied request through the pipeline.
 type reqState struct {

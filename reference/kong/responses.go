@@ -13,17 +13,18 @@ import (
 	"github.com/mtlsgate/mtlsgate/internal/version"
 )
 
-// Kong's gateway-generated error messages (SPEC K-PROXY-1, K-UP-5, K-UP-6).
+// Kong's gateway-generated error messages (SPEC K-PROXY-1, K-UP-5, K-UP-6): the package's short
+// names for the exported ones (messages.go), and the ones no renderer needs.
 const (
-	msgNoRoute          = "no Route matched with those values"
-	msgNoService        = "no Service found with those values"
-	msgBadUpstream      = "An invalid response was received from the upstream server"
-	msgUnavailable      = "The upstream server is currently unavailable"
-	msgTimeout          = "The upstream server is timing out"
+	msgNoRoute          = MsgNoRoute
+	msgNoService        = MsgNoService
+	msgBadUpstream      = MsgBadUpstream
+	msgUnavailable      = MsgUnavailable
+	msgTimeout          = MsgTimeout
 	msgNameResolution   = "name resolution failed"
-	msgNoPeer           = "failure to get a peer from the ring-balancer"
-	msgUseHTTPS         = "Please use HTTPS protocol"
-	msgCannotConsume    = "You cannot consume this service"
+	msgNoPeer           = MsgNoPeer
+	msgUseHTTPS         = MsgUseHTTPS
+	msgCannotConsume    = MsgCannotConsume
 	msgMethodNotAllowed = "Method not allowed"
 	msgBadRequest       = "Bad request"
 	contentTypeJSON     = "application/json; charset=utf-8"

@@ -81,19 +81,59 @@ const (
 	maxPathLength    = (uint64(1) << 19) - 1
 )
 
-func (r *route) pieces(paths []string) []routePiece {
-	base := uint64(0)
+// RouteAttributes are what Kong's route priority weighs of a route besides its paths.
+type RouteAttributes struct {
+	SNIs, Methods, Hosts []string
+	// Headers is the number of header names the route matches on.
+	Headers int
+	// RegexPriority is the route's regex_priority, which orders its regex paths.
+	RegexPriority int
+}
+
+// RoutePriority is Kong's priority (kong/router/compat.lua get_priority) of the piece of a route
+// that serves path: "" for a route without paths, a "~" regex path, or a plain prefix. Of two
+// routes that both match, the higher priority wins; equal ones go to the older route. Renderers
+// order their locations by it.
+func RoutePriority(r RouteAttributes, path string) uint64 {
+	plain := len(r.Hosts) > 0 && !slices.ContainsFunc(r.Hosts, func(h string) bool { return newHostMatcher(h).kind != '=' })
+	base := priorityBase(len(r.SNIs) > 0, len(r.Methods) > 0, len(r.Hosts) > 0, plain, r.Headers, path != "")
+	switch {
+	case path == "":
+		return base
+	case strings.HasPrefix(path, "~"):
+		return regexPriority(base, r.RegexPriority)
+	}
+	return prefixPriority(base, len(path))
+}
+
+// priorityBase is the part of a route's priority its paths do not change.
+func priorityBase(snis, methods, hosts, plainHostsOnly bool, headers int, paths bool) uint64 {
 	weight := uint64(0)
-	for _, set := range []bool{len(r.snis) > 0, len(r.methods) > 0, len(r.hosts) > 0, len(r.headers) > 0, len(paths) > 0} {
+	for _, set := range []bool{snis, methods, hosts, headers > 0, paths} {
 		if set {
 			weight++
 		}
 	}
-	base |= weight << matchWeightShift
-	if len(r.hosts) > 0 && !slices.ContainsFunc(r.hosts, func(h hostMatcher) bool { return h.kind != '=' }) {
+	base := weight << matchWeightShift
+	if plainHostsOnly {
 		base |= plainHostOnlyBit
 	}
-	base |= uint64(min(len(r.headers), 255)) << headerCountShift
+	return base | uint64(min(headers, 255))<<headerCountShift
+}
+
+// regexPriority is the priority of a route's regex paths.
+func regexPriority(base uint64, regexPriority int) uint64 {
+	return base | regexURLBit | uint64(uint32(regexPriority))<<regexPrioShift
+}
+
+// prefixPriority is the priority of a route's plain paths of one length.
+func prefixPriority(base uint64, length int) uint64 {
+	return base | min(uint64(length), maxPathLength)
+}
+
+func (r *route) pieces(paths []string) []routePiece {
+	plain := len(r.hosts) > 0 && !slices.ContainsFunc(r.hosts, func(h hostMatcher) bool { return h.kind != '=' })
+	base := priorityBase(len(r.snis) > 0, len(r.methods) > 0, len(r.hosts) > 0, plain, len(r.headers), len(paths) > 0)
 
 	if len(paths) == 0 {
 		return []routePiece{{route: r, priority: base}}
@@ -112,11 +152,10 @@ func (r *route) pieces(paths []string) []routePiece {
 	}
 	var out []routePiece
 	if len(regexes) > 0 {
-		prio := base | regexURLBit | uint64(uint32(r.regexPriority))<<regexPrioShift
-		out = append(out, routePiece{route: r, regexes: regexes, priority: prio})
+		out = append(out, routePiece{route: r, regexes: regexes, priority: regexPriority(base, r.regexPriority)})
 	}
 	for l, ps := range byLen {
-		out = append(out, routePiece{route: r, prefixes: ps, priority: base | min(uint64(l), maxPathLength)})
+		out = append(out, routePiece{route: r, prefixes: ps, priority: prefixPriority(base, l)})
 	}
 	return out
 }
@@ -248,6 +287,13 @@ func headerValueMatch(want, got string) bool {
 		return err == nil && re.MatchString(got)
 	}
 	return want == strings.ToLower(got)
+}
+
+// UpstreamPath is the path Kong sends upstream (get_upstream_uri_v0, the traditional_compatible
+// router's): the service path base, and the request path reqURI with the matched route path
+// removed when stripPath. Renderers that rewrite paths are checked against it.
+func UpstreamPath(stripPath bool, matched, reqURI, base string) string {
+	return upstreamURIv0(stripPath, matched, reqURI, base)
 }
 
 // upstreamURIv0 is Kong's get_upstream_uri_v0 (kong/router/utils.lua): service path, route path

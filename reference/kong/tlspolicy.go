@@ -52,27 +52,44 @@ var protocolVersions = map[string]uint16{
 	"TLSv1": tls.VersionTLS10, "TLSv1.1": tls.VersionTLS11, "TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13,
 }
 
+// SSLProtocols are the values kong.conf's ssl_protocols takes, oldest first.
+func SSLProtocols() []string { return []string{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"} }
+
+// CipherSuite is one of Kong's named ssl_cipher_suite values: the protocols it enables and its
+// OpenSSL cipher list ("" for TLS 1.3 only, whose suites are not configurable).
+type CipherSuite struct {
+	Protocols []string
+	Ciphers   string
+}
+
+// CipherSuites returns Kong's named ssl_cipher_suite values (kong/conf_loader CIPHER_SUITES,
+// Mozilla SSL configuration 5.7): modern, intermediate (the default), old and fips. "custom"
+// is not among them: it takes ssl_protocols and ssl_ciphers as given.
+func CipherSuites() map[string]CipherSuite {
+	return map[string]CipherSuite{
+		"modern":       {Protocols: []string{"TLSv1.3"}},
+		"intermediate": {Protocols: []string{"TLSv1.2", "TLSv1.3"}, Ciphers: intermediateCiphers},
+		"old":          {Protocols: SSLProtocols(), Ciphers: oldCiphers},
+		"fips":         {Protocols: []string{"TLSv1.2"}, Ciphers: fipsCiphers},
+	}
+}
+
+// DefaultCipherSuite is ssl_cipher_suite when kong.conf does not set it.
+const DefaultCipherSuite = "intermediate"
+
 func policyFor(c *kongconf.Config) (tlsPolicy, error) {
-	switch c.SSLCipherSuite {
-	case "modern":
-		return tlsPolicy{min: tls.VersionTLS13, max: tls.VersionTLS13}, nil
-	case "intermediate", "":
-		return tlsPolicy{min: tls.VersionTLS12, max: tls.VersionTLS13, ciphers: ciphers(intermediateCiphers)}, nil
-	case "old":
-		return tlsPolicy{min: tls.VersionTLS10, max: tls.VersionTLS13, ciphers: ciphers(oldCiphers)}, nil
-	case "fips":
-		return tlsPolicy{min: tls.VersionTLS12, max: tls.VersionTLS12, ciphers: ciphers(fipsCiphers)}, nil
+	name := c.SSLCipherSuite
+	if name == "" {
+		name = DefaultCipherSuite
+	}
+	if s, ok := CipherSuites()[name]; ok {
+		p := versionRange(s.Protocols)
+		p.ciphers = ciphers(s.Ciphers)
+		return p, nil
+	}
+	switch name {
 	case "custom":
-		p := tlsPolicy{}
-		for _, proto := range c.SSLProtocols {
-			v := protocolVersions[proto]
-			if p.min == 0 || v < p.min {
-				p.min = v
-			}
-			if v > p.max {
-				p.max = v
-			}
-		}
+		p := versionRange(c.SSLProtocols)
 		if c.SSLCiphers != "" {
 			p.ciphers = ciphers(c.SSLCiphers)
 			if len(p.ciphers) == 0 && p.min < tls.VersionTLS13 {
@@ -82,6 +99,21 @@ func policyFor(c *kongconf.Config) (tlsPolicy, error) {
 		return p, nil
 	}
 	return tlsPolicy{}, fmt.Errorf("Undefined cipher suite %s", c.SSLCipherSuite)
+}
+
+// versionRange is the lowest and highest of protocols.
+func versionRange(protocols []string) tlsPolicy {
+	p := tlsPolicy{}
+	for _, proto := range protocols {
+		v := protocolVersions[proto]
+		if p.min == 0 || v < p.min {
+			p.min = v
+		}
+		if v > p.max {
+			p.max = v
+		}
+	}
+	return p
 }
 
 func ciphers(list string) []uint16 {

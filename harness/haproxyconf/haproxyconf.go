@@ -498,15 +498,15 @@ func (r *renderer) targetGroup(i int, tg alb.TargetGroup, policy string) (Backen
 	p("# %s", strings.ReplaceAll(where, "\n", " "))
 	p("balance roundrobin")
 	if len(tg.Targets) == 0 {
-		p("http-request return status 503 content-type text/html file %s hdr Server awselb/2.0",
-			r.file("503.html", elbErrorPage(http.StatusServiceUnavailable, "Service Temporarily Unavailable")))
+		p("http-request return status 503 content-type text/html file %s hdr Server %s",
+			r.file("503.html", alb.ErrorPage(http.StatusServiceUnavailable, alb.StatusText(http.StatusServiceUnavailable))), alb.ServerHeader)
 		b.WriteString("\n")
 		return be, b.String(), nil
 	}
 	p("option allbackups")
 	p("retries 1")
 	// HAProxy answers 503 when it cannot connect; ALB says 502 Bad Gateway.
-	p("errorfile 503 %s", r.file("502.http", elbErrorResponse(http.StatusBadGateway, "Bad Gateway")))
+	p("errorfile 503 %s", r.file("502.http", elbErrorResponse(http.StatusBadGateway, alb.StatusText(http.StatusBadGateway))))
 	if checked {
 		p("option httpchk")
 		p("http-check send meth GET uri %s ver HTTP/1.1 hdr Host %s hdr User-Agent ELB-HealthChecker/2.0", path, tg.Targets[0].Id)
@@ -569,15 +569,10 @@ func isHTTPS(protocol string) (bool, error) {
 	return false, fmt.Errorf("%q: use HTTP or HTTPS", protocol)
 }
 
-// elbErrorPage is ALB's HTML page for an error it answers itself.
-func elbErrorPage(code int, text string) []byte {
-	return fmt.Appendf(nil, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n", code, text, code, text)
-}
-
 // elbErrorResponse is a whole HTTP response for an errorfile.
 func elbErrorResponse(code int, text string) []byte {
-	body := elbErrorPage(code, text)
-	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/html\r\nServer: awselb/2.0\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", code, text, len(body), body)
+	body := alb.ErrorPage(code, text)
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/html\r\nServer: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", code, text, alb.ServerHeader, len(body), body)
 }
 
 func joinInts(vs []int) string {

@@ -395,14 +395,6 @@ func traceHeader(tid string) string {
 	return "Root=1-" + strconv.FormatInt(time.Now().Unix(), 16) + "-" + tid[4:28]
 }
 
-// writeELBError answers as ALB does when it cannot forward: an HTML page signed awselb/2.0.
-func writeELBError(w http.ResponseWriter, code int, text string) {
-	w.Header().Set("Content-Type", "text/html")
-	w.Header().Set("Server", "awselb/2.0")
-	w.WriteHeader(code)
-	fmt.Fprintf(w, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n", code, text, code, text)
-}
-
 // loadKeyPair reads a listener certificate and its key as bounded regular files.
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	cert, err := regularfile.Read(certFile, regularfile.MaxPEM)

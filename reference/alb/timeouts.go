@@ -93,7 +93,7 @@ func hyphenForm(name string) string {
 func targetErrorStatus(err error) (int, string) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return http.StatusGatewayTimeout, "Gateway Time-out"
+		return http.StatusGatewayTimeout, StatusText(http.StatusGatewayTimeout)
 	}
-	return http.StatusBadGateway, "Bad Gateway"
+	return http.StatusBadGateway, StatusText(http.StatusBadGateway)
 }

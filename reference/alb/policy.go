@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mtlsgate/mtlsgate/internal/ciphername"
 )
 
 // DefaultPolicy is the policy of an HTTPS listener created without SslPolicy. The emulator's
@@ -154,48 +156,16 @@ func (p Policy) apply(c *tls.Config) {
 	c.CurvePreferences = slices.Clone(p.Groups)
 }
 
-// openSSLNames maps crypto/tls suite IDs to OpenSSL's names, which ALB's policies and logs use.
-func openSSLNames() map[uint16]string {
-	return map[uint16]string{
-		tls.TLS_AES_128_GCM_SHA256:                        "TLS_AES_128_GCM_SHA256",
-		tls.TLS_AES_256_GCM_SHA384:                        "TLS_AES_256_GCM_SHA384",
-		tls.TLS_CHACHA20_POLY1305_SHA256:                  "TLS_CHACHA20_POLY1305_SHA256",
-		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:       "ECDHE-ECDSA-AES128-GCM-SHA256",
-		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:         "ECDHE-RSA-AES128-GCM-SHA256",
-		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256:       "ECDHE-ECDSA-AES128-SHA256",
-		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256:         "ECDHE-RSA-AES128-SHA256",
-		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:       "ECDHE-ECDSA-AES256-GCM-SHA384",
-		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:         "ECDHE-RSA-AES256-GCM-SHA384",
-		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-ECDSA-CHACHA20-POLY1305",
-		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:   "ECDHE-RSA-CHACHA20-POLY1305",
-		tls.TLS_RSA_WITH_AES_128_GCM_SHA256:               "AES128-GCM-SHA256",
-		tls.TLS_RSA_WITH_AES_128_CBC_SHA256:               "AES128-SHA256",
-		tls.TLS_RSA_WITH_AES_256_GCM_SHA384:               "AES256-GCM-SHA384",
-		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA:          "ECDHE-ECDSA-AES128-SHA",
-		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA:            "ECDHE-RSA-AES128-SHA",
-		tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA:          "ECDHE-ECDSA-AES256-SHA",
-		tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA:            "ECDHE-RSA-AES256-SHA",
-		tls.TLS_RSA_WITH_AES_128_CBC_SHA:                  "AES128-SHA",
-		tls.TLS_RSA_WITH_AES_256_CBC_SHA:                  "AES256-SHA",
-	}
-}
-
 // OpenSSLCipherName is a suite's OpenSSL name, as ALB's connection log writes it.
 func OpenSSLCipherName(id uint16) string {
-	if n, ok := openSSLNames()[id]; ok {
+	if n, ok := ciphername.Name(id); ok {
 		return n
 	}
 	return tls.CipherSuiteName(id)
 }
 
-func goSuite(openssl string) (uint16, bool) {
-	for id, n := range openSSLNames() {
-		if n == openssl {
-			return id, true
-		}
-	}
-	return 0, false
-}
+// goSuite is the crypto/tls ID of a suite a policy lists by its OpenSSL name.
+func goSuite(openssl string) (uint16, bool) { return ciphername.ID(openssl) }
 
 // ProtocolName is a version as ALB's log writes it: TLSv1.2, TLSv1.3.
 func ProtocolName(v uint16) string {

@@ -3,8 +3,8 @@ package kong
 import (
 	"crypto/tls"
 	"fmt"
-	"strings"
 
+	"github.com/mtlsgate/mtlsgate/internal/ciphername"
 	"github.com/mtlsgate/mtlsgate/reference/kong/kongconf"
 )
 
@@ -16,29 +16,6 @@ type tlsPolicy struct {
 
 func (p tlsPolicy) config() *tls.Config {
 	return &tls.Config{MinVersion: p.min, MaxVersion: p.max, CipherSuites: p.ciphers}
-}
-
-// opensslCiphers maps the OpenSSL names of Kong's cipher lists to Go's suites; names Go does not
-// implement (DHE, CBC-SHA384 …) have no entry and are skipped, as OpenSSL skips unknown names.
-var opensslCiphers = map[string]uint16{
-	"ECDHE-ECDSA-AES128-GCM-SHA256": tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	"ECDHE-RSA-AES128-GCM-SHA256":   tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	"ECDHE-ECDSA-AES256-GCM-SHA384": tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	"ECDHE-RSA-AES256-GCM-SHA384":   tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	"ECDHE-ECDSA-CHACHA20-POLY1305": tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	"ECDHE-RSA-CHACHA20-POLY1305":   tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-	"ECDHE-ECDSA-AES128-SHA256":     tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
-	"ECDHE-RSA-AES128-SHA256":       tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
-	"ECDHE-ECDSA-AES128-SHA":        tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
-	"ECDHE-RSA-AES128-SHA":          tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
-	"ECDHE-ECDSA-AES256-SHA":        tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
-	"ECDHE-RSA-AES256-SHA":          tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
-	"AES128-GCM-SHA256":             tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
-	"AES256-GCM-SHA384":             tls.TLS_RSA_WITH_AES_256_GCM_SHA384,
-	"AES128-SHA256":                 tls.TLS_RSA_WITH_AES_128_CBC_SHA256,
-	"AES128-SHA":                    tls.TLS_RSA_WITH_AES_128_CBC_SHA,
-	"AES256-SHA":                    tls.TLS_RSA_WITH_AES_256_CBC_SHA,
-	"DES-CBC3-SHA":                  tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA,
 }
 
 // Kong's CIPHER_SUITES (Mozilla SSL configuration 5.7).
@@ -116,12 +93,6 @@ func versionRange(protocols []string) tlsPolicy {
 	return p
 }
 
-func ciphers(list string) []uint16 {
-	var out []uint16
-	for _, name := range strings.Split(list, ":") {
-		if id, ok := opensslCiphers[strings.TrimSpace(name)]; ok {
-			out = append(out, id)
-		}
-	}
-	return out
-}
+// ciphers reads an OpenSSL cipher list as OpenSSL does; names Go does not implement (DHE,
+// CBC-SHA384 …) are skipped, as OpenSSL skips unknown names.
+func ciphers(list string) []uint16 { return ciphername.List(list) }

@@ -36,12 +36,6 @@ const (
 	RevokedMidRun = "revoked-midrun"
 )
 
-// Kong's mtls-auth messages (SPEC K-MTLS-1, K-MTLS-2).
-const (
-	MsgNoCertificate = "No required TLS certificate was sent"
-	MsgFailedVerify  = "TLS certificate failed verification"
-)
-
 // MidRunIdentity is the fixture name of the certificate revoked mid-run, and MidRunCN its
 // subject CN (a consumer of that name exists until the revocation).
 const (
@@ -70,11 +64,11 @@ type classDef struct {
 
 func definitions() []classDef {
 	ok := load.Outcome{Status: 200}
-	fail := load.Outcome{Status: 401, BodyContains: MsgFailedVerify}
+	fail := load.Outcome{Status: 401, BodyContains: kong.MsgFailedVerify}
 	hs := load.Outcome{HandshakeFailure: true}
 	return []classDef{
 		{Valid, fixtures.Client, 60, 0, ok, ok},
-		{Missing, "", 8, 0, load.Outcome{Status: 401, BodyContains: MsgNoCertificate}, hs},
+		{Missing, "", 8, 0, load.Outcome{Status: 401, BodyContains: kong.MsgNoCertificate}, hs},
 		{Untrusted, fixtures.ClientUnknownCA, 8, 0, fail, hs},
 		{Expired, fixtures.ClientExpired, 8, 0, fail, hs},
 		{SelfSigned, fixtures.ClientSelfSigned, 6, 0, fail, hs},
@@ -311,7 +305,7 @@ func (k *Kong) RevokeMidRun(at time.Duration) load.Event {
 // then on (after grace, the longest a correct gateway may answer from its cache) the class must
 // get what a revoked certificate gets: Kong's 401, an ALB's failed handshake.
 func MidRunRevocation(profile string, at, grace time.Duration, apply func(context.Context) error) load.Event {
-	expect := load.Outcome{Status: 401, BodyContains: MsgFailedVerify}
+	expect := load.Outcome{Status: 401, BodyContains: kong.MsgFailedVerify}
 	if profile == ProfileALB {
 		expect = load.Outcome{HandshakeFailure: true}
 	}

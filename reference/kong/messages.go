@@ -1,5 +1,7 @@
 package kong
 
+import "github.com/mtlsgate/mtlsgate/reference/kong/admin"
+
 // Kong's messages, the {"message": …} of the answers the gateway itself makes, exported so every
 // renderer answers with Kong's words (SPEC K-MTLS-1, -2, -3, -7, K-PROXY-1, K-UP-5, K-UP-6).
 const (
@@ -10,7 +12,7 @@ const (
 	// MsgMissingCN is mtls-auth's 401 when consumer lookup needs a CN the certificate lacks.
 	MsgMissingCN = "Certificate missing Common Name"
 	// MsgUnexpectedError is Kong's 500 (mtls-auth naming an anonymous consumer that does not exist).
-	MsgUnexpectedError = "An unexpected error occurred"
+	MsgUnexpectedError = admin.MsgUnexpectedError
 	// MsgUnauthorized is acl's 401 when no consumer and no authenticated groups were established.
 	MsgUnauthorized = "Unauthorized"
 	// MsgCannotConsume is acl's 403.

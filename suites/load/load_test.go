@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	kongref "github.com/mtlsgate/mtlsgate/reference/kong"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,11 +69,11 @@ var _ = Describe("identity populations", Label("load"), func() {
 		want := map[string]string{
 			scenario.Valid:      "200",
 			scenario.TLS12:      "200",
-			scenario.Missing:    `401 "` + scenario.MsgNoCertificate + `"`,
-			scenario.Untrusted:  `401 "` + scenario.MsgFailedVerify + `"`,
-			scenario.Expired:    `401 "` + scenario.MsgFailedVerify + `"`,
-			scenario.SelfSigned: `401 "` + scenario.MsgFailedVerify + `"`,
-			scenario.Revoked:    `401 "` + scenario.MsgFailedVerify + `"`,
+			scenario.Missing:    `401 "` + kongref.MsgNoCertificate + `"`,
+			scenario.Untrusted:  `401 "` + kongref.MsgFailedVerify + `"`,
+			scenario.Expired:    `401 "` + kongref.MsgFailedVerify + `"`,
+			scenario.SelfSigned: `401 "` + kongref.MsgFailedVerify + `"`,
+			scenario.Revoked:    `401 "` + kongref.MsgFailedVerify + `"`,
 		}
 		Expect(r.Classes).To(HaveLen(len(want)))
 		for name, outcome := range want {
@@ -204,7 +205,7 @@ var _ = Describe("revocation under load", Label("load"), func() {
 		Expect(r.Violations).To(BeZero(), describeViolations(r))
 		mid := class(r, scenario.RevokedMidRun)
 		Expect(mid.Observed).To(HaveKey("200"))
-		Expect(mid.Observed).To(HaveKey(`401 "` + scenario.MsgFailedVerify + `"`))
+		Expect(mid.Observed).To(HaveKey(`401 "` + kongref.MsgFailedVerify + `"`))
 
 		maxTTE := load.Duration(bound)
 		gates := load.Thresholds{MaxTimeToEnforce: maxTTE, MaxValidLost: new(uint64)}.Evaluate(r)

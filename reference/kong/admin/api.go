@@ -107,7 +107,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if v := recover(); v != nil {
 			a.opts.Log.Error("admin request panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 			rw.WriteHeader(http.StatusInternalServerError)
-			_, _ = rw.Write([]byte(`{"message":"An unexpected error occurred"}` + "\n"))
+			_, _ = rw.Write([]byte(`{"message":"` + MsgUnexpectedError + `"}` + "\n"))
 		}
 	}()
 	status, refusal := a.guard(r)
@@ -131,7 +131,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		a.opts.Log.Error("admin response not encodable", "method", r.Method, "path", r.URL.Path, "err", err)
-		status, b = http.StatusInternalServerError, []byte(`{"message":"An unexpected error occurred"}`)
+		status, b = http.StatusInternalServerError, []byte(`{"message":"`+MsgUnexpectedError+`"}`)
 	}
 	rw.WriteHeader(status)
 	_, _ = rw.Write(append(b, '\n'))

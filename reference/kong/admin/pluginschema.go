@@ -69,6 +69,9 @@ func (f Field) ElemOneOf(values ...string) Field { f.f.elemOneOf(values...); ret
 // ElemUUID requires an array's elements to be UUIDs.
 func (f Field) ElemUUID() Field { f.f.elemUUID(); return f }
 
+// MsgUnexpectedError is Kong's message of a 500, from the Admin API and the proxy alike.
+const MsgUnexpectedError = "An unexpected error occurred"
+
 // MaxTTL is Kong's constants.DATABASE.DAO_MAX_TTL (kong/constants.lua), in seconds: the bound of
 // a plugin's TTL fields.
 const MaxTTL = maxTTL

@@ -676,6 +676,12 @@ func TestModifyTrustStoreAndReimport(t *testing.T) {
 	conn.Close()
 	_, err = e.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: e.file("sni-api.crt"), PrivateKey: e.file("server.key")})
 	wantCode(t, err, "ValidationException")
+	// A chain in the certificate field: ACM's own words (AWS's import troubleshooting page).
+	_, err = e.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: append(e.file("server.crt"), e.file("ca.crt")...), PrivateKey: e.file("server.key")})
+	wantCode(t, err, "ValidationException")
+	if err == nil || !strings.Contains(err.Error(), "The certificate field contains more than one certificate. You can specify only one certificate in this field.") {
+		t.Errorf("a chain in the certificate field: %v, want ACM's message", err)
+	}
 
 	// Passthrough: any certificate, forwarded as X-Amzn-Mtls-Clientcert.
 	if _, err := e.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &st.listener,

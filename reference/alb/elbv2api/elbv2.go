@@ -23,6 +23,8 @@ func (s *Server) queryActions() map[string]queryAction {
 		"CreateLoadBalancer":                s.createLoadBalancer,
 		"DescribeLoadBalancers":             s.describeLoadBalancers,
 		"DeleteLoadBalancer":                s.deleteLoadBalancer,
+		"DescribeLoadBalancerAttributes":    s.describeLoadBalancerAttributes,
+		"ModifyLoadBalancerAttributes":      s.modifyLoadBalancerAttributes,
 		"CreateTargetGroup":                 s.createTargetGroup,
 		"ModifyTargetGroup":                 s.modifyTargetGroup,
 		"DescribeTargetGroups":              s.describeTargetGroups,
@@ -240,6 +242,70 @@ func (s *Server) deleteLoadBalancer(ctx context.Context, form url.Values, _ *htt
 		}
 		return nil
 	})
+}
+
+// loadBalancerAttributes are the attributes set on lb, after the defaults of those the emulator
+// applies and that were not set.
+func loadBalancerAttributes(lb *loadBalancer) []xAttribute {
+	out := []xAttribute{}
+	if !slices.ContainsFunc(lb.Attributes, func(a alb.Attribute) bool { return a.Key == alb.AttrIdleTimeout }) {
+		out = append(out, xAttribute{Key: alb.AttrIdleTimeout, Value: strconv.Itoa(int(alb.DefaultIdleTimeout.Seconds()))})
+	}
+	for _, a := range lb.Attributes {
+		out = append(out, xAttribute{Key: a.Key, Value: a.Value})
+	}
+	return out
+}
+
+func (s *Server) describeLoadBalancerAttributes(_ context.Context, form url.Values, _ *http.Request) (any, *apiError) {
+	var in struct{ LoadBalancerArn string }
+	if err := decodeQuery(form, &in); err != nil {
+		return nil, err
+	}
+	lb := s.snapshot().LoadBalancers[in.LoadBalancerArn]
+	if lb == nil {
+		return nil, errNotFound(loadBalancers)
+	}
+	return attributesResult(loadBalancerAttributes(lb)), nil
+}
+
+// modifyLoadBalancerAttributes sets the attributes the emulator applies (the idle timeout, …) by
+// ALB's ranges; its listeners take them for new connections.
+func (s *Server) modifyLoadBalancerAttributes(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {
+	var in struct {
+		LoadBalancerArn string
+		Attributes      []attributeIn
+	}
+	if err := decodeQuery(form, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Attributes) == 0 {
+		return nil, validation("Attributes: give at least one attribute")
+	}
+	var out []xAttribute
+	err := s.change(ctx, func(m *model) *apiError {
+		lb := m.LoadBalancers[in.LoadBalancerArn]
+		if lb == nil {
+			return errNotFound(loadBalancers)
+		}
+		for _, a := range in.Attributes {
+			i := slices.IndexFunc(lb.Attributes, func(x alb.Attribute) bool { return x.Key == a.Key })
+			if i >= 0 {
+				lb.Attributes[i].Value = a.Value
+			} else {
+				lb.Attributes = append(lb.Attributes, alb.Attribute{Key: a.Key, Value: a.Value})
+			}
+		}
+		if err := alb.CheckLoadBalancerAttributes(lb.Attributes); err != nil {
+			return validation("%v", err)
+		}
+		out = loadBalancerAttributes(lb)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return attributesResult(out), nil
 }
 
 // --- target groups ---

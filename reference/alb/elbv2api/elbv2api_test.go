@@ -703,3 +703,52 @@ func TestModifyTrustStoreAndReimport(t *testing.T) {
 		t.Fatalf("DeleteTrustStore once the listener no longer verifies: %v", err)
 	}
 }
+
+// ModifyLoadBalancerAttributes sets the idle timeout by ALB's range, its listeners close an idle
+// connection by it, and a value out of range or a key the emulator does not apply is refused
+// naming it, leaving the attributes as they were.
+func TestLoadBalancerAttributes(t *testing.T) {
+	e := newEnv(t, nil)
+	st := e.story()
+	ctx := t.Context()
+	attrs := func() map[string]string {
+		out, err := e.elb.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: &st.lb})
+		if err != nil {
+			t.Fatalf("DescribeLoadBalancerAttributes: %v", err)
+		}
+		m := map[string]string{}
+		for _, a := range out.Attributes {
+			m[*a.Key] = *a.Value
+		}
+		return m
+	}
+	if got := attrs()[alb.AttrIdleTimeout]; got != "60" {
+		t.Fatalf("default idle timeout %q, want 60", got)
+	}
+	if _, err := e.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &st.lb,
+		Attributes: []elbtypes.LoadBalancerAttribute{{Key: aws.String(alb.AttrIdleTimeout), Value: aws.String("1")}}}); err != nil {
+		t.Fatalf("ModifyLoadBalancerAttributes: %v", err)
+	}
+	for _, bad := range []elbtypes.LoadBalancerAttribute{{Key: aws.String(alb.AttrIdleTimeout), Value: aws.String("4001")},
+		{Key: aws.String("idle_timeout.seconds"), Value: aws.String("5")}} {
+		_, err := e.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &st.lb, Attributes: []elbtypes.LoadBalancerAttribute{bad}})
+		if msg := wantCode(t, err, "ValidationError"); !strings.Contains(msg, *bad.Key) {
+			t.Errorf("%s=%s refused without naming it: %s", *bad.Key, *bad.Value, msg)
+		}
+	}
+	if got := attrs(); got[alb.AttrIdleTimeout] != "1" || len(got) != 1 {
+		t.Fatalf("attributes after refused calls: %v", got)
+	}
+	// A target silent past the idle timeout: ALB answers 504 (A-REQ-1), long before the target would.
+	conf := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{e.pki.Get(fixtures.Client).TLSCertificate()}} //nolint:gosec // the check is on the idle timeout
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}, Timeout: 10 * time.Second}
+	began := time.Now()
+	resp, err := c.Get("https://127.0.0.1:" + strconv.Itoa(int(st.port)) + "/delay/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || time.Since(began) > 5*time.Second {
+		t.Fatalf("a target silent for 8 s under idle_timeout.timeout_seconds=1: %d after %s, want 504 within seconds", resp.StatusCode, time.Since(began))
+	}
+}

@@ -242,6 +242,9 @@ func (s *Server) albConfig(m *model, l *listener) (alb.Config, error) {
 		return alb.Config{}, fault("TargetGroupNotFound", "Target group '%s' not found", l.TargetGroupArn)
 	}
 	out := alb.Config{}
+	if lb := m.LoadBalancers[l.LoadBalancerArn]; lb != nil {
+		out.LoadBalancerAttributes = lb.Attributes
+	}
 	al := alb.Listener{Address: s.opts.ListenerAddress, Port: l.Port, Protocol: l.Protocol, SslPolicy: l.SslPolicy,
 		Attributes: l.Attributes, DefaultActions: []alb.Action{{Type: "forward", TargetGroupArn: tg.Arn}},
 		MutualAuthentication: alb.MutualAuthentication{Mode: l.Mutual.Mode, TrustStoreArn: l.Mutual.TrustStoreArn,

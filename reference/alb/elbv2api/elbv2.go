@@ -679,6 +679,10 @@ func applyListener(m *model, l *listener, in listenerIn, create bool) *apiError 
 		if arn == "" {
 			return validation("A target group ARN must be specified for a forward action")
 		}
+		if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":targetgroup/") {
+			// ELBv2's wording for a string that is no ARN (a target group's name, say).
+			return validation("'%s' is not a valid target group ARN", arn)
+		}
 		if m.TargetGroups[arn] == nil {
 			return errNotFound(targetGroups)
 		}

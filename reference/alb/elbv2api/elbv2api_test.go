@@ -752,3 +752,19 @@ func TestLoadBalancerAttributes(t *testing.T) {
 		t.Fatalf("a target silent for 8 s under idle_timeout.timeout_seconds=1: %d after %s, want 504 within seconds", resp.StatusCode, time.Since(began))
 	}
 }
+
+// A forward action naming a target group by name, not ARN, gets ELBv2's ValidationError naming
+// it; an ARN of no target group gets TargetGroupNotFound.
+func TestForwardToANameIsNotAnARN(t *testing.T) {
+	e := newEnv(t, nil)
+	st := e.story()
+	forward := func(arn string) error {
+		_, err := e.elb.ModifyListener(t.Context(), &elb.ModifyListenerInput{ListenerArn: &st.listener,
+			DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(arn)}}})
+		return err
+	}
+	if msg := wantCode(t, forward("echo"), "ValidationError"); msg != "'echo' is not a valid target group ARN" {
+		t.Errorf("a name as the target group ARN: %q", msg)
+	}
+	wantCode(t, forward(st.tg+"0"), "TargetGroupNotFound")
+}

@@ -38,6 +38,10 @@ type Options struct {
 	Credentials *Credentials
 	// ALB are the options every listener's emulator runs with (log, connection log, clock).
 	ALB alb.Options
+	// HealthCheckSecond is emulator-only: how long one second of a target group's health-check
+	// interval and timeout lasts (zero: a second). A test harness shortens it, so ALB's 5-second
+	// minimum interval takes milliseconds; the API still takes and shows ALB's whole seconds.
+	HealthCheckSecond time.Duration
 	// Log receives the endpoint's own diagnostics; nil discards them.
 	Log *slog.Logger
 }
@@ -271,10 +275,18 @@ func (s *Server) albConfig(m *model, l *listener) (alb.Config, error) {
 	enabled := tg.HealthCheckEnabled
 	out.TargetGroups = []alb.TargetGroup{{TargetGroupName: tg.Name, TargetGroupArn: tg.Arn, Protocol: tg.Protocol, Targets: tg.Targets,
 		HealthCheckEnabled: &enabled, HealthCheckProtocol: tg.HealthCheckProtocol, HealthCheckPath: tg.HealthCheckPath,
-		HealthCheckIntervalSeconds: float64(tg.HealthCheckIntervalSeconds), HealthCheckTimeoutSeconds: float64(tg.HealthCheckTimeoutSeconds),
+		HealthCheckIntervalSeconds: s.healthCheckSeconds(tg.HealthCheckIntervalSeconds), HealthCheckTimeoutSeconds: s.healthCheckSeconds(tg.HealthCheckTimeoutSeconds),
 		HealthyThresholdCount: tg.HealthyThresholdCount, UnhealthyThresholdCount: tg.UnhealthyThresholdCount,
 		Matcher: alb.Matcher{HttpCode: tg.Matcher}}}
 	return out, nil
+}
+
+// healthCheckSeconds is the emulator's length, in seconds, of n health-check seconds.
+func (s *Server) healthCheckSeconds(n int) float64 {
+	if s.opts.HealthCheckSecond <= 0 {
+		return float64(n)
+	}
+	return float64(n) * s.opts.HealthCheckSecond.Seconds()
 }
 
 // targetHealth is DescribeTargetHealth's view of a group: from a listener that forwards to it,

@@ -248,8 +248,11 @@ func (s *Server) deleteLoadBalancer(ctx context.Context, form url.Values, _ *htt
 // applies and that were not set.
 func loadBalancerAttributes(lb *loadBalancer) []xAttribute {
 	out := []xAttribute{}
-	if !slices.ContainsFunc(lb.Attributes, func(a alb.Attribute) bool { return a.Key == alb.AttrIdleTimeout }) {
-		out = append(out, xAttribute{Key: alb.AttrIdleTimeout, Value: strconv.Itoa(int(alb.DefaultIdleTimeout.Seconds()))})
+	for _, d := range []xAttribute{{Key: alb.AttrIdleTimeout, Value: strconv.Itoa(int(alb.DefaultIdleTimeout.Seconds()))},
+		{Key: AttrConnLogsEnabled, Value: "false"}, {Key: AttrConnLogsBucket}, {Key: AttrConnLogsPrefix}} {
+		if !slices.ContainsFunc(lb.Attributes, func(a alb.Attribute) bool { return a.Key == d.Key }) {
+			out = append(out, d)
+		}
 	}
 	for _, a := range lb.Attributes {
 		out = append(out, xAttribute{Key: a.Key, Value: a.Value})
@@ -296,8 +299,11 @@ func (s *Server) modifyLoadBalancerAttributes(ctx context.Context, form url.Valu
 				lb.Attributes = append(lb.Attributes, alb.Attribute{Key: a.Key, Value: a.Value})
 			}
 		}
-		if err := alb.CheckLoadBalancerAttributes(lb.Attributes); err != nil {
+		if err := alb.CheckLoadBalancerAttributes(emulatorAttributes(lb.Attributes)); err != nil {
 			return validation("%v", err)
+		}
+		if _, err := connLogAttrs(m, lb.Attributes); err != nil {
+			return err
 		}
 		out = loadBalancerAttributes(lb)
 		return nil

@@ -2,6 +2,7 @@ package elbv2api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,7 +76,8 @@ func newEnv(t *testing.T, creds *elbv2api.Credentials) *env {
 
 // start runs the endpoint on the env's state directory and points the clients at it.
 func (e *env) start() {
-	srv, err := elbv2api.New(e.t.Context(), elbv2api.Options{StateDir: e.state, Credentials: e.creds})
+	// Connection logs are published every 50 ms instead of ALB's 5 minutes.
+	srv, err := elbv2api.New(e.t.Context(), elbv2api.Options{StateDir: e.state, Credentials: e.creds, ConnectionLogInterval: 50 * time.Millisecond})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -736,7 +739,7 @@ func TestLoadBalancerAttributes(t *testing.T) {
 			t.Errorf("%s=%s refused without naming it: %s", *bad.Key, *bad.Value, msg)
 		}
 	}
-	if got := attrs(); got[alb.AttrIdleTimeout] != "1" || len(got) != 1 {
+	if got := attrs(); got[alb.AttrIdleTimeout] != "1" || got[elbv2api.AttrConnLogsEnabled] != "false" || len(got) != 4 {
 		t.Fatalf("attributes after refused calls: %v", got)
 	}
 	// A target silent past the idle timeout: ALB answers 504 (A-REQ-1), long before the target would.
@@ -767,4 +770,74 @@ func TestForwardToANameIsNotAnARN(t *testing.T) {
 		t.Errorf("a name as the target group ARN: %q", msg)
 	}
 	wantCode(t, forward(st.tg+"0"), "TargetGroupNotFound")
+}
+
+// With connection_logs.s3.* set, the load balancer's connection log lands in the bucket as ALB
+// names and compresses it; a missing bucket is refused and changes nothing.
+func TestConnectionLogsToS3(t *testing.T) {
+	e := newEnv(t, nil)
+	st := e.story()
+	ctx := t.Context()
+	set := func(kv ...string) error {
+		var attrs []elbtypes.LoadBalancerAttribute
+		for i := 0; i+1 < len(kv); i += 2 {
+			attrs = append(attrs, elbtypes.LoadBalancerAttribute{Key: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+		}
+		_, err := e.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &st.lb, Attributes: attrs})
+		return err
+	}
+	msg := wantCode(t, set(elbv2api.AttrConnLogsEnabled, "true", elbv2api.AttrConnLogsBucket, "no-such-bucket"), "InvalidConfigurationRequest")
+	if !strings.Contains(msg, "no-such-bucket") {
+		t.Errorf("a missing bucket: %s", msg)
+	}
+	if err := set(elbv2api.AttrConnLogsEnabled, "true", elbv2api.AttrConnLogsBucket, "pki", elbv2api.AttrConnLogsPrefix, "logs"); err != nil {
+		t.Fatalf("enable connection logs: %v", err)
+	}
+	if code, _, err := e.get(st.port, fixtures.Client, 0); err != nil || code != 200 {
+		t.Fatalf("good client: %d %v", code, err)
+	}
+	if _, _, err := e.get(st.port, fixtures.ClientUnknownCA, 0); err == nil {
+		t.Fatal("untrusted client got an answer")
+	}
+	var lines []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(lines) < 2 && time.Now().Before(deadline) {
+		lines = lines[:0]
+		list, err := e.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("pki"), Prefix: aws.String("logs/AWSLogs/000000000000/elasticloadbalancing/us-east-1/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list.Contents {
+			if !strings.Contains(*o.Key, "/conn_log.000000000000_elasticloadbalancing_us-east-1_app.") || !strings.HasSuffix(*o.Key, ".log.gz") {
+				t.Fatalf("object %s: not ALB's connection-log name", *o.Key)
+			}
+			obj, err := e.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pki"), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(obj.Body)
+			if err != nil {
+				t.Fatalf("%s: not gzip: %v", *o.Key, err)
+			}
+			b, err := io.ReadAll(zr)
+			obj.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, strings.Split(strings.TrimSpace(string(b)), "\n")...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var statuses []string
+	for _, l := range lines {
+		entry, err := alb.ParseLogLine(l)
+		if err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		statuses = append(statuses, entry.VerifyStatus)
+	}
+	slices.Sort(statuses)
+	if !slices.Equal(statuses, []string{"Failed:ClientCertUntrusted", "Success"}) {
+		t.Fatalf("connection log in S3: %q", lines)
+	}
 }

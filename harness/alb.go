@@ -62,6 +62,7 @@ type ALBSystem struct {
 	health   func(group string) ([]alb.TargetHealth, error)
 	domains  func([]apigw.Domain) error
 	log      *LineBuffer
+	connLog  func() []string // when set, the connection log is read here instead of log
 	resolver map[string]string
 	stop     func(context.Context) error
 }
@@ -96,7 +97,12 @@ func (s *ALBSystem) TargetHealth(group string) ([]alb.TargetHealth, error) { ret
 func (s *ALBSystem) SetAPIGWDomains(ds []apigw.Domain) error { return s.domains(ds) }
 
 // ConnectionLog returns the connection log written so far, one line per connection.
-func (s *ALBSystem) ConnectionLog() []string { return s.log.Lines() }
+func (s *ALBSystem) ConnectionLog() []string {
+	if s.connLog != nil {
+		return s.connLog()
+	}
+	return s.log.Lines()
+}
 
 // Stop shuts the system down.
 func (s *ALBSystem) Stop(ctx context.Context) error {

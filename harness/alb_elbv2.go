@@ -2,17 +2,20 @@ package harness
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +23,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/mtlsgate/mtlsgate/reference/alb"
@@ -30,8 +34,15 @@ import (
 // suite's fractional intervals (0.5 s) become the API's whole seconds (10) at this unit.
 const albHealthCheckSecond = 50 * time.Millisecond
 
-// albBucket is the bucket the suite's CA bundles and CRLs are uploaded to.
-const albBucket = "mtlsgate-suite"
+// albBucket is the bucket the suite's CA bundles and CRLs are uploaded to, and where the load
+// balancer writes its connection logs (under albConnLogPrefix).
+const (
+	albBucket        = "mtlsgate-suite"
+	albConnLogPrefix = "connection-logs"
+	// albConnLogInterval is how often the reference's endpoint publishes connection logs under
+	// the suite (elbv2api.Options.ConnectionLogInterval, emulator-only; ALB's is 5 minutes).
+	albConnLogInterval = 20 * time.Millisecond
+)
 
 // elbv2Configurer builds and changes an ALB through the ELBv2, S3 and ACM APIs with the SDK, as a
 // user would: a suite's configuration (reference/alb's ELBv2-shaped types, with local files and
@@ -53,6 +64,10 @@ type elbv2Configurer struct {
 	listeners   []string                   // listener ARNs, in configuration order
 	ports       []int                      // their ports
 	lbAttrs     []alb.Attribute
+
+	logMu      sync.Mutex
+	logObjects map[string]bool // connection-log objects read so far
+	logLines   []string        // their lines, in the order the objects were found
 }
 
 // revocationRef is one revocation list added to a trust store: its S3 key and its ID.
@@ -78,6 +93,12 @@ func newELBv2Configurer(ctx context.Context, cfg aws.Config, name string) (*elbv
 		return nil, fmt.Errorf("CreateLoadBalancer %s: %w", name, awsError(err))
 	}
 	c.lb = *lb.LoadBalancers[0].LoadBalancerArn
+	if _, err := c.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &c.lb, Attributes: []elbtypes.LoadBalancerAttribute{
+		{Key: aws.String("connection_logs.s3.enabled"), Value: aws.String("true")},
+		{Key: aws.String("connection_logs.s3.bucket"), Value: aws.String(albBucket)},
+		{Key: aws.String("connection_logs.s3.prefix"), Value: aws.String(albConnLogPrefix)}}}); err != nil {
+		return nil, fmt.Errorf("ModifyLoadBalancerAttributes: turn on connection logs to s3://%s/%s: %w", albBucket, albConnLogPrefix, awsError(err))
+	}
 	return c, nil
 }
 
@@ -442,6 +463,55 @@ func awsError(err error) error {
 		return fmt.Errorf("%s: %s", ae.ErrorCode(), ae.ErrorMessage())
 	}
 	return err
+}
+
+// ConnectionLog reads the load balancer's connection logs from S3, as a user would: every
+// gzipped object under the prefix, each read once, its lines in the order the objects appeared.
+func (c *elbv2Configurer) ConnectionLog(ctx context.Context) ([]string, error) {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	if c.logObjects == nil {
+		c.logObjects = map[string]bool{}
+	}
+	var fresh []s3types.Object
+	p := s3.NewListObjectsV2Paginator(c.s3, &s3.ListObjectsV2Input{Bucket: aws.String(albBucket), Prefix: aws.String(albConnLogPrefix + "/AWSLogs/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return slices.Clone(c.logLines), fmt.Errorf("list the connection logs: %w", awsError(err))
+		}
+		for _, o := range page.Contents {
+			if !c.logObjects[*o.Key] {
+				fresh = append(fresh, o)
+			}
+		}
+	}
+	slices.SortStableFunc(fresh, func(a, b s3types.Object) int { return aws.ToTime(a.LastModified).Compare(aws.ToTime(b.LastModified)) })
+	for _, o := range fresh {
+		obj, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(albBucket), Key: o.Key})
+		if err != nil {
+			return slices.Clone(c.logLines), fmt.Errorf("read the connection log %s: %w", *o.Key, awsError(err))
+		}
+		b, err := gunzipAll(obj.Body)
+		obj.Body.Close()
+		if err != nil {
+			return slices.Clone(c.logLines), fmt.Errorf("read the connection log %s: %w", *o.Key, err)
+		}
+		c.logObjects[*o.Key] = true
+		if t := strings.TrimRight(string(b), "\n"); t != "" {
+			c.logLines = append(c.logLines, strings.Split(t, "\n")...)
+		}
+	}
+	return slices.Clone(c.logLines), nil
+}
+
+func gunzipAll(r io.Reader) ([]byte, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return io.ReadAll(zr)
 }
 
 // freePort is a loopback port free right now, for a listener the API creates (the API, as

@@ -58,13 +58,15 @@ type ALBSystem struct {
 	// EchoURL, EchoTLSURL and APIGWURL are the upstreams as a suite reaches them directly.
 	EchoURL, EchoTLSURL, APIGWURL string
 
-	apply    func(context.Context, alb.Config) error
-	health   func(group string) ([]alb.TargetHealth, error)
-	domains  func([]apigw.Domain) error
-	log      *LineBuffer
-	connLog  func() []string // when set, the connection log is read here instead of log
-	resolver map[string]string
-	stop     func(context.Context) error
+	apply   func(context.Context, alb.Config) error
+	health  func(group string) ([]alb.TargetHealth, error)
+	domains func([]apigw.Domain) error
+	log     *LineBuffer
+	connLog func() []string // when set, the connection log is read here instead of log
+	// configurer built the system through the ELBv2 API (nil: through the YAML loader).
+	configurer *elbv2Configurer
+	resolver   map[string]string
+	stop       func(context.Context) error
 }
 
 // Apply replaces the load balancer's configuration, as a reload does; a configuration that does

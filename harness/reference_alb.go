@@ -101,6 +101,7 @@ func startALBThroughAPI(ctx context.Context, setup ALBSetup) (*ALBSystem, error)
 		lines, _ := conf.ConnectionLog(context.Background())
 		return lines
 	}
+	sys.configurer = conf
 	sys.stop = closers.run
 	return sys, nil
 }

@@ -58,12 +58,15 @@ type ALBSystem struct {
 	// EchoURL, EchoTLSURL and APIGWURL are the upstreams as a suite reaches them directly.
 	EchoURL, EchoTLSURL, APIGWURL string
 
-	apply    func(context.Context, alb.Config) error
-	health   func(group string) ([]alb.TargetHealth, error)
-	domains  func([]apigw.Domain) error
-	log      *LineBuffer
-	resolver map[string]string
-	stop     func(context.Context) error
+	apply   func(context.Context, alb.Config) error
+	health  func(group string) ([]alb.TargetHealth, error)
+	domains func([]apigw.Domain) error
+	log     *LineBuffer
+	connLog func() []string // when set, the connection log is read here instead of log
+	// configurer built the system through the ELBv2 API (nil: through the YAML loader).
+	configurer *elbv2Configurer
+	resolver   map[string]string
+	stop       func(context.Context) error
 }
 
 // Apply replaces the load balancer's configuration, as a reload does; a configuration that does
@@ -96,7 +99,12 @@ func (s *ALBSystem) TargetHealth(group string) ([]alb.TargetHealth, error) { ret
 func (s *ALBSystem) SetAPIGWDomains(ds []apigw.Domain) error { return s.domains(ds) }
 
 // ConnectionLog returns the connection log written so far, one line per connection.
-func (s *ALBSystem) ConnectionLog() []string { return s.log.Lines() }
+func (s *ALBSystem) ConnectionLog() []string {
+	if s.connLog != nil {
+		return s.connLog()
+	}
+	return s.log.Lines()
+}
 
 // Stop shuts the system down.
 func (s *ALBSystem) Stop(ctx context.Context) error {

@@ -42,6 +42,8 @@ type Implementation struct {
 	Version string `json:"version" yaml:"version"`
 	// Provenance says which claims were proven against the real system and which were not.
 	Provenance []string `json:"provenance,omitempty" yaml:"provenance,omitempty"`
+	// Resources name the cloud resources certified (region, listener and trust store ARNs).
+	Resources []string `json:"resources,omitempty" yaml:"resources,omitempty"`
 }
 
 // Statistics counts SPEC IDs by outcome.
@@ -113,7 +115,7 @@ func Conformance(run Run) ConformanceReport {
 	r := ConformanceReport{
 		APIVersion: "mtlsgate.dev/v1alpha1", Kind: "ConformanceReport", Date: run.Start.UTC(),
 		MtlsgateVersion: version.Version, SuiteFailures: run.SuiteFailures,
-		Implementation: Implementation{Target: joinOr(run.Targets, "unknown"), Version: joinOr(run.TargetVersions, "unknown"), Provenance: run.Provenance},
+		Implementation: Implementation{Target: joinOr(run.Targets, "unknown"), Version: joinOr(run.TargetVersions, "unknown"), Provenance: run.Provenance, Resources: run.Resources},
 	}
 	byProfile := map[catalog.Profile]*ProfileReport{}
 	var order []catalog.Profile

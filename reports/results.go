@@ -47,6 +47,9 @@ const (
 	// TargetProvenanceEntry says which of the target's claims have been proven against the real
 	// system (a real Kong image) and which rest on its docs and tests alone.
 	TargetProvenanceEntry = "mtlsgate.target.provenance"
+	// TargetResourcesEntry names the cloud resources a run certified, as "what: id" (the region
+	// and the listener and trust store ARNs of an ALB configured through the ELBv2 API).
+	TargetResourcesEntry = "mtlsgate.target.resources"
 )
 
 // Spec is one Ginkgo spec's result.
@@ -74,7 +77,9 @@ type Run struct {
 	Targets        []string `json:"targets"`
 	TargetVersions []string `json:"target_versions,omitempty"`
 	// Provenance holds the targets' statements of what was proven against the real system.
-	Provenance    []string      `json:"provenance,omitempty"`
+	Provenance []string `json:"provenance,omitempty"`
+	// Resources name what was certified beyond the target's name: a region, ARNs.
+	Resources     []string      `json:"resources,omitempty"`
 	Start         time.Time     `json:"start"`
 	Duration      time.Duration `json:"duration_ns"`
 	Results       []IDResult    `json:"results"`
@@ -166,6 +171,8 @@ func FromGinkgo(rs []types.Report, opts Options) Run {
 					run.TargetVersions = append(run.TargetVersions, v)
 				case e.Name == TargetProvenanceEntry && !slices.Contains(run.Provenance, v):
 					run.Provenance = append(run.Provenance, v)
+				case e.Name == TargetResourcesEntry && !slices.Contains(run.Resources, v):
+					run.Resources = append(run.Resources, v)
 				}
 			}
 			if s.LeafNodeType != types.NodeTypeIt {

@@ -113,3 +113,26 @@ func TestConformanceResult(t *testing.T) {
 		t.Errorf("profiles: %+v", c.Profiles)
 	}
 }
+
+// An ALB certified through the ELBv2 API names its region and ARNs in every report, once each
+// however many specs recorded them.
+func TestCarriesCertifiedResources(t *testing.T) {
+	res := types.ReportEntries{{Name: TargetResourcesEntry, Value: types.WrapEntryValue("region: eu-west-1")},
+		{Name: TargetResourcesEntry, Value: types.WrapEntryValue("listener: arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/a/1/2")}}
+	a, b := spec("A-API-1: seed story", types.SpecStatePassed, ""), spec("A-API-1: change", types.SpecStatePassed, "")
+	a.ReportEntries, b.ReportEntries = res, res
+	run := FromGinkgo([]types.Report{{SuiteDescription: "alb", SpecReports: types.SpecReports{a, b}}}, Options{IDs: []catalog.ID{"A-API-1"}})
+	if len(run.Resources) != 2 || run.Resources[0] != "region: eu-west-1" {
+		t.Fatalf("resources %v, want the region and the listener once each", run.Resources)
+	}
+	if got := Conformance(run).Implementation.Resources; len(got) != 2 {
+		t.Errorf("conformance report's implementation.resources %v", got)
+	}
+	var md strings.Builder
+	if err := WriteSummary(&md, run); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "- certified: listener: arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/a/1/2") {
+		t.Errorf("summary lacks the listener ARN:\n%s", md.String())
+	}
+}

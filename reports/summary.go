@@ -100,6 +100,9 @@ func WriteSummary(w io.Writer, run Run) error {
 	for _, p := range run.Provenance {
 		fmt.Fprintf(&b, "- provenance: %s\n", p)
 	}
+	for _, r := range run.Resources {
+		fmt.Fprintf(&b, "- certified: %s\n", escape(r))
+	}
 	fmt.Fprintf(&b, "- verdict: **%s** (conformance: %s)\n", run.Verdict(), Conformance(run).Result)
 	fmt.Fprintf(&b, "- SPEC IDs: %s\n", idCounts(run))
 	fmt.Fprintf(&b, "- specs: %s\n", counts(run.SpecCount(), []Outcome{Passed, Failed, Skipped, NotSupported}))

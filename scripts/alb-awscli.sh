@@ -143,8 +143,15 @@ cat >>"$work/external.yaml" <<YAML
   bucket: pki
   echo: true
 YAML
-MTLSGATE_TARGET=external MTLSGATE_EXTERNAL="$work/external.yaml" go tool ginkgo run --label-filter=A-API-1 ./suites/alb >"$work/external-api.log" 2>&1 ||
+MTLSGATE_TARGET=external MTLSGATE_EXTERNAL="$work/external.yaml" go tool ginkgo run --label-filter=A-API-1 \
+  --json-report=ginkgo.json --output-dir="$work/report" ./suites/alb >"$work/external-api.log" 2>&1 ||
   { cat "$work/external-api.log" >&2; fail "the external ALB target did not pass the ELBv2 API specs"; }
 grep -q "3 Passed" "$work/external-api.log" || { cat "$work/external-api.log" >&2; fail "the ELBv2 API specs did not run against the external target"; }
+
+step "the conformance report names what was certified: the region, the listener and the trust store"
+bin/mtlsgate report --ginkgo-json "$work/report/ginkgo.json" --out "$work/report" --profiles alb --ids A-API-1 --target external >/dev/null
+for want in "region: us-east-1" "listener: $LISTENER_ARN" "trust store: $TS_ARN"; do
+  grep -qF -- "$want" "$work/report/conformance.yaml" || fail "conformance.yaml does not name '$want'"
+done
 
 echo "alb-awscli: PASS (the seed story through the AWS CLI, curl sees ALB's verify mode, the external target certifies it)"

@@ -20,6 +20,7 @@ import (
 type albAPIFlags struct {
 	addr, state, region, listenerAddr *string
 	verify, public                    *bool
+	connLogEvery                      *time.Duration
 }
 
 func addALBAPIFlags(fs *flag.FlagSet) *albAPIFlags {
@@ -32,6 +33,8 @@ func addALBAPIFlags(fs *flag.FlagSet) *albAPIFlags {
 		verify: fs.Bool("api-verify-sigv4", false, "verify each API request's SigV4 signature against AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "+
 			"of this process's environment (by default any credentials are accepted, as local emulators do)"),
 		public: fs.Bool("api-allow-remote", false, "allow --api on a non-loopback address: whoever reaches the endpoint decides what the ALB trusts"),
+		connLogEvery: fs.Duration("api-connection-log-interval", elbv2api.DefaultConnectionLogInterval,
+			"how often load balancers with connection_logs.s3.enabled write their connection log to the endpoint's S3 (ALB's 5m by default; e.g. 1s while developing)"),
 	}
 }
 
@@ -47,7 +50,11 @@ func (f *albAPIFlags) start(ctx context.Context, opts alb.Options, log *slog.Log
 	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && !*f.public {
 		return nil, nil, fmt.Errorf("--api %q is not a loopback address; whoever reaches the endpoint decides what the ALB trusts, so add --api-allow-remote (and --api-verify-sigv4) to mean it", *f.addr)
 	}
-	apiOpts := elbv2api.Options{Region: *f.region, StateDir: *f.state, ListenerAddress: *f.listenerAddr, ALB: opts, Log: log}
+	if *f.connLogEvery <= 0 {
+		return nil, nil, fmt.Errorf("--api-connection-log-interval %s: give a positive duration, e.g. 5m or 1s", *f.connLogEvery)
+	}
+	apiOpts := elbv2api.Options{Region: *f.region, StateDir: *f.state, ListenerAddress: *f.listenerAddr, ALB: opts, Log: log,
+		ConnectionLogInterval: *f.connLogEvery}
 	if *f.verify {
 		id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 		if id == "" || secret == "" {

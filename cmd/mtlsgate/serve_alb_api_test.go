@@ -24,6 +24,8 @@ func TestServeALBAPIOnly(t *testing.T) {
 	g := NewWithT(t)
 	err := serveALB(t.Context(), []string{"--api", "192.0.2.1:4566"}, io.Discard, io.Discard)
 	g.Expect(err).To(MatchError(ContainSubstring("--api-allow-remote")))
+	err = serveALB(t.Context(), []string{"--api", "127.0.0.1:0", "--api-connection-log-interval", "0s"}, io.Discard, io.Discard)
+	g.Expect(err).To(MatchError(ContainSubstring("--api-connection-log-interval")))
 
 	ctx, cancel := context.WithCancel(t.Context())
 	out := &syncBuffer{}

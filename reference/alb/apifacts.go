@@ -68,3 +68,11 @@ func CheckTrustStore(bundle []byte, crls [][]byte) (TrustStoreSummary, error) {
 func TooManyRevocationEntries(err error) bool {
 	return err != nil && strings.Contains(err.Error(), fmt.Sprintf("more than %d revoked entries", MaxRevocationEntries))
 }
+
+// CheckLoadBalancerAttributes applies the load balancer attribute rules the emulator enforces
+// (the keys it applies and their ranges), as ModifyLoadBalancerAttributes does before anything
+// changes. The error names the attribute.
+func CheckLoadBalancerAttributes(attrs []Attribute) error {
+	_, err := parseLBAttributes(attrs)
+	return err
+}

@@ -74,6 +74,7 @@ func startAPI(ctx context.Context) *apiALB {
 	}
 	if sys.Named != nil {
 		a.startNamed(ctx)
+		a.certified()
 		return a
 	}
 	a.echo = true
@@ -142,6 +143,16 @@ func (a *apiALB) startNamed(ctx context.Context) {
 	_, err = a.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &a.listener, SslPolicy: aws.String("ELBSecurityPolicy-TLS13-1-3-2021-06"),
 		MutualAuthentication: &elbtypes.MutualAuthenticationAttributes{Mode: aws.String("verify"), TrustStoreArn: &a.ts}})
 	Expect(err).NotTo(HaveOccurred())
+}
+
+// certified names, in the conformance report, the user's resources the run certified: the region,
+// the listener and trust store ARNs and, when it is not AWS's, the endpoint.
+func (a *apiALB) certified() {
+	for _, r := range [][2]string{{"region", a.sys.AWS.Region}, {"listener", a.listener}, {"trust store", a.ts}, {"endpoint", a.sys.Endpoint}} {
+		if r[1] != "" {
+			AddReportEntry(reports.TargetResourcesEntry, r[0]+": "+r[1], ReportEntryVisibilityNever)
+		}
+	}
 }
 
 // addCRL adds crl.pem (revoking client-revoked) to the trust store.

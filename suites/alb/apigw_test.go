@@ -27,7 +27,7 @@ func petStoreDomain() apigw.Domain {
 func apigwGroup(matcher string) func(*alb.Config) {
 	return func(c *alb.Config) {
 		c.TargetGroups = []alb.TargetGroup{{TargetGroupName: "apigw", Protocol: "HTTPS", Targets: []alb.Target{{Id: harness.ALBTargetAPIGW}},
-			HealthCheckPath: "/", HealthCheckIntervalSeconds: 0.05, HealthCheckTimeoutSeconds: 1,
+			HealthCheckPath: "/", HealthCheckIntervalSeconds: fastInterval, HealthCheckTimeoutSeconds: fastTimeout,
 			HealthyThresholdCount: 2, UnhealthyThresholdCount: 2, Matcher: alb.Matcher{HttpCode: matcher}}}
 		c.Listeners[0].DefaultActions[0].TargetGroupArn = "apigw"
 	}

@@ -14,6 +14,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
@@ -310,4 +311,11 @@ func exchange(ctx context.Context, sys *harness.ALBSystem, conf *tls.Config, por
 	}
 	_, err = io.ReadAll(c)
 	return err
+}
+
+// refusedNaming matches a refused configuration whose error names the setting, in
+// reference/alb's YAML wording or in the ELBv2 API's (the reference is configured through the
+// API, and there AWS's error is the answer).
+func refusedNaming(yaml, api string) types.GomegaMatcher {
+	return MatchError(Or(ContainSubstring(yaml), ContainSubstring(api)))
 }

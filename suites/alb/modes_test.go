@@ -159,9 +159,9 @@ var _ = Describe("Mutual TLS modes", func() {
 
 	suite.It("A-MODE-3", "bad mTLS settings are refused naming the field: unknown mode, verify without a trust store, AdvertiseTrustStoreCaNames not on/off", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeVerify))
-		Expect(sys.Apply(ctx, config("verfy"))).To(MatchError(ContainSubstring("MutualAuthentication.Mode")))
+		Expect(sys.Apply(ctx, config("verfy"))).To(refusedNaming("MutualAuthentication.Mode", "Mutual authentication mode 'verfy'"))
 		Expect(sys.Apply(ctx, config(alb.ModeVerify, func(c *alb.Config) { c.Listeners[0].MutualAuthentication.TrustStoreArn = "nope" }))).
-			To(MatchError(ContainSubstring("TrustStoreArn")))
+			To(refusedNaming("TrustStoreArn", "TrustStoreNotFound: Trust store 'nope' not found"))
 		Expect(sys.Apply(ctx, config(alb.ModeVerify, func(c *alb.Config) { c.Listeners[0].MutualAuthentication.AdvertiseTrustStoreCaNames = "yes" }))).
 			To(MatchError(ContainSubstring("AdvertiseTrustStoreCaNames")))
 		refused(ctx, client(""), anything(sys))

@@ -90,7 +90,7 @@ var _ = Describe("Security policies", func() {
 			Expect(ok(ctx, client(""), anything(sys)).Status).To(Equal(200), p)
 		}
 		Expect(sys.Apply(ctx, config(alb.ModeOff, withPolicy("ELBSecurityPolicy-TLS13-1-3-2099-01")))).
-			To(MatchError(ContainSubstring(`SslPolicy "ELBSecurityPolicy-TLS13-1-3-2099-01"`)))
+			To(refusedNaming(`SslPolicy "ELBSecurityPolicy-TLS13-1-3-2099-01"`, "SSL policy 'ELBSecurityPolicy-TLS13-1-3-2099-01' not found"))
 	})
 
 	suite.It("A-POL-1", "FIPS: a client offering only CHACHA20 gets no service (checked with openssl s_client)", func(ctx SpecContext) {

@@ -84,8 +84,12 @@ func (s *Server) importCertificate(r *http.Request, body []byte) (any, *apiError
 		return nil, acmErr("ValidationException", "Certificate and PrivateKey are required (PEM, e.g. --certificate fileb://cert.pem --private-key fileb://key.pem)")
 	}
 	leaf, rest := pem.Decode(in.Certificate)
-	if leaf == nil || leaf.Type != "CERTIFICATE" || len(bytes.TrimSpace(rest)) != 0 {
-		return nil, acmErr("ValidationException", "The certificate field must contain exactly one PEM certificate; put intermediates in CertificateChain")
+	if leaf == nil || leaf.Type != "CERTIFICATE" {
+		return nil, acmErr("ValidationException", "The certificate field must hold one PEM certificate (-----BEGIN CERTIFICATE-----)")
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		// ACM's wording, as AWS's import troubleshooting page quotes it.
+		return nil, acmErr("ValidationException", "The certificate field contains more than one certificate. You can specify only one certificate in this field. Put the intermediates in CertificateChain.")
 	}
 	pair, err := tls.X509KeyPair(append(append([]byte{}, in.Certificate...), in.CertificateChain...), in.PrivateKey)
 	if err != nil {

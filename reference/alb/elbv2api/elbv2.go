@@ -23,6 +23,8 @@ func (s *Server) queryActions() map[string]queryAction {
 		"CreateLoadBalancer":                s.createLoadBalancer,
 		"DescribeLoadBalancers":             s.describeLoadBalancers,
 		"DeleteLoadBalancer":                s.deleteLoadBalancer,
+		"DescribeLoadBalancerAttributes":    s.describeLoadBalancerAttributes,
+		"ModifyLoadBalancerAttributes":      s.modifyLoadBalancerAttributes,
 		"CreateTargetGroup":                 s.createTargetGroup,
 		"ModifyTargetGroup":                 s.modifyTargetGroup,
 		"DescribeTargetGroups":              s.describeTargetGroups,
@@ -240,6 +242,76 @@ func (s *Server) deleteLoadBalancer(ctx context.Context, form url.Values, _ *htt
 		}
 		return nil
 	})
+}
+
+// loadBalancerAttributes are the attributes set on lb, after the defaults of those the emulator
+// applies and that were not set.
+func loadBalancerAttributes(lb *loadBalancer) []xAttribute {
+	out := []xAttribute{}
+	for _, d := range []xAttribute{{Key: alb.AttrIdleTimeout, Value: strconv.Itoa(int(alb.DefaultIdleTimeout.Seconds()))},
+		{Key: AttrConnLogsEnabled, Value: "false"}, {Key: AttrConnLogsBucket}, {Key: AttrConnLogsPrefix}} {
+		if !slices.ContainsFunc(lb.Attributes, func(a alb.Attribute) bool { return a.Key == d.Key }) {
+			out = append(out, d)
+		}
+	}
+	for _, a := range lb.Attributes {
+		out = append(out, xAttribute{Key: a.Key, Value: a.Value})
+	}
+	return out
+}
+
+func (s *Server) describeLoadBalancerAttributes(_ context.Context, form url.Values, _ *http.Request) (any, *apiError) {
+	var in struct{ LoadBalancerArn string }
+	if err := decodeQuery(form, &in); err != nil {
+		return nil, err
+	}
+	lb := s.snapshot().LoadBalancers[in.LoadBalancerArn]
+	if lb == nil {
+		return nil, errNotFound(loadBalancers)
+	}
+	return attributesResult(loadBalancerAttributes(lb)), nil
+}
+
+// modifyLoadBalancerAttributes sets the attributes the emulator applies (the idle timeout, …) by
+// ALB's ranges; its listeners take them for new connections.
+func (s *Server) modifyLoadBalancerAttributes(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {
+	var in struct {
+		LoadBalancerArn string
+		Attributes      []attributeIn
+	}
+	if err := decodeQuery(form, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Attributes) == 0 {
+		return nil, validation("Attributes: give at least one attribute")
+	}
+	var out []xAttribute
+	err := s.change(ctx, func(m *model) *apiError {
+		lb := m.LoadBalancers[in.LoadBalancerArn]
+		if lb == nil {
+			return errNotFound(loadBalancers)
+		}
+		for _, a := range in.Attributes {
+			i := slices.IndexFunc(lb.Attributes, func(x alb.Attribute) bool { return x.Key == a.Key })
+			if i >= 0 {
+				lb.Attributes[i].Value = a.Value
+			} else {
+				lb.Attributes = append(lb.Attributes, alb.Attribute{Key: a.Key, Value: a.Value})
+			}
+		}
+		if err := alb.CheckLoadBalancerAttributes(emulatorAttributes(lb.Attributes)); err != nil {
+			return validation("%v", err)
+		}
+		if _, err := connLogAttrs(m, lb.Attributes); err != nil {
+			return err
+		}
+		out = loadBalancerAttributes(lb)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return attributesResult(out), nil
 }
 
 // --- target groups ---
@@ -612,6 +684,10 @@ func applyListener(m *model, l *listener, in listenerIn, create bool) *apiError 
 		}
 		if arn == "" {
 			return validation("A target group ARN must be specified for a forward action")
+		}
+		if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":targetgroup/") {
+			// ELBv2's wording for a string that is no ARN (a target group's name, say).
+			return validation("'%s' is not a valid target group ARN", arn)
 		}
 		if m.TargetGroups[arn] == nil {
 			return errNotFound(targetGroups)

@@ -2,6 +2,7 @@ package elbv2api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,7 +76,8 @@ func newEnv(t *testing.T, creds *elbv2api.Credentials) *env {
 
 // start runs the endpoint on the env's state directory and points the clients at it.
 func (e *env) start() {
-	srv, err := elbv2api.New(e.t.Context(), elbv2api.Options{StateDir: e.state, Credentials: e.creds})
+	// Connection logs are published every 50 ms instead of ALB's 5 minutes.
+	srv, err := elbv2api.New(e.t.Context(), elbv2api.Options{StateDir: e.state, Credentials: e.creds, ConnectionLogInterval: 50 * time.Millisecond})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -676,6 +679,12 @@ func TestModifyTrustStoreAndReimport(t *testing.T) {
 	conn.Close()
 	_, err = e.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: e.file("sni-api.crt"), PrivateKey: e.file("server.key")})
 	wantCode(t, err, "ValidationException")
+	// A chain in the certificate field: ACM's own words (AWS's import troubleshooting page).
+	_, err = e.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: append(e.file("server.crt"), e.file("ca.crt")...), PrivateKey: e.file("server.key")})
+	wantCode(t, err, "ValidationException")
+	if err == nil || !strings.Contains(err.Error(), "The certificate field contains more than one certificate. You can specify only one certificate in this field.") {
+		t.Errorf("a chain in the certificate field: %v, want ACM's message", err)
+	}
 
 	// Passthrough: any certificate, forwarded as X-Amzn-Mtls-Clientcert.
 	if _, err := e.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &st.listener,
@@ -695,5 +704,140 @@ func TestModifyTrustStoreAndReimport(t *testing.T) {
 	}
 	if _, err := e.elb.DeleteTrustStore(ctx, &elb.DeleteTrustStoreInput{TrustStoreArn: &st.ts}); err != nil {
 		t.Fatalf("DeleteTrustStore once the listener no longer verifies: %v", err)
+	}
+}
+
+// ModifyLoadBalancerAttributes sets the idle timeout by ALB's range, its listeners close an idle
+// connection by it, and a value out of range or a key the emulator does not apply is refused
+// naming it, leaving the attributes as they were.
+func TestLoadBalancerAttributes(t *testing.T) {
+	e := newEnv(t, nil)
+	st := e.story()
+	ctx := t.Context()
+	attrs := func() map[string]string {
+		out, err := e.elb.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: &st.lb})
+		if err != nil {
+			t.Fatalf("DescribeLoadBalancerAttributes: %v", err)
+		}
+		m := map[string]string{}
+		for _, a := range out.Attributes {
+			m[*a.Key] = *a.Value
+		}
+		return m
+	}
+	if got := attrs()[alb.AttrIdleTimeout]; got != "60" {
+		t.Fatalf("default idle timeout %q, want 60", got)
+	}
+	if _, err := e.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &st.lb,
+		Attributes: []elbtypes.LoadBalancerAttribute{{Key: aws.String(alb.AttrIdleTimeout), Value: aws.String("1")}}}); err != nil {
+		t.Fatalf("ModifyLoadBalancerAttributes: %v", err)
+	}
+	for _, bad := range []elbtypes.LoadBalancerAttribute{{Key: aws.String(alb.AttrIdleTimeout), Value: aws.String("4001")},
+		{Key: aws.String("idle_timeout.seconds"), Value: aws.String("5")}} {
+		_, err := e.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &st.lb, Attributes: []elbtypes.LoadBalancerAttribute{bad}})
+		if msg := wantCode(t, err, "ValidationError"); !strings.Contains(msg, *bad.Key) {
+			t.Errorf("%s=%s refused without naming it: %s", *bad.Key, *bad.Value, msg)
+		}
+	}
+	if got := attrs(); got[alb.AttrIdleTimeout] != "1" || got[elbv2api.AttrConnLogsEnabled] != "false" || len(got) != 4 {
+		t.Fatalf("attributes after refused calls: %v", got)
+	}
+	// A target silent past the idle timeout: ALB answers 504 (A-REQ-1), long before the target would.
+	conf := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{e.pki.Get(fixtures.Client).TLSCertificate()}} //nolint:gosec // the check is on the idle timeout
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}, Timeout: 10 * time.Second}
+	began := time.Now()
+	resp, err := c.Get("https://127.0.0.1:" + strconv.Itoa(int(st.port)) + "/delay/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || time.Since(began) > 5*time.Second {
+		t.Fatalf("a target silent for 8 s under idle_timeout.timeout_seconds=1: %d after %s, want 504 within seconds", resp.StatusCode, time.Since(began))
+	}
+}
+
+// A forward action naming a target group by name, not ARN, gets ELBv2's ValidationError naming
+// it; an ARN of no target group gets TargetGroupNotFound.
+func TestForwardToANameIsNotAnARN(t *testing.T) {
+	e := newEnv(t, nil)
+	st := e.story()
+	forward := func(arn string) error {
+		_, err := e.elb.ModifyListener(t.Context(), &elb.ModifyListenerInput{ListenerArn: &st.listener,
+			DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(arn)}}})
+		return err
+	}
+	if msg := wantCode(t, forward("echo"), "ValidationError"); msg != "'echo' is not a valid target group ARN" {
+		t.Errorf("a name as the target group ARN: %q", msg)
+	}
+	wantCode(t, forward(st.tg+"0"), "TargetGroupNotFound")
+}
+
+// With connection_logs.s3.* set, the load balancer's connection log lands in the bucket as ALB
+// names and compresses it; a missing bucket is refused and changes nothing.
+func TestConnectionLogsToS3(t *testing.T) {
+	e := newEnv(t, nil)
+	st := e.story()
+	ctx := t.Context()
+	set := func(kv ...string) error {
+		var attrs []elbtypes.LoadBalancerAttribute
+		for i := 0; i+1 < len(kv); i += 2 {
+			attrs = append(attrs, elbtypes.LoadBalancerAttribute{Key: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+		}
+		_, err := e.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &st.lb, Attributes: attrs})
+		return err
+	}
+	msg := wantCode(t, set(elbv2api.AttrConnLogsEnabled, "true", elbv2api.AttrConnLogsBucket, "no-such-bucket"), "InvalidConfigurationRequest")
+	if !strings.Contains(msg, "no-such-bucket") {
+		t.Errorf("a missing bucket: %s", msg)
+	}
+	if err := set(elbv2api.AttrConnLogsEnabled, "true", elbv2api.AttrConnLogsBucket, "pki", elbv2api.AttrConnLogsPrefix, "logs"); err != nil {
+		t.Fatalf("enable connection logs: %v", err)
+	}
+	if code, _, err := e.get(st.port, fixtures.Client, 0); err != nil || code != 200 {
+		t.Fatalf("good client: %d %v", code, err)
+	}
+	if _, _, err := e.get(st.port, fixtures.ClientUnknownCA, 0); err == nil {
+		t.Fatal("untrusted client got an answer")
+	}
+	var lines []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(lines) < 2 && time.Now().Before(deadline) {
+		lines = lines[:0]
+		list, err := e.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("pki"), Prefix: aws.String("logs/AWSLogs/000000000000/elasticloadbalancing/us-east-1/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list.Contents {
+			if !strings.Contains(*o.Key, "/conn_log.000000000000_elasticloadbalancing_us-east-1_app.") || !strings.HasSuffix(*o.Key, ".log.gz") {
+				t.Fatalf("object %s: not ALB's connection-log name", *o.Key)
+			}
+			obj, err := e.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pki"), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(obj.Body)
+			if err != nil {
+				t.Fatalf("%s: not gzip: %v", *o.Key, err)
+			}
+			b, err := io.ReadAll(zr)
+			obj.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, strings.Split(strings.TrimSpace(string(b)), "\n")...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var statuses []string
+	for _, l := range lines {
+		entry, err := alb.ParseLogLine(l)
+		if err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		statuses = append(statuses, entry.VerifyStatus)
+	}
+	slices.Sort(statuses)
+	if !slices.Equal(statuses, []string{"Failed:ClientCertUntrusted", "Success"}) {
+		t.Fatalf("connection log in S3: %q", lines)
 	}
 }

@@ -38,6 +38,14 @@ type Options struct {
 	Credentials *Credentials
 	// ALB are the options every listener's emulator runs with (log, connection log, clock).
 	ALB alb.Options
+	// HealthCheckSecond is emulator-only: how long one second of a target group's health-check
+	// interval and timeout lasts (zero: a second). A test harness shortens it, so ALB's 5-second
+	// minimum interval takes milliseconds; the API still takes and shows ALB's whole seconds.
+	HealthCheckSecond time.Duration
+	// ConnectionLogInterval is how often the connection logs of load balancers with
+	// connection_logs.s3.enabled are written to their bucket; zero means ALB's 5 minutes. A
+	// test harness shortens it (emulator-only).
+	ConnectionLogInterval time.Duration
 	// Log receives the endpoint's own diagnostics; nil discards them.
 	Log *slog.Logger
 }
@@ -68,6 +76,10 @@ type Server struct {
 	instances map[string]*instance
 	closed    bool
 	tmpDir    string
+	sinks     map[string]*connLogSink // by load balancer ARN
+	// stopPublisher ends the connection-log publisher; published is closed once it has.
+	stopPublisher context.CancelFunc
+	published     chan struct{}
 }
 
 // instance is one listener's running emulator and the configuration it was started with.
@@ -90,7 +102,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, instances: map[string]*instance{}}
+	if opts.ConnectionLogInterval <= 0 {
+		opts.ConnectionLogInterval = DefaultConnectionLogInterval
+	}
+	s := &Server{opts: opts, instances: map[string]*instance{}, sinks: map[string]*connLogSink{}}
 	if opts.StateDir != "" {
 		if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 			return nil, fmt.Errorf("ELBv2 API: state directory: %w", err)
@@ -115,11 +130,21 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("ELBv2 API: start the listeners of %s: %w", opts.StateDir, err)
 	}
 	s.m = m
+	pctx, cancel := context.WithCancel(context.Background())
+	s.stopPublisher, s.published = cancel, make(chan struct{})
+	go func() {
+		defer close(s.published)
+		s.publishConnLogs(pctx, opts.ConnectionLogInterval)
+	}()
 	return s, nil
 }
 
 // Close stops every listener the API started. ctx bounds the wait for in-flight requests.
 func (s *Server) Close(ctx context.Context) error {
+	if s.stopPublisher != nil {
+		s.stopPublisher()
+		<-s.published
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -208,7 +233,13 @@ func (s *Server) sync(ctx context.Context, m *model) error {
 			if in != nil {
 				s.stop(arn)
 			}
-			lb, err := alb.Start(ctx, cfg, s.opts.ALB)
+			opts := s.opts.ALB
+			if opts.ConnectionLog != nil {
+				opts.ConnectionLog = io.MultiWriter(opts.ConnectionLog, s.sink(l.LoadBalancerArn))
+			} else {
+				opts.ConnectionLog = s.sink(l.LoadBalancerArn)
+			}
+			lb, err := alb.Start(ctx, cfg, opts)
 			if err != nil {
 				return fault("InvalidConfigurationRequest", "listener %s: %v (the emulator binds %s:%d; choose a free port, above 1023 unless it runs as root)",
 					arn, err, s.opts.ListenerAddress, l.Port)
@@ -221,6 +252,7 @@ func (s *Server) sync(ctx context.Context, m *model) error {
 			s.stop(arn)
 		}
 	}
+	s.setConnLogDests(m)
 	return nil
 }
 
@@ -242,6 +274,9 @@ func (s *Server) albConfig(m *model, l *listener) (alb.Config, error) {
 		return alb.Config{}, fault("TargetGroupNotFound", "Target group '%s' not found", l.TargetGroupArn)
 	}
 	out := alb.Config{}
+	if lb := m.LoadBalancers[l.LoadBalancerArn]; lb != nil {
+		out.LoadBalancerAttributes = emulatorAttributes(lb.Attributes)
+	}
 	al := alb.Listener{Address: s.opts.ListenerAddress, Port: l.Port, Protocol: l.Protocol, SslPolicy: l.SslPolicy,
 		Attributes: l.Attributes, DefaultActions: []alb.Action{{Type: "forward", TargetGroupArn: tg.Arn}},
 		MutualAuthentication: alb.MutualAuthentication{Mode: l.Mutual.Mode, TrustStoreArn: l.Mutual.TrustStoreArn,
@@ -268,10 +303,30 @@ func (s *Server) albConfig(m *model, l *listener) (alb.Config, error) {
 	enabled := tg.HealthCheckEnabled
 	out.TargetGroups = []alb.TargetGroup{{TargetGroupName: tg.Name, TargetGroupArn: tg.Arn, Protocol: tg.Protocol, Targets: tg.Targets,
 		HealthCheckEnabled: &enabled, HealthCheckProtocol: tg.HealthCheckProtocol, HealthCheckPath: tg.HealthCheckPath,
-		HealthCheckIntervalSeconds: float64(tg.HealthCheckIntervalSeconds), HealthCheckTimeoutSeconds: float64(tg.HealthCheckTimeoutSeconds),
+		HealthCheckIntervalSeconds: s.healthCheckSeconds(tg.HealthCheckIntervalSeconds), HealthCheckTimeoutSeconds: s.healthCheckSeconds(tg.HealthCheckTimeoutSeconds),
 		HealthyThresholdCount: tg.HealthyThresholdCount, UnhealthyThresholdCount: tg.UnhealthyThresholdCount,
 		Matcher: alb.Matcher{HttpCode: tg.Matcher}}}
 	return out, nil
+}
+
+// emulatorAttributes are the load balancer attributes reference/alb applies: all but the
+// connection-log ones, which the endpoint applies itself.
+func emulatorAttributes(attrs []alb.Attribute) []alb.Attribute {
+	var out []alb.Attribute
+	for _, a := range attrs {
+		if !isConnLogAttr(a.Key) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// healthCheckSeconds is the emulator's length, in seconds, of n health-check seconds.
+func (s *Server) healthCheckSeconds(n int) float64 {
+	if s.opts.HealthCheckSecond <= 0 {
+		return float64(n)
+	}
+	return float64(n) * s.opts.HealthCheckSecond.Seconds()
 }
 
 // targetHealth is DescribeTargetHealth's view of a group: from a listener that forwards to it,

@@ -36,6 +36,8 @@ type loadBalancer struct {
 	SecurityGroups []string  `json:"securityGroups,omitempty"`
 	Subnets        []string  `json:"subnets,omitempty"`
 	Created        time.Time `json:"created"`
+	// Attributes are those ModifyLoadBalancerAttributes set, in the order first set.
+	Attributes []alb.Attribute `json:"attributes,omitempty"`
 }
 
 type targetGroup struct {

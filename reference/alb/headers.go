@@ -104,11 +104,22 @@ func (h headerNames) setPassthrough(hdr http.Header, chain []*x509.Certificate) 
 	hdr.Set(h.cert, certinfo.URLEncodedPEM(ders...))
 }
 
-// setVerify adds the verified leaf's fields (SPEC A-HDR-1).
-func (h headerNames) setVerify(hdr http.Header, leaf *x509.Certificate) {
-	hdr.Set(h.serial, certinfo.SerialHex(leaf))
-	hdr.Set(h.issuer, certinfo.IssuerDN(leaf))
-	hdr.Set(h.subject, certinfo.DN(leaf))
-	hdr.Set(h.validity, certinfo.Validity(leaf))
-	hdr.Set(h.leaf, certinfo.URLEncodedPEM(leaf.Raw))
+// leafValues are the values of a verified leaf's headers (SPEC A-HDR-1), rendered once per
+// connection by renderLeaf.
+type leafValues struct{ serial, issuer, subject, validity, pem string }
+
+func renderLeaf(leaf *x509.Certificate) leafValues {
+	return leafValues{
+		serial: certinfo.SerialHex(leaf), issuer: certinfo.IssuerDN(leaf), subject: certinfo.DN(leaf),
+		validity: certinfo.Validity(leaf), pem: certinfo.URLEncodedPEM(leaf.Raw),
+	}
+}
+
+// setVerify adds the verified leaf's fields (SPEC A-HDR-1), rendered by renderLeaf.
+func (h headerNames) setVerify(hdr http.Header, v *leafValues) {
+	hdr.Set(h.serial, v.serial)
+	hdr.Set(h.issuer, v.issuer)
+	hdr.Set(h.subject, v.subject)
+	hdr.Set(h.validity, v.validity)
+	hdr.Set(h.leaf, v.pem)
 }

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/bufpool"
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
 	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
@@ -50,6 +51,7 @@ type Gateway struct {
 	api        *admin.API
 	rt         atomic.Pointer[runtime]
 	proxy      *httputil.ReverseProxy
+	buffers    *bufpool.Pool
 	transports *transportPool
 	revocation *revocationChecker
 	// defaultCerts are ssl_cert/ssl_cert_key, or one generated self-signed certificate.
@@ -117,6 +119,7 @@ func New(opts Options) (*Gateway, error) {
 	if g.transports.maxHeader, err = proxyBufferSize(conf); err != nil {
 		return nil, err
 	}
+	g.buffers = bufpool.New()
 	g.proxy = g.newReverseProxy()
 	g.db, err = admin.New(admin.Options{Apply: g.apply})
 	if err != nil {

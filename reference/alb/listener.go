@@ -257,7 +257,8 @@ func (l *listener) handshake(raw net.Conn) {
 	if cs.Version != 0 {
 		e.Protocol, e.Cipher, e.KeyExchange = ProtocolName(cs.Version), OpenSSLCipherName(cs.CipherSuite), GroupName(cs.CurveID)
 	}
-	if len(cs.PeerCertificates) > 0 {
+	// The leaf's fields are rendered only for a connection log that is written somewhere.
+	if len(cs.PeerCertificates) > 0 && st.log.enabled() {
 		leaf := cs.PeerCertificates[0]
 		e.Subject, e.Validity, e.Serial = certinfo.DN(leaf), certinfo.Validity(leaf), certinfo.SerialHex(leaf)
 	}

@@ -100,7 +100,7 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 			conf.ClientCAs = store.pool
 		}
 		v := &verifier{store: store, ignoreExpiry: l.MutualAuthentication.IgnoreClientCertificateExpiry, now: now}
-		conf.VerifyConnection = func(cs tls.ConnectionState) error { return v.verify(cs.PeerCertificates) }
+		conf.VerifyConnection = func(cs tls.ConnectionState) error { return v.verifyCached(cs.PeerCertificates) }
 	}
 	if ls.policy.NoChaCha20 {
 		conf.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {

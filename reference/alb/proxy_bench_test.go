@@ -21,19 +21,37 @@ import (
 func BenchmarkProxyKeepAliveALB(b *testing.B) {
 	for _, mode := range []string{alb.ModeVerify, alb.ModePassthrough} {
 		b.Run(mode, func(b *testing.B) {
-			e := newBenchEnv(b)
-			cfg := e.config(mode)
-			cfg.Listeners[0].SslPolicy = "ELBSecurityPolicy-TLS13-1-3-2021-06"
-			f := false
-			cfg.TargetGroups[0].HealthCheckEnabled = &f
-			a, err := alb.Start(b.Context(), cfg, alb.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer a.Close(b.Context())
-			runKeepAlive(b, a.URL(0)+"/anything", e.pki.Get(fixtures.Client).TLSCertificate())
+			target, cert := startBenchALB(b, mode)
+			runProxy(b, target, cert, true)
 		})
 	}
+}
+
+// BenchmarkProxyHandshakeALB is BenchmarkProxyKeepAliveALB with a new connection, so a full
+// TLS 1.3 mTLS handshake, for every request, as make bench's handshake rate.
+func BenchmarkProxyHandshakeALB(b *testing.B) {
+	for _, mode := range []string{alb.ModeVerify, alb.ModePassthrough} {
+		b.Run(mode, func(b *testing.B) {
+			target, cert := startBenchALB(b, mode)
+			runProxy(b, target, cert, false)
+		})
+	}
+}
+
+// startBenchALB starts the echo and a listener in mode configured as make bench configures it,
+// and returns the URL to request and the client's certificate.
+func startBenchALB(b *testing.B, mode string) (string, tls.Certificate) {
+	e := newBenchEnv(b)
+	cfg := e.config(mode)
+	cfg.Listeners[0].SslPolicy = "ELBSecurityPolicy-TLS13-1-3-2021-06"
+	f := false
+	cfg.TargetGroups[0].HealthCheckEnabled = &f
+	a, err := alb.Start(b.Context(), cfg, alb.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.Close(context.Background()) })
+	return a.URL(0) + "/anything", e.pki.Get(fixtures.Client).TLSCertificate()
 }
 
 // benchPKI is generated once for every benchmark of the package: its RSA keys would otherwise
@@ -61,17 +79,19 @@ func newBenchEnv(b *testing.B) *env {
 	return &env{pki: pki, dir: dir, echo: echo}
 }
 
-// runKeepAlive sends GET target from b's parallel goroutines over kept-alive connections, each
-// answer read whole and required to be a 200.
-func runKeepAlive(b *testing.B, target string, cert tls.Certificate) {
+// runProxy sends GET target from b's parallel goroutines, each answer read whole and required
+// to be a 200: over kept-alive connections, or over a new connection (a full handshake, never
+// resumed) per request.
+func runProxy(b *testing.B, target string, cert tls.Certificate, keepAlive bool) {
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{
 			InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}, //nolint:gosec // benchmark client
 			MinVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519},
-			NextProtos: []string{"http/1.1"},
+			NextProtos: []string{"http/1.1"}, SessionTicketsDisabled: true,
 		},
 		MaxIdleConnsPerHost: 64,
 		DisableCompression:  true,
+		DisableKeepAlives:   !keepAlive,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

@@ -22,6 +22,20 @@ import (
 // share the process, so ns/op and allocs/op are the whole exchange's; profile it with
 // -cpuprofile/-memprofile to see where the gateway's share goes.
 func BenchmarkProxyKeepAliveKong(b *testing.B) {
+	target, cert := startBenchKong(b)
+	runProxy(b, target, cert, true)
+}
+
+// BenchmarkProxyHandshakeKong is BenchmarkProxyKeepAliveKong with a new connection, so a full
+// TLS 1.3 mTLS handshake (no resumption), for every request, as make bench's handshake rate.
+func BenchmarkProxyHandshakeKong(b *testing.B) {
+	target, cert := startBenchKong(b)
+	runProxy(b, target, cert, false)
+}
+
+// startBenchKong starts the echo and a gateway configured as make bench configures it, and
+// returns the URL to request and the client's certificate.
+func startBenchKong(b *testing.B) (string, tls.Certificate) {
 	ctx := context.Background()
 	p, err := benchPKI()
 	if err != nil {
@@ -31,7 +45,7 @@ func BenchmarkProxyKeepAliveKong(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer echo.Close(ctx)
+	b.Cleanup(func() { _ = echo.Close(ctx) })
 	conf, err := kongconf.Parse(strings.NewReader("proxy_listen = 127.0.0.1:0 ssl\nadmin_listen = 127.0.0.1:0\nstatus_listen = off\nssl_cipher_suite = modern\n"), "bench", nil)
 	if err != nil {
 		b.Fatal(err)
@@ -43,7 +57,7 @@ func BenchmarkProxyKeepAliveKong(b *testing.B) {
 	if err := g.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	defer g.Close(ctx)
+	b.Cleanup(func() { _ = g.Close(ctx) })
 	admin := g.URL("admin", false)
 	post := func(path string, v url.Values) string {
 		resp, err := http.PostForm(admin+path, v)
@@ -65,7 +79,7 @@ func BenchmarkProxyKeepAliveKong(b *testing.B) {
 	post("/services/echo/routes", url.Values{"paths[]": {"/anything"}, "strip_path": {"false"}})
 	post("/consumers", url.Values{"username": {fixtures.ClientCommonName}})
 
-	runKeepAlive(b, g.URL("proxy", true)+"/anything", p.Get(fixtures.Client).TLSCertificate())
+	return g.URL("proxy", true) + "/anything", p.Get(fixtures.Client).TLSCertificate()
 }
 
 // benchPKI is generated once for every benchmark of the package: its RSA keys would otherwise
@@ -74,17 +88,19 @@ var benchPKI = sync.OnceValues(func() (*fixtures.PKI, error) {
 	return fixtures.Generate(context.Background(), fixtures.Options{})
 })
 
-// runKeepAlive sends GET target from b's parallel goroutines over kept-alive connections, each
-// answer read whole and required to be a 200.
-func runKeepAlive(b *testing.B, target string, cert tls.Certificate) {
+// runProxy sends GET target from b's parallel goroutines, each answer read whole and required
+// to be a 200: over kept-alive connections, or over a new connection (a full handshake, never
+// resumed) per request.
+func runProxy(b *testing.B, target string, cert tls.Certificate, keepAlive bool) {
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{
 			InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}, //nolint:gosec // benchmark client
 			MinVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519},
-			NextProtos: []string{"http/1.1"},
+			NextProtos: []string{"http/1.1"}, SessionTicketsDisabled: true,
 		},
 		MaxIdleConnsPerHost: 64,
 		DisableCompression:  true,
+		DisableKeepAlives:   !keepAlive,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

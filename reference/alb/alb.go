@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/bufpool"
 	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 )
 
@@ -34,6 +35,8 @@ type ALB struct {
 	listeners []*listener
 	files     map[string]*os.File
 	closed    bool
+	// buffers lends every listener's reverse proxy its body-copy buffers.
+	buffers *bufpool.Pool
 }
 
 // state is one loaded configuration.
@@ -50,7 +53,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (*ALB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	a := &ALB{opts: opts, files: map[string]*os.File{}}
+	a := &ALB{opts: opts, files: map[string]*os.File{}, buffers: bufpool.New()}
 	st, err := a.build(cfg, nil)
 	if err != nil {
 		a.closeFiles()

@@ -134,8 +134,11 @@ type logSink struct {
 	w  io.Writer
 }
 
+// enabled reports whether lines go anywhere, so a caller can skip rendering them.
+func (s *logSink) enabled() bool { return s != nil && s.w != nil }
+
 func (s *logSink) write(e LogEntry) {
-	if s == nil || s.w == nil {
+	if !s.enabled() {
 		return
 	}
 	s.mu.Lock()

@@ -110,11 +110,22 @@ func (h HeaderNames) setPassthrough(hdr http.Header, chain []*x509.Certificate) 
 	hdr.Set(h.ClientCert, certinfo.URLEncodedPEM(ders...))
 }
 
-// setVerify adds the verified leaf's fields (SPEC A-HDR-1).
-func (h HeaderNames) setVerify(hdr http.Header, leaf *x509.Certificate) {
-	hdr.Set(h.SerialNumber, certinfo.SerialHex(leaf))
-	hdr.Set(h.Issuer, certinfo.IssuerDN(leaf))
-	hdr.Set(h.Subject, certinfo.DN(leaf))
-	hdr.Set(h.Validity, certinfo.Validity(leaf))
-	hdr.Set(h.Leaf, certinfo.URLEncodedPEM(leaf.Raw))
+// leafValues are the values of a verified leaf's headers (SPEC A-HDR-1), rendered once per
+// connection by renderLeaf.
+type leafValues struct{ serial, issuer, subject, validity, pem string }
+
+func renderLeaf(leaf *x509.Certificate) leafValues {
+	return leafValues{
+		serial: certinfo.SerialHex(leaf), issuer: certinfo.IssuerDN(leaf), subject: certinfo.DN(leaf),
+		validity: certinfo.Validity(leaf), pem: certinfo.URLEncodedPEM(leaf.Raw),
+	}
+}
+
+// setVerify adds the verified leaf's fields (SPEC A-HDR-1), rendered by renderLeaf.
+func (h HeaderNames) setVerify(hdr http.Header, v *leafValues) {
+	hdr.Set(h.SerialNumber, v.serial)
+	hdr.Set(h.Issuer, v.issuer)
+	hdr.Set(h.Subject, v.subject)
+	hdr.Set(h.Validity, v.validity)
+	hdr.Set(h.Leaf, v.pem)
 }

@@ -100,7 +100,7 @@ func buildListener(i int, l Listener, stores map[string]*trustStore, groups map[
 			conf.ClientCAs = store.pool
 		}
 		v := &verifier{store: store, ignoreExpiry: l.MutualAuthentication.IgnoreClientCertificateExpiry, now: now}
-		conf.VerifyConnection = func(cs tls.ConnectionState) error { return v.verify(cs.PeerCertificates) }
+		conf.VerifyConnection = func(cs tls.ConnectionState) error { return v.verifyCached(cs.PeerCertificates) }
 	}
 	if ls.policy.NoChaCha20 {
 		conf.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
@@ -124,6 +124,16 @@ type connInfo struct {
 	mode    string
 	traceID string
 	port    string
+	// leaf holds the verified leaf's header values, rendered on the connection's first request
+	// and reused by the rest: the leaf cannot change within a connection.
+	leafOnce sync.Once
+	leaf     leafValues
+}
+
+// leafHeaders renders (once per connection) the header values of the connection's leaf.
+func (c *connInfo) leafHeaders(leaf *x509.Certificate) *leafValues {
+	c.leafOnce.Do(func() { c.leaf = renderLeaf(leaf) })
+	return &c.leaf
 }
 
 type connInfoKey struct{}
@@ -137,7 +147,7 @@ type listener struct {
 	port  int
 	conns chan net.Conn
 	done  chan struct{}
-	info  sync.Map // *tls.Conn → connInfo, taken by ConnContext
+	info  sync.Map // *tls.Conn → *connInfo, taken by ConnContext
 	http  *serve.Server
 	wg    sync.WaitGroup
 	once  sync.Once
@@ -165,7 +175,7 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 		Listener: (*handoff)(out),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if v, ok := out.info.LoadAndDelete(c); ok {
-				return context.WithValue(ctx, connInfoKey{}, v.(connInfo))
+				return context.WithValue(ctx, connInfoKey{}, v.(*connInfo))
 			}
 			return ctx
 		},
@@ -247,7 +257,8 @@ func (l *listener) handshake(raw net.Conn) {
 	if cs.Version != 0 {
 		e.Protocol, e.Cipher, e.KeyExchange = ProtocolName(cs.Version), OpenSSLCipherName(cs.CipherSuite), GroupName(cs.CurveID)
 	}
-	if len(cs.PeerCertificates) > 0 {
+	// The leaf's fields are rendered only for a connection log that is written somewhere.
+	if len(cs.PeerCertificates) > 0 && st.log.enabled() {
 		leaf := cs.PeerCertificates[0]
 		e.Subject, e.Validity, e.Serial = certinfo.DN(leaf), certinfo.Validity(leaf), certinfo.SerialHex(leaf)
 	}
@@ -265,7 +276,7 @@ func (l *listener) handshake(raw net.Conn) {
 		_ = tc.Close()
 		return
 	}
-	l.info.Store(net.Conn(tc), connInfo{mode: ls.mode, traceID: trace, port: strconv.Itoa(l.port)})
+	l.info.Store(net.Conn(tc), &connInfo{mode: ls.mode, traceID: trace, port: strconv.Itoa(l.port)})
 	select {
 	case l.conns <- tc:
 	case <-l.done:
@@ -310,7 +321,10 @@ func (l *listener) close(ctx context.Context) error {
 // serveHTTP forwards one request to the listener's target group with ALB's headers.
 func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ls := l.alb.state.Load().listeners[l.idx]
-	info, _ := r.Context().Value(connInfoKey{}).(connInfo)
+	info, _ := r.Context().Value(connInfoKey{}).(*connInfo)
+	if info == nil {
+		info = &connInfo{}
+	}
 	t := ls.group.pick()
 	if t == nil {
 		writeELBError(w, http.StatusServiceUnavailable, "Service Temporarily Unavailable")
@@ -332,8 +346,10 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		chain = r.TLS.PeerCertificates
 	}
 	proxy := &httputil.ReverseProxy{
-		ErrorLog:  l.proxyLog,
-		Transport: ls.group.transportFor(BackendPolicy(ls.policy)),
+		ErrorLog: l.proxyLog,
+		// Body-copy buffers are reused instead of allocated (32 KiB) per response.
+		BufferPool: l.alb.buffers,
+		Transport:  ls.group.transportFor(BackendPolicy(ls.policy)),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = ls.group.scheme, t.addr()
 			pr.Out.Host = pr.In.Host
@@ -343,7 +359,7 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				ls.headers.setPassthrough(pr.Out.Header, chain)
 			case ModeVerify:
 				if len(chain) > 0 {
-					ls.headers.setVerify(pr.Out.Header, chain[0])
+					ls.headers.setVerify(pr.Out.Header, info.leafHeaders(chain[0]))
 				}
 			}
 			clientIP, _, _ := net.SplitHostPort(pr.In.RemoteAddr)

@@ -199,7 +199,8 @@ func TestHeaderFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := http.Header{}
-	names.setVerify(h, leaf)
+	v := renderLeaf(leaf)
+	names.setVerify(h, &v)
 	for k, want := range map[string]string{
 		"X-Amzn-Mtls-Clientcert-Serial-Number": "0A1B2C3D4E5F", // whole bytes, as AWS's 03A5B1
 		"X-Amzn-Mtls-Clientcert-Validity":      "NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z",

@@ -252,16 +252,40 @@ func (g *targetGroup) pick() *target {
 	if len(g.targets) == 0 {
 		return nil
 	}
-	var healthy []*target
+	// Two passes over the targets instead of a slice of the healthy ones: no allocation per
+	// request. A health change between the passes only shifts which target this request gets.
+	n := 0
 	for _, t := range g.targets {
-		if st := t.health().State; st == StateHealthy || st == StateUnused {
-			healthy = append(healthy, t)
+		if t.usable() {
+			n++
 		}
 	}
-	if len(healthy) == 0 {
-		healthy = g.targets
+	if n == 0 {
+		return g.targets[int(g.rr.Add(1)-1)%len(g.targets)]
 	}
-	return healthy[int(g.rr.Add(1)-1)%len(healthy)]
+	k := int(g.rr.Add(1)-1) % n
+	var last *target
+	for _, t := range g.targets {
+		if t.usable() {
+			if k == 0 {
+				return t
+			}
+			k--
+			last = t
+		}
+	}
+	if last == nil {
+		// Every target turned unhealthy between the passes: fail open, as above.
+		return g.targets[0]
+	}
+	return last
+}
+
+// usable reports whether requests may go to the target: healthy, or not health-checked.
+func (t *target) usable() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.h.State == StateHealthy || t.h.State == StateUnused
 }
 
 // start runs the health checks in the background until stop.

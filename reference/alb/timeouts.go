@@ -69,13 +69,16 @@ var albOwnedHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwar
 // (X_Amzn_Mtls_Clientcert, X_Forwarded_For): targets in the CGI tradition read X_A and X-A alike
 // as HTTP_X_A, so such a header would pose as ALB's own (mtlsgate rule, SPEC A-HDR-2).
 func dropSpoofs(hdr http.Header, names HeaderNames) {
-	owned := map[string]bool{}
-	for _, n := range append(names.All(), albOwnedHeaders...) {
-		owned[hyphenForm(n)] = true
-	}
+	var owned map[string]bool // made only for a request that has a name with an underscore
 	for k := range hdr {
 		if !strings.Contains(k, "_") {
 			continue
+		}
+		if owned == nil {
+			owned = map[string]bool{}
+			for _, n := range append(names.All(), albOwnedHeaders...) {
+				owned[hyphenForm(n)] = true
+			}
 		}
 		if n := hyphenForm(k); owned[n] || strings.HasPrefix(n, mtlsHeaderPrefix) {
 			delete(hdr, k)

@@ -5,11 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -61,11 +64,107 @@ type verifier struct {
 	store        *trustStore
 	ignoreExpiry bool
 	now          func() time.Time
+	// passed remembers chains that verified, so the next connection presenting one is not
+	// verified again; see verifyCached. A reload builds a new verifier, so the cache never
+	// outlives the trust store (and CRLs) it was filled against.
+	passed passedChains
+}
+
+// passedChainsSize bounds the cache; a full cache starts over.
+const passedChainsSize = 4096
+
+// passedChains maps a presented chain to the span of time over which its verification cannot
+// change.
+type passedChains struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]timeSpan
+}
+
+// timeSpan is [from, until], both inclusive; a zero until is unbounded.
+type timeSpan struct{ from, until time.Time }
+
+func (t timeSpan) contains(at time.Time) bool {
+	return !at.Before(t.from) && (t.until.IsZero() || !at.After(t.until))
+}
+
+// stableSpan is the span around at within which no certificate of certs enters or leaves its
+// validity window. Verification depends on the time only through those windows (the presented
+// chain's and the trust store's CAs', which are every certificate a chain can be built from),
+// and CRLs are matched by serial alone, so within the span its outcome is the one at at.
+func stableSpan(at time.Time, certs ...[]*x509.Certificate) timeSpan {
+	var span timeSpan
+	lower := func(t time.Time) {
+		if t.After(span.from) {
+			span.from = t
+		}
+	}
+	upper := func(t time.Time) {
+		if span.until.IsZero() || t.Before(span.until) {
+			span.until = t
+		}
+	}
+	for _, list := range certs {
+		for _, c := range list {
+			if at.Before(c.NotBefore) {
+				upper(c.NotBefore.Add(-time.Nanosecond))
+			} else {
+				lower(c.NotBefore)
+			}
+			if at.After(c.NotAfter) {
+				lower(c.NotAfter.Add(time.Nanosecond))
+			} else {
+				upper(c.NotAfter)
+			}
+		}
+	}
+	return span
+}
+
+// verifyCached is verify for a handshake: a chain that verified, presented again while no
+// certificate involved has crossed a validity boundary, passes without the signature checks
+// (ALB verifies every connection; only the work is saved, never a different outcome). Only
+// successes are remembered, so every failure is judged afresh with its code.
+func (v *verifier) verifyCached(chain []*x509.Certificate) error {
+	if len(chain) == 0 {
+		return v.verify(chain)
+	}
+	h := sha256.New()
+	for _, c := range chain {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(c.Raw)))
+		h.Write(n[:])
+		h.Write(c.Raw)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	now := v.now()
+	v.passed.mu.Lock()
+	span, ok := v.passed.m[key]
+	v.passed.mu.Unlock()
+	if ok && span.contains(now) {
+		return nil
+	}
+	if err := v.verifyAt(chain, now); err != nil {
+		return err
+	}
+	span = stableSpan(now, chain, v.store.cas)
+	v.passed.mu.Lock()
+	if v.passed.m == nil || len(v.passed.m) >= passedChainsSize {
+		v.passed.m = make(map[[sha256.Size]byte]timeSpan)
+	}
+	v.passed.m[key] = span
+	v.passed.mu.Unlock()
+	return nil
 }
 
 // verify checks the chain a client presented (leaf first) and returns nil or a *VerifyError.
 // Order: certificate type, trust, validity window, purpose, revocation, depth.
 func (v *verifier) verify(chain []*x509.Certificate) error {
+	return v.verifyAt(chain, v.now())
+}
+
+// verifyAt is verify at the instant now.
+func (v *verifier) verifyAt(chain []*x509.Certificate, now time.Time) error {
 	if len(chain) == 0 {
 		return reject(CodeRejected, "no client certificate was presented")
 	}
@@ -77,7 +176,6 @@ func (v *verifier) verify(chain []*x509.Certificate) error {
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
-	now := v.now()
 	verifyAt := func(at time.Time) ([][]*x509.Certificate, error) {
 		return leaf.Verify(x509.VerifyOptions{Roots: v.store.pool, Intermediates: inter, CurrentTime: at,
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})

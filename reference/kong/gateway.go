@@ -20,9 +20,11 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/bufpool"
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
 	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
@@ -51,6 +53,7 @@ type Gateway struct {
 	api        *admin.API
 	rt         atomic.Pointer[runtime]
 	proxy      *httputil.ReverseProxy
+	buffers    *bufpool.Pool
 	transports *transportPool
 	revocation *revocationChecker
 	// defaultCerts are ssl_cert/ssl_cert_key, or one generated self-signed certificate.
@@ -120,6 +123,7 @@ func New(opts Options) (*Gateway, error) {
 	if g.transports.maxHeader, err = proxyBufferSize(conf); err != nil {
 		return nil, err
 	}
+	g.buffers = bufpool.New()
 	g.proxy = g.newReverseProxy()
 	if g.plugins, err = newPluginRegistry(Plugins()); err != nil {
 		return nil, err
@@ -271,22 +275,50 @@ func (g *Gateway) listenerTLS(role string, http2 bool) *tls.Config {
 	if role != "proxy" {
 		return &tls.Config{Certificates: g.adminCerts, NextProtos: protos, MinVersion: tls.VersionTLS12}
 	}
+	configs := &serverConfigs{}
 	return &tls.Config{
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			rt := g.rt.Load()
-			c := g.tlsPolicy.config()
-			c.Certificates = g.defaultCerts
-			if pair := rt.certificateFor(hello.ServerName); pair != nil {
-				c.Certificates = pair.list()
-			}
-			c.NextProtos = protos
-			if rt.requestClientCert {
-				c.ClientAuth = tls.RequestClientCert
-				c.ClientCAs = rt.caNames
-			}
-			return c, nil
+			pair := rt.certificateFor(hello.ServerName)
+			return configs.get(rt, pair, func() *tls.Config {
+				c := g.tlsPolicy.config()
+				c.Certificates = g.defaultCerts
+				if pair != nil {
+					c.Certificates = pair.list()
+				}
+				c.NextProtos = protos
+				if rt.requestClientCert {
+					c.ClientAuth = tls.RequestClientCert
+					c.ClientCAs = rt.caNames
+				}
+				return c
+			}), nil
 		},
 	}
+}
+
+// serverConfigs keeps a proxy listener's handshake configurations, one per certificate of the
+// current runtime: a handshake reuses one instead of building its own (which its connection
+// would then hold for its whole life). A new runtime starts over.
+type serverConfigs struct {
+	mu     sync.Mutex
+	rt     *runtime
+	byPair map[*certPair]*tls.Config // the nil key is the default certificate
+}
+
+// get returns the configuration of pair under rt, made by build on first use.
+func (s *serverConfigs) get(rt *runtime, pair *certPair, build func() *tls.Config) *tls.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rt != rt {
+		s.rt, s.byPair = rt, map[*certPair]*tls.Config{}
+	}
+	c, ok := s.byPair[pair]
+	if !ok {
+		c = build()
+		s.byPair[pair] = c
+	}
+	return c
 }
 
 // newRevocation builds the OCSP and CRL client; with ssl_verify (the default) its HTTPS trust is

@@ -185,6 +185,8 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		// Kong buffers responses (response_buffering defaults to true): one write, not one per chunk.
 		FlushInterval: 0,
+		// Body-copy buffers are reused instead of allocated (32 KiB) per response.
+		BufferPool: g.buffers,
 	}
 }
 
@@ -261,8 +263,13 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 
 // httpVersion is the request's version as ngx.req.http_version() prints it: 1.0, 1.1 or 2.
 func httpVersion(r *http.Request) string {
-	if r.ProtoMajor == 2 {
+	switch {
+	case r.ProtoMajor == 2:
 		return "2"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 1:
+		return "1.1"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		return "1.0"
 	}
 	return fmt.Sprintf("%d.%d", r.ProtoMajor, r.ProtoMinor)
 }
@@ -314,6 +321,9 @@ func isTimeout(err error) bool {
 }
 
 func (g *Gateway) trusted(ip string) bool {
+	if len(g.conf.TrustedIPs) == 0 {
+		return false
+	}
 	parsed := net.ParseIP(ip)
 	for _, t := range g.conf.TrustedIPs {
 		if _, cidr, err := net.ParseCIDR(t); err == nil && parsed != nil && cidr.Contains(parsed) {

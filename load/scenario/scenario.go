@@ -18,8 +18,8 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
-	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/load"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // The class names of the default populations.
@@ -253,30 +253,16 @@ func (k *Kong) configure(ctx context.Context) error {
 	if err := a.Reset(ctx); err != nil {
 		return fmt.Errorf("reset gateway: %w", err)
 	}
-	ca, err := a.CreateCACertificate(ctx, string(k.PKI.Get(fixtures.RootCA).CertPEM()))
-	if err != nil {
-		return fmt.Errorf("register the root CA: %w", err)
-	}
-	if _, err := a.CreatePlugin(ctx, kongapi.Plugin{Name: "mtls-auth", Config: map[string]any{
-		"ca_certificates": []string{ca.ID},
-		"cert_cache_ttl":  k.Opts.CertCacheTTL.Milliseconds(),
-		"http_timeout":    k.Opts.HTTPTimeout.Milliseconds(),
-	}}); err != nil {
-		return fmt.Errorf("enable mtls-auth: %w", err)
-	}
-	svc, err := a.CreateService(ctx, kongapi.Service{Name: "load-echo", URL: k.Sys.EchoURL + "/anything"})
-	if err != nil {
-		return fmt.Errorf("create the echo service: %w", err)
-	}
-	if _, err := a.CreateRoute(ctx, kongapi.Route{Name: "load-mtls", Paths: []string{"/mtls"}, Service: &kongapi.Ref{ID: svc.ID}}); err != nil {
-		return fmt.Errorf("create route /mtls: %w", err)
-	}
-	for _, name := range []string{fixtures.ClientCommonName, MidRunCN, RevokedCN} {
-		if _, err := a.CreateConsumer(ctx, kongapi.Consumer{Username: name}); err != nil {
-			return fmt.Errorf("create consumer %q: %w", name, err)
-		}
-	}
-	return nil
+	_, err := framework.Walkthrough{
+		CAPEM: k.PKI.Get(fixtures.RootCA).CertPEM(),
+		Plugin: map[string]any{
+			"cert_cache_ttl": k.Opts.CertCacheTTL.Milliseconds(),
+			"http_timeout":   k.Opts.HTTPTimeout.Milliseconds(),
+		},
+		Name: "load-mtls", ServiceURL: k.Sys.EchoURL + "/anything", Paths: []string{"/mtls"},
+		Consumers: []string{fixtures.ClientCommonName, MidRunCN, RevokedCN},
+	}.Apply(ctx, a)
+	return err
 }
 
 // serveCRL puts a fresh CRL of the root CA revoking names on the system's responder.

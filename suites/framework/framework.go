@@ -28,8 +28,14 @@ const (
 	HandshakeDeadline = 5 * time.Second
 	// EventuallyTimeout bounds a wait for an asynchronous effect (a log line, a reload).
 	EventuallyTimeout = 5 * time.Second
+	// HealthCheckTimeout bounds a wait for a target's health to change (a few check intervals).
+	HealthCheckTimeout = 10 * time.Second
 	// PollInterval is the pause between two looks at an asynchronous effect.
 	PollInterval = 10 * time.Millisecond
+	// SpecBudget bounds a spec that waits on timeouts of its own (a slow CRL, a stalled target).
+	SpecBudget = 20 * time.Second
+	// SlowSpecBudget bounds a spec that waits on several such timeouts in turn.
+	SlowSpecBudget = 30 * time.Second
 )
 
 // The HTTP versions a client can be pinned to, as Go's Response.Proto names them.

@@ -8,17 +8,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"text/template"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/harness/daemon"
 	"github.com/mtlsgate/mtlsgate/kongapi"
-	"github.com/mtlsgate/mtlsgate/reference/kong"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // The servers under test, by the names --only takes.
@@ -69,100 +68,51 @@ type env struct {
 	nofile    uint64
 }
 
-// process is one started server (or upstream): its process group, its log and its URL.
+// process is one started server (or upstream) under harness/daemon, and its URL.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  *tailBuffer
-	done chan struct{}
-	err  error
+	proc *daemon.Process
 	// url is the base URL of the mTLS listener (https://127.0.0.1:PORT).
 	url string
 	// pid is the process whose tree is the server (the nginx master, the mtlsgate process …).
 	pid int
 }
 
-// tailBuffer keeps the last few KiB a process wrote, for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
+// The bench's bounds on its processes.
+const (
+	// echoStartTimeout bounds the echo upstream's start until it answers.
+	echoStartTimeout = 15 * time.Second
+	// adminStartTimeout bounds the reference's start until its Admin API answers.
+	adminStartTimeout = 15 * time.Second
+	// serverReadyTimeout bounds a server's start until an mTLS request through it reaches the echo.
+	serverReadyTimeout = 20 * time.Second
+	// stopGrace bounds a server's graceful stop before its process group is killed.
+	stopGrace = 10 * time.Second
+	// probeInterval is the pause between two readiness probes; a probe is a full mTLS
+	// handshake, so it is slower than the harness's generation probe.
+	probeInterval = 50 * time.Millisecond
+)
 
-const tailMax = 8 << 10
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > tailMax {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailMax:]...)
+// startProcess runs argv under harness/daemon in its own process group (so stop ends it with
+// all its children), its output in logName inside dir, and waits for ready when it is set.
+func startProcess(ctx context.Context, name, logName string, argv []string, dir string, ready daemon.Probe, timeout time.Duration) (*process, error) {
+	p, err := daemon.Start(ctx, daemon.Options{
+		Name: name, Path: argv[0], Args: argv[1:], Dir: dir, LogFile: logName,
+		StopSignal: syscall.SIGTERM, Ready: ready, Timeout: timeout, StopGrace: stopGrace, ProbeInterval: probeInterval,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	return len(p), nil
+	return &process{proc: p, pid: p.PID()}, nil
 }
 
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.buf))
-}
-
-// startProcess runs argv in its own process group so stop can end it with all its children.
-func startProcess(name string, argv []string, dir string) (*process, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &process{name: name, cmd: cmd, log: &tailBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s (%s): %w", name, argv[0], err)
-	}
-	p.pid = cmd.Process.Pid
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// exited reports whether the process has ended.
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM to the process group, then SIGKILL if it has not exited within grace.
+// stop ends the process gracefully, killing its process group after grace.
 func (p *process) stop(grace time.Duration) {
-	if p == nil || p.exited() {
+	if p == nil {
 		return
 	}
-	pgid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-p.done:
-	case <-t.C:
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-p.done
-	}
-	// Workers that outlived their master still belong to the group.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-}
-
-// failure describes why a process is unusable, with the tail of its output.
-func (p *process) failure(what string, err error) error {
-	out := p.log.String()
-	if out != "" {
-		out = "\n" + out
-	}
-	if p.exited() {
-		return fmt.Errorf("%s: %s exited (%v): %w%s", what, p.name, p.err, err, out)
-	}
-	return fmt.Errorf("%s: %s: %w%s", what, p.name, err, out)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	_ = p.proc.Stop(ctx)
 }
 
 // freePort asks the kernel for a free loopback port. Another process could take it before the
@@ -176,30 +126,6 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitFor polls probe every 50ms until it succeeds, the process exits or timeout passes.
-func waitFor(ctx context.Context, p *process, timeout time.Duration, what string, probe func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
-		last = probe(pctx)
-		pcancel()
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return p.failure(what, fmt.Errorf("not ready after %s: %w", timeout, last))
-		case <-p.done:
-			return p.failure(what, last)
-		case <-tick.C:
-		}
-	}
-}
-
 // startEcho runs `mtlsgate serve upstream` on a free port: the one upstream every server proxies to.
 func startEcho(ctx context.Context, e *env) (*process, error) {
 	port, err := freePort()
@@ -207,13 +133,9 @@ func startEcho(ctx context.Context, e *env) (*process, error) {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	p, err := startProcess("echo upstream", []string{e.binary, "serve", "upstream", "--http", addr}, e.work)
-	if err != nil {
-		return nil, err
-	}
-	p.url = "http://" + addr
+	url := "http://" + addr
 	probe := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/anything", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/anything", nil)
 		if err != nil {
 			return err
 		}
@@ -228,10 +150,11 @@ func startEcho(ctx context.Context, e *env) (*process, error) {
 		}
 		return nil
 	}
-	if err := waitFor(ctx, p, 15*time.Second, "start echo upstream", probe); err != nil {
-		p.stop(5 * time.Second)
+	p, err := startProcess(ctx, "echo upstream", "echo.log", []string{e.binary, "serve", "upstream", "--http", addr}, e.work, probe, echoStartTimeout)
+	if err != nil {
 		return nil, err
 	}
+	p.url = url
 	e.echoAddr = addr
 	return p, nil
 }
@@ -252,11 +175,11 @@ func startServer(ctx context.Context, e *env, name string, c *client) (*process,
 	case Kong:
 		p, err = startKong(ctx, e, dir, port)
 	case ALB:
-		p, err = startALB(e, dir, port)
+		p, err = startALB(ctx, e, dir, port)
 	case Nginx:
-		p, err = startNginx(e, dir, port)
+		p, err = startNginx(ctx, e, dir, port)
 	case HAProxy:
-		p, err = startHAProxy(e, dir, port)
+		p, err = startHAProxy(ctx, e, dir, port)
 	default:
 		return nil, fmt.Errorf("unknown server %q (use %s)", name, strings.Join(AllServers(), ", "))
 	}
@@ -265,9 +188,9 @@ func startServer(ctx context.Context, e *env, name string, c *client) (*process,
 	}
 	p.url = fmt.Sprintf("https://127.0.0.1:%d", port)
 	probe := func(ctx context.Context) error { return c.oneShot(ctx, p.url) }
-	if err := waitFor(ctx, p, 20*time.Second, "start "+serverLabel(name), probe); err != nil {
+	if err := p.proc.Await(ctx, "an mTLS request through it", serverReadyTimeout, probe); err != nil {
 		p.stop(5 * time.Second)
-		return nil, err
+		return nil, fmt.Errorf("start %s: %w", serverLabel(name), err)
 	}
 	return p, nil
 }
@@ -292,19 +215,15 @@ func startKong(ctx context.Context, e *env, dir string, port int) (*process, err
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("start reference (Kong mode): write kong.conf: %w", err)
 	}
-	p, err := startProcess(serverLabel(Kong), []string{e.binary, "serve", "kong", "--conf", confPath, "--log-level", "warn"}, dir)
-	if err != nil {
-		return nil, err
-	}
 	admin := kongapi.New(fmt.Sprintf("http://127.0.0.1:%d", adminPort), &http.Client{Timeout: 5 * time.Second})
 	probe := func(ctx context.Context) error { _, err := admin.Info(ctx); return err }
-	if err := waitFor(ctx, p, 15*time.Second, "start reference (Kong mode) Admin API", probe); err != nil {
-		p.stop(5 * time.Second)
+	p, err := startProcess(ctx, serverLabel(Kong), "kong.log", []string{e.binary, "serve", "kong", "--conf", confPath, "--log-level", "warn"}, dir, probe, adminStartTimeout)
+	if err != nil {
 		return nil, err
 	}
 	if err := configureKong(ctx, admin, e); err != nil {
 		p.stop(5 * time.Second)
-		return nil, p.failure("configure reference (Kong mode)", err)
+		return nil, fmt.Errorf("configure reference (Kong mode): %w\n%s", err, p.proc.LogTail())
 	}
 	return p, nil
 }
@@ -317,27 +236,13 @@ func configureKong(ctx context.Context, admin *kongapi.Client, e *env) error {
 	if err != nil {
 		return fmt.Errorf("read CA: %w", err)
 	}
-	ca, err := admin.CreateCACertificate(ctx, string(caPEM))
-	if err != nil {
-		return fmt.Errorf("POST /ca_certificates: %w", err)
-	}
-	if _, err := admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: map[string]any{
-		"ca_certificates": []string{ca.ID}, "revocation_check_mode": "SKIP",
-	}}); err != nil {
-		return fmt.Errorf("POST /plugins mtls-auth: %w", err)
-	}
-	svc, err := admin.CreateService(ctx, kongapi.Service{Name: "echo", URL: "http://" + e.echoAddr})
-	if err != nil {
-		return fmt.Errorf("POST /services: %w", err)
-	}
 	noStrip := false
-	if _, err := admin.CreateRoute(ctx, kongapi.Route{Paths: []string{"/anything"}, StripPath: &noStrip, Service: &kongapi.Ref{ID: svc.ID}}); err != nil {
-		return fmt.Errorf("POST /routes: %w", err)
-	}
-	if _, err := admin.CreateConsumer(ctx, kongapi.Consumer{Username: e.pki.clientCN}); err != nil {
-		return fmt.Errorf("POST /consumers: %w", err)
-	}
-	return nil
+	_, err = framework.Walkthrough{
+		CAPEM: caPEM, Plugin: map[string]any{"revocation_check_mode": "SKIP"},
+		Name: "echo", ServiceURL: "http://" + e.echoAddr, Paths: []string{"/anything"}, StripPath: &noStrip,
+		Consumers: []string{e.pki.clientCN},
+	}.Apply(ctx, admin)
+	return err
 }
 
 // nginxConf is nginx doing the same work: verify the client certificate against ca.crt in the
@@ -381,8 +286,8 @@ http {
 }
 `
 
-func startNginx(e *env, dir string, port int) (*process, error) {
-	bin, err := exec.LookPath("nginx")
+func startNginx(ctx context.Context, e *env, dir string, port int) (*process, error) {
+	bin, err := daemon.Lookup("nginx")
 	if err != nil {
 		return nil, fmt.Errorf("start nginx: %w (install it: apt-get install -y nginx, or leave it out with --only)", err)
 	}
@@ -397,7 +302,7 @@ func startNginx(e *env, dir string, port int) (*process, error) {
 	if err := os.WriteFile(conf, b, 0o644); err != nil {
 		return nil, fmt.Errorf("start nginx: write nginx.conf: %w", err)
 	}
-	return startProcess("nginx", []string{bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf, "-g", "daemon off;"}, dir)
+	return startProcess(ctx, "nginx", "stderr.log", []string{bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf, "-g", "daemon off;"}, dir, nil, serverReadyTimeout)
 }
 
 // haproxyConf is HAProxy doing the same work: verify required against ca.crt, TLS 1.3 only, two
@@ -431,8 +336,8 @@ backend echo
     server echo {{.Echo}}
 `
 
-func startHAProxy(e *env, dir string, port int) (*process, error) {
-	bin, err := exec.LookPath("haproxy")
+func startHAProxy(ctx context.Context, e *env, dir string, port int) (*process, error) {
+	bin, err := daemon.Lookup("haproxy")
 	if err != nil {
 		return nil, fmt.Errorf("start HAProxy: %w (install it: apt-get install -y haproxy, or leave it out with --only)", err)
 	}
@@ -446,7 +351,7 @@ func startHAProxy(e *env, dir string, port int) (*process, error) {
 	if err := os.WriteFile(conf, b, 0o644); err != nil {
 		return nil, fmt.Errorf("start HAProxy: write haproxy.cfg: %w", err)
 	}
-	return startProcess("HAProxy", []string{bin, "-db", "-f", conf}, dir)
+	return startProcess(ctx, "HAProxy", "haproxy.log", []string{bin, "-db", "-f", conf}, dir, nil, serverReadyTimeout)
 }
 
 // render fills a configuration template.
@@ -493,7 +398,7 @@ TargetGroups:
 // albTLS13Policy is ELB's TLS-1.3-only security policy.
 const albTLS13Policy = "ELBSecurityPolicy-TLS13-1-3-2021-06"
 
-func startALB(e *env, dir string, port int) (*process, error) {
+func startALB(ctx context.Context, e *env, dir string, port int) (*process, error) {
 	host, echoPort, err := net.SplitHostPort(e.echoAddr)
 	if err != nil {
 		return nil, fmt.Errorf("start reference (ALB mode): echo address %q: %w", e.echoAddr, err)
@@ -509,5 +414,5 @@ func startALB(e *env, dir string, port int) (*process, error) {
 	if err := os.WriteFile(conf, b, 0o644); err != nil {
 		return nil, fmt.Errorf("start reference (ALB mode): write alb.yaml: %w", err)
 	}
-	return startProcess(serverLabel(ALB), []string{e.binary, "serve", "alb", "--config", conf, "--log-level", "warn", "--watch-interval", "0"}, dir)
+	return startProcess(ctx, serverLabel(ALB), "alb.log", []string{e.binary, "serve", "alb", "--config", conf, "--log-level", "warn", "--watch-interval", "0"}, dir, nil, serverReadyTimeout)
 }

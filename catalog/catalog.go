@@ -91,6 +91,9 @@ func features() []Feature {
 		Traffic, HTTP2, KongConf, READMEReplay, ELBv2API, ALBConfig}
 }
 
+// Features lists every feature of the catalogue, so a label naming one can be checked.
+func Features() []Feature { return features() }
+
 // profileOf derives an ID's profile from its prefix: K- is Kong, A- is ALB, L- is Load.
 func profileOf(id ID) (Profile, error) {
 	switch {

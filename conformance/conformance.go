@@ -134,7 +134,7 @@ func (s *Suite) labels(id catalog.ID) Labels {
 	if b.Profile != s.profile {
 		panic(fmt.Sprintf("conformance: %s belongs to profile %s, not %s", id, b.Profile, s.profile))
 	}
-	return Label(string(id), "feature:"+string(b.Feature), "gateway:"+string(b.Profile))
+	return Label(string(id), featurePrefix+string(b.Feature), gatewayPrefix+string(b.Profile))
 }
 
 // Entry declares a DescribeTable entry for a SPEC ID, named and labelled as It names and labels
@@ -144,7 +144,7 @@ func (s *Suite) Entry(id catalog.ID, text string, args ...any) TableEntry {
 	return Entry(string(id)+": "+text, decorated...)
 }
 
-// Admit skips the current spec as not supported unless the target claims its SPEC ID and every
+// Admit fails a spec with a label off the allow-list (CheckLabels), and skips the current spec as not supported unless the target claims its SPEC ID and every
 // feature it requires, or the user forced one of them on. Register it once at the top of a suite,
 // `var _ = BeforeEach(suite.Admit)`, so it runs before any setup.
 func (s *Suite) Admit() {
@@ -153,6 +153,10 @@ func (s *Suite) Admit() {
 		return
 	}
 	spec := CurrentSpecReport()
+	if err := CheckLabels(spec.Labels()); err != nil {
+		Fail(fmt.Sprintf("conformance: spec %q: %v", spec.FullText(), err))
+		return
+	}
 	id, ok := reports.SpecID(spec.LeafNodeText)
 	if !ok {
 		return

@@ -78,3 +78,16 @@ var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 	}))
 	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-5": true, "K-MTLS-7": true}))
 })
+
+func TestCheckLabelsRefusesAMistypedLabel(t *testing.T) {
+	good := []string{"K-MTLS-1", "feature:mtls-auth", "gateway:kong", "requires:http2", "requires:A-MODE-3", "configures:elbv2-api", conformance.BlackBox, conformance.LoadLabel}
+	if err := conformance.CheckLabels(good); err != nil {
+		t.Errorf("CheckLabels(%v) = %v, want nil", good, err)
+	}
+	for _, bad := range []string{"blackbx", "K-MTLS-99", "feature:mtls-aut", "gateway:nginx", "requires:htp2", "configures:K-MTLS-1", "Load"} {
+		err := conformance.CheckLabels([]string{"K-MTLS-1", bad})
+		if err == nil || !strings.Contains(err.Error(), `"`+bad+`"`) {
+			t.Errorf("CheckLabels(%q) = %v, want an error naming it", bad, err)
+		}
+	}
+}

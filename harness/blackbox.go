@@ -8,7 +8,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
-	"github.com/mtlsgate/mtlsgate/reference/kong"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // BlackBox is a scenario a Kong-profile gateway already serves: a route protected by mtls-auth
@@ -40,22 +40,9 @@ func (s *KongSystem) BlackBox(ctx context.Context, p *fixtures.PKI) (*BlackBox, 
 
 // walkthrough configures the Client → Kong walkthrough through an Admin API.
 func walkthrough(ctx context.Context, admin *kongapi.Client, p *fixtures.PKI, echoURL string) error {
-	ca, err := admin.CreateCACertificate(ctx, string(p.Get(fixtures.RootCA).CertPEM()))
-	if err != nil {
-		return fmt.Errorf("upload the root CA: %w", err)
-	}
-	if _, err := admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: map[string]any{"ca_certificates": []string{ca.ID}}}); err != nil {
-		return fmt.Errorf("enable mtls-auth: %w", err)
-	}
-	svc, err := admin.CreateService(ctx, kongapi.Service{Name: "blackbox-echo", URL: echoURL + "/anything"})
-	if err != nil {
-		return fmt.Errorf("create the echo service: %w", err)
-	}
-	if _, err := admin.CreateRoute(ctx, kongapi.Route{Name: "blackbox-echo", Paths: []string{"/mtls"}, Service: &kongapi.Ref{ID: svc.ID}}); err != nil {
-		return fmt.Errorf("create the /mtls route: %w", err)
-	}
-	if _, err := admin.CreateConsumer(ctx, kongapi.Consumer{Username: fixtures.ClientCommonName}); err != nil {
-		return fmt.Errorf("create consumer %s: %w", fixtures.ClientCommonName, err)
-	}
-	return nil
+	_, err := framework.Walkthrough{
+		CAPEM: p.Get(fixtures.RootCA).CertPEM(), Name: "blackbox-echo", ServiceURL: echoURL + "/anything",
+		Paths: []string{"/mtls"}, Consumers: []string{fixtures.ClientCommonName},
+	}.Apply(ctx, admin)
+	return err
 }

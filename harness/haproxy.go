@@ -151,15 +151,13 @@ func haproxyVersion(ctx context.Context, bin string) (string, error) {
 
 // haproxyLB is one HAProxy master process and the configuration it serves.
 type haproxyLB struct {
-	bin, dir  string
+	dir       string
 	probeAddr string
 	client    *http.Client
+	sup       *daemon.Supervisor
 	// mu guards everything below; apply and targetHealth may run concurrently.
 	mu          sync.Mutex
-	proc        *daemon.Process
-	gen         uint64
 	listenAddrs []string
-	lastConf    []byte
 	backends    map[string]haproxyconf.Backend
 }
 
@@ -175,67 +173,60 @@ func startHAProxy(ctx context.Context, bin string, cfg alb.Config) (*haproxyLB, 
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	lb := &haproxyLB{bin: bin, dir: dir, probeAddr: addrs[0],
+	lb := &haproxyLB{dir: dir, probeAddr: addrs[0],
 		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+	lb.sup = daemon.NewSupervisor(daemon.SupervisorOptions{
+		Options: daemon.Options{
+			Name: "haproxy", Path: bin, Dir: dir, LogFile: "haproxy.log",
+			// -W master-worker (reload by SIGUSR2), -db stays in the foreground.
+			Args:         []string{"-W", "-db", "-f", filepath.Join(dir, "haproxy.cfg")},
+			ReloadSignal: syscall.SIGUSR2, StopSignal: syscall.SIGTERM,
+			ProbeURL: "http://" + lb.probeAddr + haproxyconf.GenerationPath,
+		},
+		ConfigFile: "haproxy.cfg",
+		Check: func(ctx context.Context, candidate string) error {
+			if out, err := exec.CommandContext(ctx, bin, "-c", "-f", filepath.Join(dir, candidate)).CombinedOutput(); err != nil {
+				return fmt.Errorf("haproxy refused the rendered configuration (haproxy -c): %s", haproxyAlerts(out))
+			}
+			return nil
+		},
+	})
 	if err := lb.writeServerState(nil); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	conf, backends, listen, err := lb.render(ctx, cfg, 1)
-	if err != nil {
+	if err := lb.applyLocked(ctx, cfg, nil); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	live := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(live, conf, 0o600); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("write %s: %w", live, err)
-	}
-	proc, err := daemon.Start(ctx, daemon.Options{
-		Name: "haproxy", Path: bin, Dir: dir, LogFile: "haproxy.log",
-		// -W master-worker (reload by SIGUSR2), -db stays in the foreground.
-		Args:         []string{"-W", "-db", "-f", live},
-		ReloadSignal: syscall.SIGUSR2, StopSignal: syscall.SIGTERM,
-		ProbeURL: "http://" + lb.probeAddr + haproxyconf.GenerationPath,
-	}, 1)
-	if err != nil {
+	if err := lb.sup.Start(ctx); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	lb.proc, lb.gen, lb.lastConf, lb.backends, lb.listenAddrs = proc, 1, conf, backends, listen
 	return lb, nil
 }
 
-// render renders cfg as generation gen, writes its files and checks the result with haproxy -c.
-// It returns the configuration text, the backends and the listen addresses.
-func (lb *haproxyLB) render(ctx context.Context, cfg alb.Config, gen uint64) ([]byte, map[string]haproxyconf.Backend, []string, error) {
+// applyLocked renders cfg as the next generation, checks it with haproxy -c, runs beforeSwap,
+// and swaps and reloads through the supervisor; lb.mu is held (or lb not yet shared).
+func (lb *haproxyLB) applyLocked(ctx context.Context, cfg alb.Config, beforeSwap func(context.Context) error) error {
 	listen, err := lb.listenAddrsFor(ctx, cfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
-	r, err := haproxyconf.Render(haproxyconf.Input{Config: cfg, ListenAddrs: listen, ProbeAddr: lb.probeAddr, Dir: lb.dir, Generation: gen})
+	var backends map[string]haproxyconf.Backend
+	err = lb.sup.Apply(ctx, func(gen uint64) (daemon.Rendering, error) {
+		r, err := haproxyconf.Render(haproxyconf.Input{Config: cfg, ListenAddrs: listen, ProbeAddr: lb.probeAddr, Dir: lb.dir, Generation: gen})
+		if err != nil {
+			return daemon.Rendering{}, err
+		}
+		backends = r.Backends
+		return daemon.Rendering{Main: []byte(r.Config), Files: r.Files}, nil
+	}, beforeSwap)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
-	for name, content := range r.Files {
-		path := filepath.Join(lb.dir, name)
-		if _, err := os.Stat(path); err == nil {
-			continue
-		}
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			return nil, nil, nil, fmt.Errorf("write haproxy file %s: %w", path, err)
-		}
-	}
-	candidate := filepath.Join(lb.dir, "haproxy.cfg.next")
-	if err := os.WriteFile(candidate, []byte(r.Config), 0o600); err != nil {
-		return nil, nil, nil, fmt.Errorf("write %s: %w", candidate, err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(cctx, lb.bin, "-c", "-f", candidate).CombinedOutput(); err != nil {
-		return nil, nil, nil, fmt.Errorf("haproxy refused the rendered configuration (haproxy -c): %s", haproxyAlerts(out))
-	}
-	return []byte(r.Config), r.Backends, listen, nil
+	lb.backends, lb.listenAddrs = backends, listen
+	return nil
 }
 
 // haproxyAlerts keeps the lines of haproxy -c's output that say what is wrong (no NOTICE lines,
@@ -294,27 +285,13 @@ func (lb *haproxyLB) listenAddrsFor(ctx context.Context, cfg alb.Config) ([]stri
 func (lb *haproxyLB) apply(ctx context.Context, cfg alb.Config) error {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
-	next := lb.gen + 1
-	conf, backends, listen, err := lb.render(ctx, cfg, next)
-	if err != nil {
-		return err
-	}
-	// Health-check results survive the reload for unchanged target groups; without a dump the
-	// new workers start every server afresh, as after a restart (so a failed dump is no error).
-	state, _ := lb.dumpServerState(ctx)
-	if err := lb.writeServerState(state); err != nil {
-		return err
-	}
-	live := filepath.Join(lb.dir, "haproxy.cfg")
-	if err := os.Rename(filepath.Join(lb.dir, "haproxy.cfg.next"), live); err != nil {
-		return fmt.Errorf("install %s: %w", live, err)
-	}
-	if err := lb.proc.Reload(ctx, next); err != nil {
-		_ = os.WriteFile(live, lb.lastConf, 0o600)
-		return fmt.Errorf("reload haproxy: %w", err)
-	}
-	lb.gen, lb.lastConf, lb.backends, lb.listenAddrs = next, conf, backends, listen
-	return nil
+	return lb.applyLocked(ctx, cfg, func(ctx context.Context) error {
+		// Health-check results survive the reload for unchanged target groups; without a dump
+		// the new workers start every server afresh, as after a restart (so a failed dump is no
+		// error).
+		state, _ := lb.dumpServerState(ctx)
+		return lb.writeServerState(state)
+	})
 }
 
 // dumpServerState asks the running workers for "show servers state" on the admin socket.
@@ -442,12 +419,5 @@ func (lb *haproxyLB) stats() (map[string]map[string]string, error) {
 
 // close stops HAProxy and removes its directory.
 func (lb *haproxyLB) close(ctx context.Context) error {
-	lb.mu.Lock()
-	proc := lb.proc
-	lb.mu.Unlock()
-	var err error
-	if proc != nil {
-		err = proc.Stop(ctx)
-	}
-	return errors.Join(err, os.RemoveAll(lb.dir))
+	return errors.Join(lb.sup.Stop(ctx), os.RemoveAll(lb.dir))
 }

@@ -275,15 +275,13 @@ func nginxVersion(ctx context.Context, bin string) (string, error) {
 
 // nginxGateway is one nginx process and the Admin API store it is rendered from.
 type nginxGateway struct {
-	bin, dir string
+	dir      string
 	settings nginxconf.Settings
 	db       *admin.DB
-	// mu guards what apply changes; the store already serializes writes.
-	mu       sync.Mutex
-	proc     *daemon.Process
-	gen      uint64
-	hash     string
-	lastConf []byte
+	sup      *daemon.Supervisor
+	// mu guards hash; the store already serializes writes.
+	mu   sync.Mutex
+	hash string
 }
 
 // startNginx binds free loopback ports, renders the empty configuration and starts nginx on it.
@@ -323,28 +321,38 @@ func startNginxOn(ctx context.Context, bin string, settings nginxconf.Settings) 
 			return nil, fmt.Errorf("make the nginx prefix directory: %w", err)
 		}
 	}
-	g := &nginxGateway{bin: bin, dir: dir, settings: settings}
+	g := &nginxGateway{dir: dir, settings: settings}
+	g.sup = daemon.NewSupervisor(daemon.SupervisorOptions{
+		Options: daemon.Options{
+			Name: "nginx", Path: bin, Dir: dir, LogFile: "logs/stderr.log",
+			Args:         []string{"-p", dir + "/", "-c", "nginx.conf", "-e", "logs/error.log", "-g", "daemon off;"},
+			ReloadSignal: syscall.SIGHUP, StopSignal: syscall.SIGQUIT,
+			ProbeURL: "http://" + settings.StatusAddr + nginxconf.GenerationPath,
+		},
+		ConfigFile: "nginx.conf",
+		Check: func(ctx context.Context, candidate string) error {
+			if out, err := exec.CommandContext(ctx, bin, "-t", "-q", "-p", dir+"/", "-c", candidate, "-e", "logs/error.log").CombinedOutput(); err != nil {
+				return fmt.Errorf("nginx refused the rendered configuration (nginx -t): %s", strings.TrimSpace(string(out)))
+			}
+			return nil
+		},
+	})
 	// admin.New applies the empty snapshot first, which renders the configuration nginx starts on.
 	if g.db, err = admin.New(admin.Options{Apply: g.apply, Plugins: kong.PluginSchemas()}); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	proc, err := daemon.Start(ctx, daemon.Options{
-		Name: "nginx", Path: bin, Dir: dir, LogFile: "logs/stderr.log",
-		Args:         []string{"-p", dir + "/", "-c", "nginx.conf", "-e", "logs/error.log", "-g", "daemon off;"},
-		ReloadSignal: syscall.SIGHUP, StopSignal: syscall.SIGQUIT,
-		ProbeURL: "http://" + settings.StatusAddr + nginxconf.GenerationPath,
-	}, g.gen)
-	if err != nil {
+	if err := g.sup.Start(ctx); err != nil {
 		tail := readTail(filepath.Join(dir, "logs", "error.log"))
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w\n%s", err, tail)
 	}
-	g.mu.Lock()
-	g.proc = proc
-	g.mu.Unlock()
 	return g, nil
 }
+
+// nginxApplyTimeout bounds one Admin API change's check and reload (the store's Apply hook has
+// no context of its own).
+const nginxApplyTimeout = 20 * time.Second
 
 // apply is the store's Apply hook: render, check with nginx -t, reload and wait until nginx
 // serves the new generation. An error rejects the Admin API change, and nginx keeps serving the
@@ -356,53 +364,24 @@ func (g *nginxGateway) apply(snap *admin.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	if g.hash == r.Hash && g.lastConf != nil {
+	if g.hash == r.Hash && g.sup.Generation() > 0 {
 		return nil
 	}
-	next := g.gen + 1
-	for name, content := range r.Files {
-		path := filepath.Join(g.dir, name)
-		if _, err := os.Stat(path); err == nil {
-			continue
-		}
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			return fmt.Errorf("write nginx file %s: %w", path, err)
-		}
-	}
-	conf := []byte(r.Config(next))
-	candidate := filepath.Join(g.dir, "nginx.conf.next")
-	if err := os.WriteFile(candidate, conf, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", candidate, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), nginxApplyTimeout)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, g.bin, "-t", "-q", "-p", g.dir+"/", "-c", "nginx.conf.next", "-e", "logs/error.log").CombinedOutput(); err != nil {
-		return fmt.Errorf("nginx refused the rendered configuration (nginx -t): %s", strings.TrimSpace(string(out)))
+	err = g.sup.Apply(ctx, func(gen uint64) (daemon.Rendering, error) {
+		return daemon.Rendering{Main: []byte(r.Config(gen)), Files: r.Files}, nil
+	}, nil)
+	if err != nil {
+		return err
 	}
-	live := filepath.Join(g.dir, "nginx.conf")
-	if err := os.Rename(candidate, live); err != nil {
-		return fmt.Errorf("install %s: %w", live, err)
-	}
-	if g.proc != nil {
-		if err := g.proc.Reload(ctx, next); err != nil {
-			_ = os.WriteFile(live, g.lastConf, 0o600)
-			return fmt.Errorf("reload nginx: %w", err)
-		}
-	}
-	g.gen, g.hash, g.lastConf = next, r.Hash, conf
+	g.hash = r.Hash
 	return nil
 }
 
 // close stops nginx and removes its prefix directory.
 func (g *nginxGateway) close(ctx context.Context) error {
-	g.mu.Lock()
-	proc := g.proc
-	g.mu.Unlock()
-	var err error
-	if proc != nil {
-		err = proc.Stop(ctx)
-	}
-	return errors.Join(err, os.RemoveAll(g.dir))
+	return errors.Join(g.sup.Stop(ctx), os.RemoveAll(g.dir))
 }
 
 // freeLoopbackAddrs returns n 127.0.0.1 addresses that were free a moment ago.

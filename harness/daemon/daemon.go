@@ -35,11 +35,31 @@ type Options struct {
 	// HAProxy's master-worker mode); StopSignal asks for a graceful stop (SIGQUIT for nginx).
 	ReloadSignal, StopSignal syscall.Signal
 	// ProbeURL answers the generation of the configuration that served the request, as the
-	// decimal body of a 200.
+	// decimal body of a 200; a server that is never reloaded may leave it empty.
 	ProbeURL string
-	// Timeout bounds a start or reload until the probe answers; 0 means 15s.
+	// Ready, when set, is what Start waits for instead of a generation: a server that is
+	// never reloaded (the bench's) proves it serves by answering a real request.
+	Ready Probe
+	// Timeout bounds a start or reload until the probe answers; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// StopGrace bounds a graceful stop before the process group is killed; 0 means Timeout.
+	StopGrace time.Duration
+	// ProbeInterval is the pause between two probes; 0 means DefaultProbeInterval.
+	ProbeInterval time.Duration
 }
+
+// Probe answers nil once the server does what is waited for; its error says what it saw last.
+type Probe func(ctx context.Context) error
+
+// The supervisor's default bounds, named so a slow machine's failure message points at them.
+const (
+	// DefaultTimeout bounds a start or a reload until the probe answers.
+	DefaultTimeout = 15 * time.Second
+	// DefaultProbeInterval is the pause between two probes of a starting or reloading server.
+	DefaultProbeInterval = 5 * time.Millisecond
+	// probeRequestTimeout bounds one probe request.
+	probeRequestTimeout = 2 * time.Second
+)
 
 // Process is a running server.
 type Process struct {
@@ -52,15 +72,18 @@ type Process struct {
 	client *http.Client
 }
 
-// Start runs the server and waits until the probe answers generation gen.
-func Start(ctx context.Context, opts Options, gen uint64) (*Process, error) {
+// Start runs the server and, when Options.Ready is set, waits until it answers.
+func Start(ctx context.Context, opts Options) (*Process, error) {
 	if opts.Timeout == 0 {
-		opts.Timeout = 15 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
-	logPath := opts.LogFile
-	if !filepath.IsAbs(logPath) {
-		logPath = filepath.Join(opts.Dir, logPath)
+	if opts.StopGrace == 0 {
+		opts.StopGrace = opts.Timeout
 	}
+	if opts.ProbeInterval == 0 {
+		opts.ProbeInterval = DefaultProbeInterval
+	}
+	logPath := opts.logPath()
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open %s log %s: %w", opts.Name, logPath, err)
@@ -81,15 +104,40 @@ func Start(ctx context.Context, opts Options, gen uint64) (*Process, error) {
 		p.mu.Unlock()
 		close(p.done)
 	}()
-	if err := p.waitGeneration(ctx, gen, nil); err != nil {
-		_ = p.Stop(context.Background())
-		return nil, err
+	if opts.Ready != nil {
+		if err := p.Await(ctx, "an answer", opts.Timeout, opts.Ready); err != nil {
+			_ = p.Stop(context.Background())
+			return nil, err
+		}
 	}
 	return p, nil
 }
 
+func (o Options) logPath() string {
+	if filepath.IsAbs(o.LogFile) {
+		return o.LogFile
+	}
+	return filepath.Join(o.Dir, o.LogFile)
+}
+
 // PID is the master process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// AwaitGeneration returns once the probe answers gen, so the next connection is served by that
+// configuration.
+func (p *Process) AwaitGeneration(ctx context.Context, gen uint64) error {
+	return p.waitGeneration(ctx, gen, nil)
+}
 
 // Reload signals the master to re-read its configuration and returns once the probe answers gen
 // and every worker of the previous configuration has exited, so the next connection is served
@@ -104,34 +152,45 @@ func (p *Process) Reload(ctx context.Context, gen uint64) error {
 
 // waitGeneration polls the probe until it answers gen and none of the old workers remain.
 func (p *Process) waitGeneration(ctx context.Context, gen uint64, old []int) error {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-	defer cancel()
 	want := strconv.FormatUint(gen, 10)
-	tick := time.NewTicker(5 * time.Millisecond)
+	return p.Await(ctx, "configuration generation "+want, p.opts.Timeout, func(ctx context.Context) error {
+		got, err := p.probe(ctx)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("generation %s", got)
+		}
+		if alive := stillAlive(p.PID(), old); len(alive) > 0 {
+			return fmt.Errorf("generation %s served, old workers %v still running", got, alive)
+		}
+		return nil
+	})
+}
+
+// Await polls probe until it answers nil; it fails, quoting the last probe and the log's tail,
+// when the process exits, ctx ends or timeout passes. what names what is waited for.
+func (p *Process) Await(ctx context.Context, what string, timeout time.Duration, probe Probe) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(p.opts.ProbeInterval)
 	defer tick.Stop()
 	last := "no answer yet"
 	for {
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited while waiting for configuration generation %s: %v\n%s", p.opts.Name, want, p.exitErr(), p.LogTail())
+			return fmt.Errorf("%s exited while waiting for %s: %v (last probe: %s)\n%s", p.opts.Name, what, p.exitErr(), last, p.LogTail())
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not serve configuration generation %s within %s (last probe: %s)\n%s", p.opts.Name, want, p.opts.Timeout, last, p.LogTail())
+			return fmt.Errorf("%s did not serve %s within %s (last probe: %s)\n%s", p.opts.Name, what, timeout, last, p.LogTail())
 		case <-tick.C:
 		}
-		got, err := p.probe(ctx)
-		if err != nil {
-			last = err.Error()
-			continue
+		pctx, pcancel := context.WithTimeout(ctx, probeRequestTimeout)
+		err := probe(pctx)
+		pcancel()
+		if err == nil {
+			return nil
 		}
-		if got != want {
-			last = "generation " + got
-			continue
-		}
-		if alive := stillAlive(p.PID(), old); len(alive) > 0 {
-			last = fmt.Sprintf("generation %s served, old workers %v still running", got, alive)
-			continue
-		}
-		return nil
+		last = err.Error()
 	}
 }
 
@@ -162,7 +221,8 @@ func (p *Process) exitErr() error {
 }
 
 // Stop asks for a graceful stop and kills the process group when ctx ends first or after the
-// timeout; it removes nothing on disk.
+// stop grace; workers that outlived their master are killed with the group. It removes nothing
+// on disk.
 func (p *Process) Stop(ctx context.Context) error {
 	select {
 	case <-p.done:
@@ -170,7 +230,7 @@ func (p *Process) Stop(ctx context.Context) error {
 	default:
 	}
 	_ = p.cmd.Process.Signal(p.opts.StopSignal)
-	timer := time.NewTimer(p.opts.Timeout)
+	timer := time.NewTimer(p.opts.StopGrace)
 	defer timer.Stop()
 	select {
 	case <-p.done:
@@ -183,16 +243,14 @@ func (p *Process) Stop(ctx context.Context) error {
 		_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
 		<-p.done
 	}
+	// Workers that outlived their master still belong to its group.
+	_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
 	return p.log.Close()
 }
 
 // LogTail is the end of the server's log, for error messages.
 func (p *Process) LogTail() string {
-	path := p.opts.LogFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(p.opts.Dir, path)
-	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(p.opts.logPath())
 	if err != nil {
 		return ""
 	}

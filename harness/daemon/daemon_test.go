@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -38,8 +39,8 @@ func TestStartFailsFastWhenTheServerExits(t *testing.T) {
 	dir := t.TempDir()
 	_, err := Start(context.Background(), Options{
 		Name: "false", Path: "/bin/false", Dir: dir, LogFile: "log", ReloadSignal: syscall.SIGHUP, StopSignal: syscall.SIGTERM,
-		ProbeURL: "http://127.0.0.1:1/", Timeout: 10 * time.Second,
-	}, 1)
+		Ready: func(context.Context) error { return errors.New("no answer") }, Timeout: 10 * time.Second,
+	})
 	if err == nil || !strings.Contains(err.Error(), "exited while waiting") {
 		t.Fatalf("Start of a server that exits: %v, want it reported as exited", err)
 	}
@@ -81,8 +82,11 @@ http { access_log off; client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_t
 		Name: "nginx", Path: bin, Dir: dir, LogFile: "logs/stderr.log",
 		Args:         []string{"-p", dir + "/", "-c", "nginx.conf", "-e", "logs/error.log", "-g", "daemon off;"},
 		ReloadSignal: syscall.SIGHUP, StopSignal: syscall.SIGQUIT, ProbeURL: "http://" + addr + "/gen",
-	}, 1)
+	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AwaitGeneration(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {

@@ -18,9 +18,8 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
-	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/load"
-	"github.com/mtlsgate/mtlsgate/reference/kong"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // The class names of the default populations.
@@ -34,6 +33,12 @@ const (
 	TLS12      = "tls12"
 	// RevokedMidRun is a valid client revoked while the attack runs (L-3).
 	RevokedMidRun = "revoked-midrun"
+)
+
+// Kong's mtls-auth messages (SPEC K-MTLS-1, K-MTLS-2).
+const (
+	MsgNoCertificate = "No required TLS certificate was sent"
+	MsgFailedVerify  = "TLS certificate failed verification"
 )
 
 // MidRunIdentity is the fixture name of the certificate revoked mid-run, and MidRunCN its
@@ -64,11 +69,11 @@ type classDef struct {
 
 func definitions() []classDef {
 	ok := load.Outcome{Status: 200}
-	fail := load.Outcome{Status: 401, BodyContains: kong.MsgFailedVerify}
+	fail := load.Outcome{Status: 401, BodyContains: MsgFailedVerify}
 	hs := load.Outcome{HandshakeFailure: true}
 	return []classDef{
 		{Valid, fixtures.Client, 60, 0, ok, ok},
-		{Missing, "", 8, 0, load.Outcome{Status: 401, BodyContains: kong.MsgNoCertificate}, hs},
+		{Missing, "", 8, 0, load.Outcome{Status: 401, BodyContains: MsgNoCertificate}, hs},
 		{Untrusted, fixtures.ClientUnknownCA, 8, 0, fail, hs},
 		{Expired, fixtures.ClientExpired, 8, 0, fail, hs},
 		{SelfSigned, fixtures.ClientSelfSigned, 6, 0, fail, hs},
@@ -248,30 +253,16 @@ func (k *Kong) configure(ctx context.Context) error {
 	if err := a.Reset(ctx); err != nil {
 		return fmt.Errorf("reset gateway: %w", err)
 	}
-	ca, err := a.CreateCACertificate(ctx, string(k.PKI.Get(fixtures.RootCA).CertPEM()))
-	if err != nil {
-		return fmt.Errorf("register the root CA: %w", err)
-	}
-	if _, err := a.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: map[string]any{
-		"ca_certificates": []string{ca.ID},
-		"cert_cache_ttl":  k.Opts.CertCacheTTL.Milliseconds(),
-		"http_timeout":    k.Opts.HTTPTimeout.Milliseconds(),
-	}}); err != nil {
-		return fmt.Errorf("enable mtls-auth: %w", err)
-	}
-	svc, err := a.CreateService(ctx, kongapi.Service{Name: "load-echo", URL: k.Sys.EchoURL + "/anything"})
-	if err != nil {
-		return fmt.Errorf("create the echo service: %w", err)
-	}
-	if _, err := a.CreateRoute(ctx, kongapi.Route{Name: "load-mtls", Paths: []string{"/mtls"}, Service: &kongapi.Ref{ID: svc.ID}}); err != nil {
-		return fmt.Errorf("create route /mtls: %w", err)
-	}
-	for _, name := range []string{fixtures.ClientCommonName, MidRunCN, RevokedCN} {
-		if _, err := a.CreateConsumer(ctx, kongapi.Consumer{Username: name}); err != nil {
-			return fmt.Errorf("create consumer %q: %w", name, err)
-		}
-	}
-	return nil
+	_, err := framework.Walkthrough{
+		CAPEM: k.PKI.Get(fixtures.RootCA).CertPEM(),
+		Plugin: map[string]any{
+			"cert_cache_ttl": k.Opts.CertCacheTTL.Milliseconds(),
+			"http_timeout":   k.Opts.HTTPTimeout.Milliseconds(),
+		},
+		Name: "load-mtls", ServiceURL: k.Sys.EchoURL + "/anything", Paths: []string{"/mtls"},
+		Consumers: []string{fixtures.ClientCommonName, MidRunCN, RevokedCN},
+	}.Apply(ctx, a)
+	return err
 }
 
 // serveCRL puts a fresh CRL of the root CA revoking names on the system's responder.
@@ -305,7 +296,7 @@ func (k *Kong) RevokeMidRun(at time.Duration) load.Event {
 // then on (after grace, the longest a correct gateway may answer from its cache) the class must
 // get what a revoked certificate gets: Kong's 401, an ALB's failed handshake.
 func MidRunRevocation(profile string, at, grace time.Duration, apply func(context.Context) error) load.Event {
-	expect := load.Outcome{Status: 401, BodyContains: kong.MsgFailedVerify}
+	expect := load.Outcome{Status: 401, BodyContains: MsgFailedVerify}
 	if profile == ProfileALB {
 		expect = load.Outcome{HandshakeFailure: true}
 	}

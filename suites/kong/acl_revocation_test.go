@@ -15,6 +15,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // acl enables the acl plugin globally with the given config.
@@ -169,7 +170,7 @@ var _ = Describe("revocation", func() {
 			r := viaTLS(ctx, "client-cdp", "/mtls")
 			Expect(r.Status).To(Equal(c.strict), "STRICT")
 			Expect(r.Body).To(MatchJSON(failedVerify))
-		}, SpecTimeout(20*time.Second))
+		}, SpecTimeout(framework.SpecBudget))
 	}
 
 	suite.It("K-MTLS-8", "a CRL over HTTPS is trusted through lua_ssl_trusted_certificate", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
@@ -214,7 +215,7 @@ var _ = Describe("revocation", func() {
 		Expect(viaTLS(ctx, "client-cdp", "/mtls").Status).To(Equal(http.StatusOK), "still cached as good")
 		Expect(must(sys.CRL.Hits(ctx, "ca"))).To(Equal(hits), "served from the cache, no fetch")
 		Eventually(func() int { return viaTLS(ctx, "client-cdp", "/mtls").Status }).
-			WithTimeout(5 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal(http.StatusUnauthorized))
+			WithTimeout(framework.EventuallyTimeout).WithPolling(100 * time.Millisecond).Should(Equal(http.StatusUnauthorized))
 		Expect(time.Since(firstRequest)).To(BeNumerically(">=", ttl), "not before the entry expired")
 	})
 
@@ -234,7 +235,7 @@ var _ = Describe("revocation", func() {
 		fastDone := time.Now()
 		Expect(r.Status).To(Equal(http.StatusOK))
 		Expect(fastDone).To(BeTemporally("<", <-slowDone), "the other certificate did not wait for the slow fetch")
-	}, SpecTimeout(20*time.Second))
+	}, SpecTimeout(framework.SpecBudget))
 })
 
 var _ = Describe("partial chains and CA names", func() {

@@ -30,30 +30,34 @@ var _ = Describe("black-box", Label(conformance.BlackBox), func() {
 		}}, tweak...)...)
 	}
 
-	suite.It("K-MTLS-1", "black-box: TLS 1.3 and 1.2 without a certificate complete the handshake, then 401; plain HTTP too", func(ctx SpecContext) {
-		for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+	DescribeTable("black-box: without a certificate",
+		func(ctx SpecContext, v uint16) {
 			r := get(ctx, presenting(nil, func(c *tls.Config) { c.MinVersion, c.MaxVersion = v, v }), sys.ProxyTLSURL+bb.Path)
 			Expect(r.TLS).NotTo(BeNil(), tls.VersionName(v))
 			Expect(r.Status).To(Equal(http.StatusUnauthorized), tls.VersionName(v))
 			Expect(r.Body).To(MatchJSON(noCertificate), tls.VersionName(v))
-		}
-		if sys.ProxyURL != "" {
-			r := get(ctx, presenting(nil), sys.ProxyURL+bb.Path)
-			Expect(r.Status).To(Equal(http.StatusUnauthorized))
-			Expect(r.Body).To(MatchJSON(noCertificate))
-		}
-	})
+			if sys.ProxyURL != "" {
+				r := get(ctx, presenting(nil), sys.ProxyURL+bb.Path)
+				Expect(r.Status).To(Equal(http.StatusUnauthorized))
+				Expect(r.Body).To(MatchJSON(noCertificate))
+			}
+		},
+		suite.Entry("K-MTLS-1", "black-box: TLS 1.3 and 1.2 without a certificate complete the handshake, then 401; plain HTTP too (TLS 1.3)", uint16(tls.VersionTLS13)),
+		suite.Entry("K-MTLS-1", "black-box: TLS 1.3 and 1.2 without a certificate complete the handshake, then 401; plain HTTP too (TLS 1.2)", uint16(tls.VersionTLS12)),
+	)
 
-	suite.It("K-MTLS-2", "black-box: certificates from a CA the gateway cannot know and self-signed ones → 401; the accepted one → 200", func(ctx SpecContext) {
-		// This run's PKI is fresh, so no gateway but one this run configured can trust its
-		// unknown CA; the reference targets trust its root, whose children are not used here.
-		for _, id := range []string{fixtures.ClientUnknownCA, fixtures.ClientSelfSigned} {
+	// This run's PKI is fresh, so no gateway but one this run configured can trust its unknown
+	// CA; the reference targets trust its root, whose children are not used here.
+	DescribeTable("black-box: a certificate the gateway cannot trust",
+		func(ctx SpecContext, id string) {
 			cert := pki.Get(id).TLSCertificate()
 			r := get(ctx, presenting(&cert), sys.ProxyTLSURL+bb.Path)
 			Expect(r.Status).To(Equal(http.StatusUnauthorized), id)
 			Expect(r.Body).To(MatchJSON(failedVerify), id)
-		}
-		r := get(ctx, presenting(&bb.Accepted), sys.ProxyTLSURL+bb.Path)
-		Expect(r.Status).To(Equal(http.StatusOK), "the accepted certificate, the positive control: %s", r.Body)
-	})
+			r = get(ctx, presenting(&bb.Accepted), sys.ProxyTLSURL+bb.Path)
+			Expect(r.Status).To(Equal(http.StatusOK), "the accepted certificate, the positive control: %s", r.Body)
+		},
+		badIdentityEntries("K-MTLS-2", "black-box: certificates from a CA the gateway cannot know and self-signed ones → 401; the accepted one → 200",
+			fixtures.ClientUnknownCA, fixtures.ClientSelfSigned),
+	)
 })

@@ -18,6 +18,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // Faulty peers: upstreams that stall mid-exchange and clients that send broken or stalled
@@ -45,7 +46,7 @@ var _ = Describe("faulty upstreams", func() {
 		}
 		Expect(time.Since(start)).To(BeNumerically("<", faultDeadline), "read_timeout applies between successive reads, the body's too")
 		Expect(err).To(HaveOccurred(), "the upstream sent %d of %d bytes: the response cannot complete (got %d bytes)", upstream.StallSent, upstream.StallLength, len(body))
-	}, SpecTimeout(20*time.Second))
+	}, SpecTimeout(framework.SpecBudget))
 
 	suite.It("K-UP-6", "an upstream that never reads the request body is cut off after write_timeout → 504 before the deadline", func(ctx SpecContext) {
 		serviceTo(ctx, sys, "deaf", sys.EchoURL+"/ignore-body/"+stallSeconds, "/deaf", map[string]any{"write_timeout": 500})
@@ -57,7 +58,7 @@ var _ = Describe("faulty upstreams", func() {
 		Expect(time.Since(start)).To(BeNumerically("<", faultDeadline))
 		Expect(status).To(HavePrefix("HTTP/1.1 504"))
 		Expect(body).To(ContainSubstring(`"message":"The upstream server is timing out"`))
-	}, SpecTimeout(30*time.Second))
+	}, SpecTimeout(framework.SlowSpecBudget))
 })
 
 var _ = Describe("misbehaving upstreams", func() {
@@ -90,7 +91,7 @@ var _ = Describe("misbehaving upstreams", func() {
 			Expect(resp.StatusCode).To(Equal(c.status), "%s: %s", c.name, body)
 			Expect(string(body)).To(ContainSubstring("An invalid response was received from the upstream server"), c.name)
 		}
-	}, SpecTimeout(30*time.Second))
+	}, SpecTimeout(framework.SlowSpecBudget))
 })
 
 var _ = Describe("faulty clients", func() {
@@ -120,7 +121,7 @@ var _ = Describe("faulty clients", func() {
 		Expect(time.Since(start)).To(BeNumerically("<", faultDeadline))
 		// nginx ends the request with a 408 it logs but does not send (ngx_http_terminate_request).
 		Expect(status).To(BeEmpty(), "nginx closes the connection without an answer")
-	}, SpecTimeout(20*time.Second))
+	}, SpecTimeout(framework.SpecBudget))
 })
 
 // zeros is an endless source of zero bytes, for request bodies larger than memory should hold.
@@ -148,7 +149,7 @@ func rawStream(ctx context.Context, base, request string, body io.Reader) (strin
 	c, err := d.DialContext(ctx, "tcp", u.Host)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	defer c.Close()
-	ExpectWithOffset(1, c.SetDeadline(time.Now().Add(15*time.Second))).To(Succeed())
+	ExpectWithOffset(1, c.SetDeadline(time.Now().Add(framework.RequestTimeout))).To(Succeed())
 	_, err = io.WriteString(c, request)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	if body != nil {

@@ -7,15 +7,12 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/mtlsgate/mtlsgate/reference/kong"
 	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -24,98 +21,57 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/kongapi"
-	"github.com/mtlsgate/mtlsgate/reference/upstream"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
-// response is one exchange with the gateway, with the upstream's echo decoded when there is one.
-type response struct {
-	Status int
-	Proto  string
-	Header http.Header
-	Body   []byte
-	Echo   *upstream.Echo
-	TLS    *tls.ConnectionState
-}
+// response is one exchange with the gateway (framework.Response), with Gomega's JSON decoding.
+type response struct{ framework.Response }
 
 // JSON decodes the body as a JSON object.
 func (r response) JSON() map[string]any {
-	var m map[string]any
-	ExpectWithOffset(1, json.Unmarshal(r.Body, &m)).To(Succeed(), "body is not JSON: %s", r.Body)
+	m, err := r.Response.JSON()
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	return m
 }
 
-// client returns an HTTP client that presents identity ("" for none) and trusts any server
-// certificate, like curl -k. Keep-alives are off: each request is a fresh connection, so no
-// pooled connection can hide a changed certificate.
+// client is the framework's client presenting identity ("" for none); tweak adjusts its TLS.
 func client(identity string, tweak ...func(*tls.Config)) *http.Client {
-	conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // like curl -k: the specs check the client side
-	if identity != "" {
-		cert := pki.Get(identity).TLSCertificate()
-		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	return framework.NewClient(framework.ClientOptions{Certificate: certificate(identity), TLS: tweak})
+}
+
+// certificate is identity's certificate and chain, nil for "".
+func certificate(identity string) *tls.Certificate {
+	if identity == "" {
+		return nil
 	}
-	for _, t := range tweak {
-		t(conf)
-	}
-	return &http.Client{
-		Transport: &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true},
-		Timeout:   15 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	cert := pki.Get(identity).TLSCertificate()
+	return &cert
 }
 
 // protocols are the HTTP versions the key specs run over, as Go's Response.Proto names them.
-var protocols = []string{"HTTP/1.1", "HTTP/2.0"}
+var protocols = []string{framework.HTTP1, framework.HTTP2}
 
 // clientOver is client speaking only proto, negotiated by ALPN, so a listener that does not offer
 // it fails the request instead of quietly falling back.
 func clientOver(proto, identity string, tweak ...func(*tls.Config)) *http.Client {
-	c := client(identity, tweak...)
-	var p http.Protocols
-	p.SetHTTP1(proto == "HTTP/1.1")
-	p.SetHTTP2(proto == "HTTP/2.0")
-	t := c.Transport.(*http.Transport)
-	t.Protocols = &p
-	if proto == "HTTP/1.1" {
-		t.TLSClientConfig.NextProtos = []string{"http/1.1"} // Go sends no ALPN for HTTP/1.1 otherwise
-	}
-	return c
+	return framework.NewClient(framework.ClientOptions{Certificate: certificate(identity), Proto: proto, TLS: tweak})
 }
 
 // withHost sets the request's Host header.
-func withHost(host string) func(*http.Request) { return func(r *http.Request) { r.Host = host } }
+func withHost(host string) func(*http.Request) { return framework.WithHost(host) }
 
-// do sends one request through c and reads the whole answer.
+// do sends one request through c and reads the whole answer; no answer fails the spec.
 func do(ctx context.Context, c *http.Client, method, rawURL string, header http.Header, body io.Reader, tweak ...func(*http.Request)) response {
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	for _, t := range tweak {
-		t(req)
-	}
-	resp, err := c.Do(req)
+	r, err := framework.Do(ctx, c, method, rawURL, header, body, tweak...)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "%s %s", method, rawURL)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	out := response{Status: resp.StatusCode, Proto: resp.Proto, Header: resp.Header, Body: b, TLS: resp.TLS}
-	var e upstream.Echo
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && json.Unmarshal(b, &e) == nil && e.Method != "" {
-		out.Echo = &e
-	}
-	return out
+	return response{r}
 }
 
-// get is do with GET and no body.
+// get is do with GET, no body and the header as name, value pairs.
 func get(ctx context.Context, c *http.Client, rawURL string, header ...string) response {
-	h := http.Header{}
-	for i := 0; i+1 < len(header); i += 2 {
-		h.Add(header[i], header[i+1])
-	}
-	return do(ctx, c, http.MethodGet, rawURL, h, nil)
+	r, err := framework.Get(ctx, c, rawURL, header...)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "GET %s", rawURL)
+	return response{r}
 }
 
 // adminRaw sends a raw Admin API request and returns the answer, for specs about error shapes.
@@ -171,16 +127,13 @@ func echoRoute(ctx context.Context, name string, paths ...string) *kongapi.Servi
 }
 
 // mtlsAuth enables a global mtls-auth plugin trusting the root CA, with extra config, and a
-// route /mtls to the echo; it returns the CA certificate's id.
+// route /mtls to the echo (the README walkthrough without its consumer); it returns the CA
+// certificate's id.
 func mtlsAuth(ctx context.Context, config map[string]any) string {
-	ca := must(sys.Admin.CreateCACertificate(ctx, certPEM(fixtures.RootCA)))
-	cfg := map[string]any{"ca_certificates": []string{ca.ID}}
-	for k, v := range config {
-		cfg[k] = v
-	}
-	must(sys.Admin.CreatePlugin(ctx, kongapi.Plugin{Name: kong.MTLSAuthName, Config: cfg}))
-	echoRoute(ctx, "echo", "/mtls")
-	return ca.ID
+	return must(framework.Walkthrough{
+		CAPEM: pki.Get(fixtures.RootCA).CertPEM(), Plugin: config,
+		Name: "echo", ServiceURL: sys.EchoURL + "/anything", Paths: []string{"/mtls"},
+	}.Apply(ctx, sys.Admin)).CAID
 }
 
 // consumer creates a consumer; empty fields stay unset.

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 )
@@ -27,30 +28,36 @@ var _ = Describe(kong.MTLSAuthName, func() {
 		Expect(r.Header.Get("Content-Type")).To(Equal("application/json; charset=utf-8"))
 	})
 
-	suite.It("K-MTLS-1", "TLS 1.3 and TLS 1.2 without a certificate: the handshake completes, then 401", func(ctx SpecContext) {
-		mtlsAuth(ctx, nil)
-		consumer(ctx, fixtures.ClientCommonName, "")
-		for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+	// One entry per TLS version, so a failure names every version that fails.
+	DescribeTable("without a certificate over each TLS version",
+		func(ctx SpecContext, v uint16) {
+			mtlsAuth(ctx, nil)
+			consumer(ctx, fixtures.ClientCommonName, "")
 			r := get(ctx, client("", func(c *tls.Config) { c.MinVersion, c.MaxVersion = v, v }), sys.ProxyTLSURL+"/mtls")
 			Expect(r.TLS).NotTo(BeNil())
 			Expect(r.TLS.Version).To(Equal(v))
 			Expect(r.Status).To(Equal(http.StatusUnauthorized), tls.VersionName(v))
 			Expect(r.Body).To(MatchJSON(noCertificate))
-		}
-	})
+		},
+		suite.Entry("K-MTLS-1", "TLS 1.3 and TLS 1.2 without a certificate: the handshake completes, then 401 (TLS 1.3)", uint16(tls.VersionTLS13)),
+		suite.Entry("K-MTLS-1", "TLS 1.3 and TLS 1.2 without a certificate: the handshake completes, then 401 (TLS 1.2)", uint16(tls.VersionTLS12)),
+	)
 
-	suite.It("K-MTLS-2", "expired, not yet valid, untrusted and self-signed certificates → 401 TLS certificate failed verification", func(ctx SpecContext) {
-		mtlsAuth(ctx, nil)
-		for _, id := range []string{fixtures.ClientExpired, fixtures.ClientNotYetValid, fixtures.ClientUnknownCA, fixtures.ClientSelfSigned, fixtures.ClientOfNotACA} {
-			// a consumer for every bad identity's CN, so only verification can refuse it
+	// One entry per bad identity, so a failure names every identity the gateway lets through.
+	DescribeTable("a certificate that fails verification",
+		func(ctx SpecContext, id string) {
+			mtlsAuth(ctx, nil)
+			// a consumer for the bad identity's CN, so only verification can refuse it
 			consumer(ctx, pki.Get(id).Cert.Subject.CommonName, "")
 			r := viaTLS(ctx, id, "/mtls")
 			Expect(r.Status).To(Equal(http.StatusUnauthorized), id)
 			Expect(r.Body).To(MatchJSON(failedVerify), id)
-		}
-		consumer(ctx, fixtures.ClientCommonName, "")
-		Expect(viaTLS(ctx, fixtures.Client, "/mtls").Status).To(Equal(http.StatusOK), "the positive control")
-	})
+			consumer(ctx, fixtures.ClientCommonName, "")
+			Expect(viaTLS(ctx, fixtures.Client, "/mtls").Status).To(Equal(http.StatusOK), "the positive control")
+		},
+		badIdentityEntries("K-MTLS-2", "expired, not yet valid, untrusted and self-signed certificates → 401 TLS certificate failed verification",
+			fixtures.ClientExpired, fixtures.ClientNotYetValid, fixtures.ClientUnknownCA, fixtures.ClientSelfSigned, fixtures.ClientOfNotACA),
+	)
 
 	suite.It("K-MTLS-2", "a certificate without the clientAuth purpose → 401 (OpenSSL's ssl_client purpose)", func(ctx SpecContext) {
 		mtlsAuth(ctx, nil)
@@ -167,18 +174,19 @@ var _ = Describe(kong.MTLSAuthName, func() {
 		Expect(viaTLS(ctx, fixtures.ClientExpired, "/mtls").Status).To(Equal(http.StatusUnauthorized), "verification still applies")
 	})
 
-	suite.It("K-MTLS-5", "anonymous: a request that fails authentication proceeds as the anonymous consumer", func(ctx SpecContext) {
-		anon := consumer(ctx, "anonymous", "")
-		mtlsAuth(ctx, map[string]any{"anonymous": anon.ID})
-		for _, id := range []string{"", fixtures.ClientUnknownCA} {
+	DescribeTable("anonymous",
+		func(ctx SpecContext, id string) {
+			anon := consumer(ctx, "anonymous", "")
+			mtlsAuth(ctx, map[string]any{"anonymous": anon.ID})
 			r := viaTLS(ctx, id, "/mtls")
 			Expect(r.Status).To(Equal(http.StatusOK), id)
 			Expect(r.Echo.Headers).To(And(HaveKeyWithValue("X-Consumer-Id", anon.ID), HaveKeyWithValue("X-Anonymous-Consumer", "true")), id)
-		}
-		real := consumer(ctx, fixtures.ClientCommonName, "")
-		r := viaTLS(ctx, fixtures.Client, "/mtls")
-		Expect(r.Echo.Headers).To(And(HaveKeyWithValue("X-Consumer-Id", real.ID), Not(HaveKey("X-Anonymous-Consumer"))))
-	})
+			real := consumer(ctx, fixtures.ClientCommonName, "")
+			r = viaTLS(ctx, fixtures.Client, "/mtls")
+			Expect(r.Echo.Headers).To(And(HaveKeyWithValue("X-Consumer-Id", real.ID), Not(HaveKey("X-Anonymous-Consumer"))))
+		},
+		badIdentityEntries("K-MTLS-5", "anonymous: a request that fails authentication proceeds as the anonymous consumer", "", fixtures.ClientUnknownCA),
+	)
 
 	suite.It("K-MTLS-5", "anonymous naming a consumer that does not exist → 500", func(ctx SpecContext) {
 		mtlsAuth(ctx, map[string]any{"anonymous": "8d3c9e1f-5a2b-4c6d-9e8f-7a6b5c4d3e2f"})
@@ -231,3 +239,17 @@ var _ = Describe(kong.MTLSAuthName, func() {
 		}
 	})
 })
+
+// badIdentityEntries is one table entry per identity ("" for none), named text and the
+// identity, so every identity that fails is reported, not only the first.
+func badIdentityEntries(id catalog.ID, text string, identities ...string) []TableEntry {
+	out := make([]TableEntry, len(identities))
+	for i, who := range identities {
+		name := who
+		if name == "" {
+			name = "no certificate"
+		}
+		out[i] = suite.Entry(id, text+" ("+name+")", who)
+	}
+	return out
+}

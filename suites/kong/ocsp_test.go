@@ -12,6 +12,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 var _ = Describe("revocation by OCSP", func() {
@@ -56,7 +57,7 @@ var _ = Describe("revocation by OCSP", func() {
 			// A slow responder stalls far past http_timeout; the request must not wait for it.
 			answer(ctx, ocspMode, time.Minute, revoked...)
 			before := must(sys.OCSP.Hits(ctx, issuer))
-			bounded, cancel := context.WithTimeout(ctx, 5*time.Second)
+			bounded, cancel := context.WithTimeout(ctx, framework.EventuallyTimeout)
 			defer cancel()
 			r := viaTLS(bounded, "client-ocsp", "/mtls")
 			Expect(r.Status).To(Equal(want), string(r.Body))
@@ -148,7 +149,7 @@ func ocspEntries() []TableEntry {
 				want = http.StatusUnauthorized
 			}
 			out = append(out, suite.Entry("K-MTLS-8", fmt.Sprintf("OCSP %s, %s → %d", a.name, mode, want),
-				mode, a.mode, a.revoke, want, SpecTimeout(20*time.Second)))
+				mode, a.mode, a.revoke, want, SpecTimeout(framework.SpecBudget)))
 		}
 	}
 	return out

@@ -17,7 +17,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 )
 
-var _ = Describe("the ALB population", Label("load"), func() {
+var _ = Describe("the ALB population", Label(conformance.LoadLabel), func() {
 	suite.It("L-1", "ALB verify mode on a TLS 1.3-only policy under load: the valid client gets 200, every bad identity and a TLS 1.2 client fail the handshake: 0 violations",
 		conformance.RequiresBehaviour("A-MODE-3", "A-POL-1"), func(ctx SpecContext) {
 			at, ok := target.(harness.ALBTarget)

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/load"
 	"github.com/mtlsgate/mtlsgate/load/report"
 	"github.com/mtlsgate/mtlsgate/load/scenario"
@@ -60,7 +61,7 @@ func describeViolations(r *load.Result) string {
 	return b.String()
 }
 
-var _ = Describe("identity populations", Label("load"), func() {
+var _ = Describe("identity populations", Label(conformance.LoadLabel), func() {
 	suite.It("L-1", "every class of the Kong population gets its promised outcome under load: 0 violations", func(ctx SpecContext) {
 		// The count ends the run (in a second, or later on a busy machine), so every class is in it.
 		r := run(ctx, plan(nil, load.KeepAlive, constant(100), 10*time.Second, 100))
@@ -111,7 +112,7 @@ var _ = Describe("identity populations", Label("load"), func() {
 	}, SpecTimeout(90*time.Second))
 })
 
-var _ = Describe("connection modes and pacers", Label("load"), func() {
+var _ = Describe("connection modes and pacers", Label(conformance.LoadLabel), func() {
 	validOnly := map[string]int{scenario.Valid: 1, scenario.Missing: 0, scenario.Untrusted: 0, scenario.Expired: 0,
 		scenario.SelfSigned: 0, scenario.Revoked: 0, scenario.TLS12: 0}
 
@@ -182,7 +183,7 @@ func halves(r *load.Result) (first, second uint64) {
 	return first, second
 }
 
-var _ = Describe("revocation under load", Label("load"), func() {
+var _ = Describe("revocation under load", Label(conformance.LoadLabel), func() {
 	suite.It("L-3", "a client revoked mid-run is refused within cert_cache_ttl, and no valid request is lost", func(ctx SpecContext) {
 		p := plan(map[string]int{scenario.Valid: 6, scenario.RevokedMidRun: 3, scenario.Missing: 1, scenario.Revoked: 1,
 			scenario.Untrusted: 0, scenario.Expired: 0, scenario.SelfSigned: 0, scenario.TLS12: 0}, load.KeepAlive, constant(60), 6*time.Second, 500)
@@ -233,7 +234,7 @@ var _ = Describe("revocation under load", Label("load"), func() {
 	}, SpecTimeout(90*time.Second))
 })
 
-var _ = Describe("reports", Label("load"), func() {
+var _ = Describe("reports", Label(conformance.LoadLabel), func() {
 	suite.It("L-4", "index.html, load.json and junit.xml are written; gates come from the thresholds file and can fail", func(ctx SpecContext) {
 		r := run(ctx, plan(nil, load.Handshake, constant(40), 5*time.Second, 60))
 		dir := GinkgoT().TempDir()

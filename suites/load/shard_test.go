@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/load"
 	"github.com/mtlsgate/mtlsgate/load/scenario"
@@ -56,7 +57,7 @@ func holds(f *shard.File, name string) bool {
 	return false
 }
 
-var _ = Describe("distributed load", Label("load"), func() {
+var _ = Describe("distributed load", Label(conformance.LoadLabel), func() {
 	suite.It("L-5", "three shards split rate, bound and population disjointly and merge into their sum; the mid-run revocation is measured in its one shard", func(ctx SpecContext) {
 		// A CRL fetch on a machine shared with other suites can be slow; with a short http_timeout,
 		// IGNORE_CA_ERROR would then let the revoked client through (a true violation, but not this

@@ -34,21 +34,30 @@ test: vet
 comma := ,
 CONFORMANCE_SUITES = $(addprefix ./suites/,$(subst $(comma), ,$(PROFILES)))
 # Ginkgo's console: a line per suite with a dot per spec (details only for failures), and every
-# suite runs even if an earlier one fails.
-GINKGO_FLAGS ?= --succinct --silence-skips --keep-going
+# suite runs even if an earlier one fails. Each suite spreads its specs over CONFORMANCE_PROCS
+# processes (each with its own PKI, system and 127.0.0.1:0 listeners); the specs mostly wait on
+# timeouts and the network, so more processes than cores still shorten the run.
+CONFORMANCE_PROCS ?= 4
+GINKGO_FLAGS ?= --succinct --silence-skips --keep-going --procs=$(CONFORMANCE_PROCS)
 
 # The suites run against $(TARGET); $(REPORTS)/summary.md, junit.xml and conformance.yaml are written
 # even when a spec fails, the console ends with the verdict (and each failed ID with its reason),
-# and the exit status says whether the run passed.
+# and the exit status says whether the run passed. The suites compile and run side by side, each
+# printing its console (ginkgo-<profile>.log) when it ends; mtlsgate report merges their
+# ginkgo-<profile>.json into ginkgo.json, in PROFILES order.
 conformance: build
 	@mkdir -p $(REPORTS)
-	@rm -f $(REPORTS)/ginkgo.json
-	@echo "mtlsgate conformance against $(TARGET): profiles $(PROFILES)$(if $(IDS), and IDs $(IDS)); compiling the suites..."
-	@status=0; nocolor=; [ -t 1 ] || nocolor=--no-color; \
-	MTLSGATE_TARGET=$(TARGET) $(GINKGO) run $(GINKGO_FLAGS) $$nocolor $(if $(IDS),--label-filter='$(subst $(comma), || ,$(IDS))') \
-	  --json-report=ginkgo.json --output-dir=$(REPORTS) $(CONFORMANCE_SUITES) || status=1; \
+	@rm -f $(REPORTS)/ginkgo.json $(addprefix $(REPORTS)/ginkgo-,$(addsuffix .json,$(subst $(comma), ,$(PROFILES))))
+	@echo "mtlsgate conformance against $(TARGET): profiles $(PROFILES)$(if $(IDS), and IDs $(IDS)); compiling and running the suites side by side..."
+	@status=0; nocolor=; [ -t 1 ] || nocolor=--no-color; pids=; json=; \
+	for s in $(CONFORMANCE_SUITES); do p=$${s##*/}; json=$$json$${json:+,}$(REPORTS)/ginkgo-$$p.json; \
+	  ( MTLSGATE_TARGET=$(TARGET) $(GINKGO) run $(GINKGO_FLAGS) $$nocolor $(if $(IDS),--label-filter='$(subst $(comma), || ,$(IDS))') \
+	      --json-report=ginkgo-$$p.json --output-dir=$(REPORTS) $$s > $(REPORTS)/ginkgo-$$p.log 2>&1; rc=$$?; \
+	    grep -Ev '^$$|^Ginkgo ran 1 suite|^Test Suite (Passed|Failed)' $(REPORTS)/ginkgo-$$p.log; exit $$rc ) & pids="$$pids $$!"; \
+	done; \
+	for pid in $$pids; do wait $$pid || status=1; done; \
 	echo; \
-	./bin/mtlsgate report --ginkgo-json $(REPORTS)/ginkgo.json --out $(REPORTS) --profiles $(PROFILES) --ids '$(IDS)' --target $(TARGET) || status=1; \
+	./bin/mtlsgate report --ginkgo-json $$json --out $(REPORTS) --profiles $(PROFILES) --ids '$(IDS)' --target $(TARGET) || status=1; \
 	if [ -n "$$GITHUB_STEP_SUMMARY" ]; then cat $(REPORTS)/summary.md >> "$$GITHUB_STEP_SUMMARY"; fi; \
 	exit $$status
 

@@ -19,7 +19,6 @@ import (
 
 	"github.com/testcontainers/testcontainers-go/wait"
 
-	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness/containers"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
@@ -81,31 +80,19 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 	}
 	// acquire numbers the systems on the shared network; the ALB's containers take the number.
 	n := strings.TrimPrefix(gwName, gatewayAlias+"-")
-	gwAlias, lbAlias := apigwAlias+"-"+n, albAlias+"-"+n
+	lbAlias := albAlias + "-" + n
 	nw, echo := t.ups.nw, t.ups.echo
 	echoTLSURL, err := echo.URL(ctx, "8443/tcp", "https")
 	if err != nil {
 		return fail(err)
 	}
 
-	var gwFiles []containers.File
-	for _, f := range t.ups.pkiFiles {
-		if f.Path == "/pki/"+fixtures.Server+".crt" || f.Path == "/pki/"+fixtures.Server+".key" {
-			gwFiles = append(gwFiles, f)
-		}
-	}
-	gw, err := nw.Start(ctx, containers.Request{
-		Image: img, Alias: gwAlias, Files: gwFiles, Ports: []string{apigwPort, containerStatusPort},
-		Cmd: []string{"serve", "apigw", "--listen", "0.0.0.0:443", "--cert", "/pki/" + fixtures.Server + ".crt", "--key", "/pki/" + fixtures.Server + ".key",
-			"--status-listen", "0.0.0.0:8100"},
-		Wait: wait.ForHTTP("/status/ready").WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
-	})
-	if gw != nil {
-		stops = append(stops, gw.Terminate)
-	}
+	// The stand-in is shared by the systems of the run (one at a time): each sets its domains.
+	gw, gwAlias, freeGW, err := t.ups.acquireAPIGW(ctx, img, n)
 	if err != nil {
 		return fail(err)
 	}
+	stops = append(stops, freeGW)
 	gwURL, err := gw.URL(ctx, apigwPort, "https")
 	if err != nil {
 		return fail(err)
@@ -125,10 +112,9 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 		}
 		return ctl.send(ctx, http.MethodPut, gwControl+"/domains", "application/json", body)
 	}
-	if len(setup.Domains) > 0 {
-		if err := setDomains(ctx, setup.Domains); err != nil {
-			return fail(err)
-		}
+	// Always set: a shared stand-in still holds the previous system's domains.
+	if err := setDomains(ctx, setup.Domains); err != nil {
+		return fail(err)
 	}
 
 	sys := &ALBSystem{

@@ -111,11 +111,15 @@ type kongUpstreams struct {
 	mu       sync.Mutex
 	refs     int
 	gateways int
+	// keep counts the holds of KeepShared: while any is held, the containers outlive their
+	// last user (a suite starting a system per spec starts them once).
+	keep     int
 	pki      *fixtures.PKI
 	nw       *containers.Network
 	echo     *containers.Container
 	mtls     *containers.Container
-	echoURL  string // the echo as the suite reaches it, for its CRL control
+	gw       *sharedAPIGW // started by the first ALB system (container_shared.go)
+	echoURL  string       // the echo as the suite reaches it, for its CRL control
 	pkiFiles []containers.File
 }
 
@@ -126,7 +130,13 @@ func (u *kongUpstreams) acquire(ctx context.Context, eng *containers.Engine, ima
 	if u.refs > 0 && u.pki != p {
 		return "", errors.New("the upstream containers already serve another PKI; stop its systems first")
 	}
-	if u.refs == 0 {
+	if u.refs == 0 && u.nw != nil && u.pki != p {
+		// Kept up for another PKI (KeepShared) with nobody using them: start afresh.
+		if err := u.stop(ctx); err != nil {
+			return "", err
+		}
+	}
+	if u.nw == nil {
 		if err := u.start(ctx, eng, image, p); err != nil {
 			u.stop(context.Background())
 			return "", err
@@ -169,12 +179,13 @@ func (u *kongUpstreams) start(ctx context.Context, eng *containers.Engine, image
 	return err
 }
 
-// release drops one user; the last one stops the containers and removes the network.
+// release drops one user; the last one stops the containers and removes the network, unless
+// KeepShared holds them.
 func (u *kongUpstreams) release(ctx context.Context) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.refs--
-	if u.refs > 0 {
+	if u.refs > 0 || u.keep > 0 {
 		return nil
 	}
 	return u.stop(ctx)
@@ -182,7 +193,11 @@ func (u *kongUpstreams) release(ctx context.Context) error {
 
 func (u *kongUpstreams) stop(ctx context.Context) error {
 	var errs []error
-	for _, c := range []*containers.Container{u.mtls, u.echo} {
+	var gw *containers.Container
+	if u.gw != nil {
+		gw = u.gw.c
+	}
+	for _, c := range []*containers.Container{gw, u.mtls, u.echo} {
 		if c != nil {
 			errs = append(errs, c.Terminate(ctx))
 		}
@@ -190,7 +205,7 @@ func (u *kongUpstreams) stop(ctx context.Context) error {
 	if u.nw != nil {
 		errs = append(errs, u.nw.Remove(ctx))
 	}
-	u.echo, u.mtls, u.nw, u.pki = nil, nil, nil, nil
+	u.echo, u.mtls, u.gw, u.nw, u.pki = nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

@@ -40,6 +40,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// A target that cannot start an ALB system claims no ALB ID, so Admit skips every spec as not
 	// supported; start fails loudly if one claims IDs anyway.
 	at, _ = t.(harness.ALBTarget)
+	// Every spec starts a system; what they share (a container target's upstreams) starts once.
+	if k, ok := t.(harness.SharedKeeper); ok {
+		DeferCleanup(k.KeepShared())
+	}
 	pki, err = fixtures.Generate(ctx, fixtures.Options{})
 	Expect(err).NotTo(HaveOccurred())
 	pkiDir = GinkgoT().TempDir()

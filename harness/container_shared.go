@@ -1,0 +1,115 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/harness/containers"
+)
+
+// SharedKeeper is a target whose systems share containers (the upstreams, the API Gateway
+// stand-in). A suite that starts a system per spec calls KeepShared once, in BeforeSuite, and
+// defers the returned release: the shared containers then start with the first system and stay
+// up until the release, instead of starting and stopping with every spec.
+type SharedKeeper interface {
+	KeepShared() (release func(context.Context) error)
+}
+
+// KeepShared implements SharedKeeper: the upstream containers and the API Gateway stand-in stay
+// up between systems until release, which removes them once no system uses them.
+func (t *ReferenceContainerTarget) KeepShared() func(context.Context) error {
+	return t.ups.keepShared()
+}
+
+// keepShared keeps the shared containers between users until the returned release.
+func (u *kongUpstreams) keepShared() func(context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.keep++
+	return func(ctx context.Context) error {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		u.keep--
+		if u.refs > 0 || u.keep > 0 {
+			return nil
+		}
+		return u.stop(ctx)
+	}
+}
+
+// sharedAPIGW is the API Gateway stand-in container, shared by the ALB systems of a target one
+// at a time: each system sets its own domains (none included) when it takes it.
+type sharedAPIGW struct {
+	c     *containers.Container
+	alias string
+	busy  bool
+}
+
+// acquireAPIGW returns an API Gateway stand-in for one ALB system, its network alias and how to
+// let it go. The shared one is handed out when free; a system started while another holds it
+// (two systems at once) gets a container of its own, numbered n, stopped on release.
+func (u *kongUpstreams) acquireAPIGW(ctx context.Context, image, n string) (*containers.Container, string, func(context.Context) error, error) {
+	u.mu.Lock()
+	if u.gw != nil && !u.gw.busy {
+		gw := u.gw
+		gw.busy = true
+		u.mu.Unlock()
+		return gw.c, gw.alias, u.freeAPIGW(gw), nil
+	}
+	if u.gw == nil {
+		// The first one becomes the shared one; holding the lock keeps a second system from
+		// starting another in the meantime.
+		defer u.mu.Unlock()
+		c, err := u.startAPIGW(ctx, image, apigwAlias)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		u.gw = &sharedAPIGW{c: c, alias: apigwAlias, busy: true}
+		return c, apigwAlias, u.freeAPIGW(u.gw), nil
+	}
+	u.mu.Unlock()
+	alias := apigwAlias + "-" + n
+	c, err := u.startAPIGW(ctx, image, alias)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return c, alias, c.Terminate, nil
+}
+
+// freeAPIGW hands the shared stand-in back.
+func (u *kongUpstreams) freeAPIGW(gw *sharedAPIGW) func(context.Context) error {
+	return func(context.Context) error {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		gw.busy = false
+		return nil
+	}
+}
+
+// startAPIGW starts an API Gateway stand-in (serve apigw) on the shared network, with the
+// server certificate and its control API; a container that failed to start is removed.
+func (u *kongUpstreams) startAPIGW(ctx context.Context, image, alias string) (*containers.Container, error) {
+	var files []containers.File
+	for _, f := range u.pkiFiles {
+		if f.Path == "/pki/"+fixtures.Server+".crt" || f.Path == "/pki/"+fixtures.Server+".key" {
+			files = append(files, f)
+		}
+	}
+	gw, err := u.nw.Start(ctx, containers.Request{
+		Image: image, Alias: alias, Files: files, Ports: []string{apigwPort, containerStatusPort},
+		Cmd: []string{"serve", "apigw", "--listen", "0.0.0.0:443", "--cert", "/pki/" + fixtures.Server + ".crt", "--key", "/pki/" + fixtures.Server + ".key",
+			"--status-listen", "0.0.0.0:8100"},
+		Wait: wait.ForHTTP("/status/ready").WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
+	})
+	if err != nil {
+		if gw != nil {
+			err = errors.Join(err, gw.Terminate(context.Background()))
+		}
+		return nil, fmt.Errorf("start the API Gateway stand-in %s: %w", alias, err)
+	}
+	return gw, nil
+}

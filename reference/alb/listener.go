@@ -124,6 +124,8 @@ type connInfo struct {
 	mode    string
 	traceID string
 	port    string
+	// born is when the connection was accepted, for the client keepalive duration.
+	born time.Time
 }
 
 type connInfoKey struct{}
@@ -138,6 +140,7 @@ type listener struct {
 	conns chan net.Conn
 	done  chan struct{}
 	info  sync.Map // *tls.Conn → connInfo, taken by ConnContext
+	watch sync.Map // *tls.Conn → *idleWatch, until the connection closes
 	http  *serve.Server
 	wg    sync.WaitGroup
 	once  sync.Once
@@ -169,8 +172,11 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 			}
 			return ctx
 		},
+		ConnState: out.connState,
 		ErrorLog:  a.diagnostics(),
 		Protocols: httpAndH2(),
+		// The idle timeout in force is applied per connection by idleWatch.
+		IdleTimeout: MaxIdleTimeout,
 	})
 	if err != nil {
 		ln.Close()
@@ -231,7 +237,8 @@ func (l *listener) handshake(raw net.Conn) {
 	ls := st.listeners[l.idx]
 	trace := newTraceID()
 	start := time.Now()
-	tc := tls.Server(raw, ls.tls)
+	activity := newActivityConn(raw)
+	tc := tls.Server(activity, ls.tls)
 	ctx, cancel := context.WithTimeout(l.ctx, HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
@@ -265,12 +272,32 @@ func (l *listener) handshake(raw net.Conn) {
 		_ = tc.Close()
 		return
 	}
-	l.info.Store(net.Conn(tc), connInfo{mode: ls.mode, traceID: trace, port: strconv.Itoa(l.port)})
+	l.info.Store(net.Conn(tc), connInfo{mode: ls.mode, traceID: trace, port: strconv.Itoa(l.port), born: l.alb.opts.Now()})
+	l.watch.Store(net.Conn(tc), &idleWatch{raw: activity, conn: tc, timeout: l.alb.idleTimeout})
 	select {
 	case l.conns <- tc:
 	case <-l.done:
 		l.info.Delete(net.Conn(tc))
+		l.watch.Delete(net.Conn(tc))
 		_ = tc.Close()
+	}
+}
+
+// connState drives a connection's idle watch from the HTTP server's view of it.
+func (l *listener) connState(c net.Conn, s http.ConnState) {
+	v, ok := l.watch.Load(c)
+	if !ok {
+		return
+	}
+	w := v.(*idleWatch)
+	switch s {
+	case http.StateNew, http.StateIdle:
+		w.idle()
+	case http.StateActive:
+		w.active()
+	case http.StateClosed, http.StateHijacked:
+		w.stop()
+		l.watch.Delete(c)
 	}
 }
 
@@ -311,6 +338,11 @@ func (l *listener) close(ctx context.Context) error {
 func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ls := l.alb.state.Load().listeners[l.idx]
 	info, _ := r.Context().Value(connInfoKey{}).(connInfo)
+	if !info.born.IsZero() && l.alb.opts.Now().Sub(info.born) >= l.alb.clientKeepAlive() {
+		// Past the client keepalive duration: this response is the connection's last (HTTP/1.1
+		// says Connection: close; Go's HTTP/2 server turns it into a GOAWAY).
+		w.Header().Set("Connection", "close")
+	}
 	t := ls.group.pick()
 	if t == nil {
 		writeELBError(w, http.StatusServiceUnavailable, "Service Temporarily Unavailable")

@@ -88,7 +88,7 @@ var _ = Describe("client idle timeout", func() {
 	suite.It("A-REQ-1", "a client that stalls in the middle of its request header is closed after the idle timeout, with no answer", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff, idleTimeout("1")))
 		for _, stall := range []string{
-			"",                                // nothing after the handshake
+			"",                                 // nothing after the handshake
 			"GET /anything HTTP/1.1\r\nHost: ", // part of the header block
 		} {
 			c := dialListener(ctx, sys)

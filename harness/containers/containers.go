@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -151,7 +152,7 @@ func (e *Engine) MtlsgateImage(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if !ok {
-			return "", fmt.Errorf("%s=%s is not on the Docker engine: build it with `make image` or unset %s", ImageEnv, ref, ImageEnv)
+			return "", fmt.Errorf("%s=%s is not on the Docker engine: build it with `make release PLATFORMS=linux/%s` (tags %s:<version> and :latest), or unset %s and the harness builds one from this checkout", ImageEnv, ref, runtime.GOARCH, ImageRepo, ImageEnv)
 		}
 		e.image = ref
 		return ref, nil

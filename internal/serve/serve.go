@@ -35,6 +35,10 @@ type Options struct {
 	// Protocols, when set, are the HTTP versions served (HTTP/2 over TLS only, negotiated by
 	// ALPN); nil keeps Go's default, HTTP/1.1 and, over TLS, HTTP/2.
 	Protocols *http.Protocols
+	// IdleTimeout, when set, replaces DefaultIdleTimeout as the longest a keep-alive connection
+	// waits for its next request; a listener that enforces its own (changeable) idle timeout
+	// sets it to that timeout's maximum.
+	IdleTimeout time.Duration
 }
 
 // Limits every listener applies, set explicitly so a change of Go's defaults cannot loosen them.
@@ -51,6 +55,9 @@ const (
 	// client_header_timeout and ssl_handshake_timeout are both 60 s, as is ALB's default idle
 	// timeout.
 	HeaderTimeout = 60 * time.Second
+	// DefaultIdleTimeout bounds the wait for a keep-alive connection's next request when
+	// Options.IdleTimeout is unset.
+	DefaultIdleTimeout = 120 * time.Second
 )
 
 // http2Limits are the HTTP/2 limits, no looser than Go's http2.Server defaults.
@@ -76,10 +83,14 @@ func Listen(ctx context.Context, addr string, h http.Handler, opts Options) (*Se
 			return nil, fmt.Errorf("listen on %q: %w", addr, err)
 		}
 	}
+	idle := DefaultIdleTimeout
+	if opts.IdleTimeout > 0 {
+		idle = opts.IdleTimeout
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: HeaderTimeout,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       idle,
 		TLSConfig:         opts.TLS,
 		ConnContext:       opts.ConnContext,
 		ConnState:         opts.ConnState,

@@ -29,7 +29,8 @@ type Config struct {
 	// carries ("app/<name>/<id>"); empty means "mtlsgate".
 	LoadBalancerName string `yaml:"LoadBalancerName,omitempty"`
 	// LoadBalancerAttributes are ModifyLoadBalancerAttributes' key/value pairs; the emulator
-	// applies idle_timeout.timeout_seconds (1 to 4000, default 60).
+	// applies idle_timeout.timeout_seconds (1 to 4000, default 60), to target and client
+	// connections, and client_keep_alive.seconds (60 to 604800, default 3600).
 	LoadBalancerAttributes []Attribute `yaml:"LoadBalancerAttributes,omitempty"`
 }
 

@@ -124,6 +124,8 @@ type connInfo struct {
 	mode    string
 	traceID string
 	port    string
+	// born is when the connection was accepted, for the client keepalive duration.
+	born time.Time
 	// leaf holds the verified leaf's header values, rendered on the connection's first request
 	// and reused by the rest: the leaf cannot change within a connection.
 	leafOnce sync.Once
@@ -148,6 +150,7 @@ type listener struct {
 	conns chan net.Conn
 	done  chan struct{}
 	info  sync.Map // *tls.Conn → *connInfo, taken by ConnContext
+	watch sync.Map // *tls.Conn → *idleWatch, until the connection closes
 	http  *serve.Server
 	wg    sync.WaitGroup
 	once  sync.Once
@@ -179,8 +182,11 @@ func startListener(ctx context.Context, a *ALB, idx int, l Listener) (*listener,
 			}
 			return ctx
 		},
+		ConnState: out.connState,
 		ErrorLog:  a.diagnostics(),
 		Protocols: httpAndH2(),
+		// The idle timeout in force is applied per connection by idleWatch.
+		IdleTimeout: MaxIdleTimeout,
 	})
 	if err != nil {
 		ln.Close()
@@ -241,7 +247,8 @@ func (l *listener) handshake(raw net.Conn) {
 	ls := st.listeners[l.idx]
 	trace := newTraceID()
 	start := time.Now()
-	tc := tls.Server(raw, ls.tls)
+	activity := newActivityConn(raw)
+	tc := tls.Server(activity, ls.tls)
 	ctx, cancel := context.WithTimeout(l.ctx, HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
@@ -276,12 +283,32 @@ func (l *listener) handshake(raw net.Conn) {
 		_ = tc.Close()
 		return
 	}
-	l.info.Store(net.Conn(tc), &connInfo{mode: ls.mode, traceID: trace, port: strconv.Itoa(l.port)})
+	l.info.Store(net.Conn(tc), &connInfo{mode: ls.mode, traceID: trace, port: strconv.Itoa(l.port), born: l.alb.opts.Now()})
+	l.watch.Store(net.Conn(tc), &idleWatch{raw: activity, conn: tc, timeout: l.alb.idleTimeout})
 	select {
 	case l.conns <- tc:
 	case <-l.done:
 		l.info.Delete(net.Conn(tc))
+		l.watch.Delete(net.Conn(tc))
 		_ = tc.Close()
+	}
+}
+
+// connState drives a connection's idle watch from the HTTP server's view of it.
+func (l *listener) connState(c net.Conn, s http.ConnState) {
+	v, ok := l.watch.Load(c)
+	if !ok {
+		return
+	}
+	w := v.(*idleWatch)
+	switch s {
+	case http.StateNew, http.StateIdle:
+		w.idle()
+	case http.StateActive:
+		w.active()
+	case http.StateClosed, http.StateHijacked:
+		w.stop()
+		l.watch.Delete(c)
 	}
 }
 
@@ -324,6 +351,11 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	info, _ := r.Context().Value(connInfoKey{}).(*connInfo)
 	if info == nil {
 		info = &connInfo{}
+	}
+	if !info.born.IsZero() && l.alb.opts.Now().Sub(info.born) >= l.alb.clientKeepAlive() {
+		// Past the client keepalive duration: this response is the connection's last (HTTP/1.1
+		// says Connection: close; Go's HTTP/2 server turns it into a GOAWAY).
+		w.Header().Set("Connection", "close")
 	}
 	t := ls.group.pick()
 	if t == nil {

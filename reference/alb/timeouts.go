@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,17 +24,35 @@ const (
 	MaxResponseHeaderBytes = 32 << 10
 	// AttrIdleTimeout is the load balancer attribute that sets the idle timeout, 1 to 4000 s.
 	AttrIdleTimeout = "idle_timeout.timeout_seconds"
+	// MaxIdleTimeout is idle_timeout.timeout_seconds' largest value.
+	MaxIdleTimeout = 4000 * time.Second
+	// AttrClientKeepAlive is the load balancer attribute that sets the HTTP client keepalive
+	// duration, 60 to 604800 s: the longest ALB keeps a client connection, busy or not, before
+	// closing it after a response.
+	AttrClientKeepAlive = "client_keep_alive.seconds"
+	// DefaultClientKeepAlive is client_keep_alive.seconds' default.
+	DefaultClientKeepAlive = 3600 * time.Second
 )
 
 // lbAttributes are the load balancer attributes the emulator applies.
 type lbAttributes struct {
-	idle time.Duration
+	idle      time.Duration
+	keepAlive time.Duration
+}
+
+// wholeSeconds parses an attribute of whole seconds within [lo, hi].
+func wholeSeconds(where, key, value string, lo, hi, def int) (time.Duration, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(value))
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s: %s %q: give whole seconds from %d to %d (ALB's range; %d by default)", where, key, value, lo, hi, def)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // parseLBAttributes reads LoadBalancerAttributes; an attribute the emulator does not apply is an
 // error naming it, so a setting is never silently ignored.
 func parseLBAttributes(attrs []Attribute) (lbAttributes, error) {
-	out := lbAttributes{idle: DefaultIdleTimeout}
+	out := lbAttributes{idle: DefaultIdleTimeout, keepAlive: DefaultClientKeepAlive}
 	seen := map[string]bool{}
 	for i, a := range attrs {
 		where := fmt.Sprintf("LoadBalancerAttributes[%d]", i)
@@ -42,16 +62,132 @@ func parseLBAttributes(attrs []Attribute) (lbAttributes, error) {
 		seen[a.Key] = true
 		switch a.Key {
 		case AttrIdleTimeout:
-			n, err := strconv.Atoi(strings.TrimSpace(a.Value))
-			if err != nil || n < 1 || n > 4000 {
-				return out, fmt.Errorf("%s: %s %q: give whole seconds from 1 to 4000 (ALB's range; 60 by default)", where, AttrIdleTimeout, a.Value)
+			d, err := wholeSeconds(where, a.Key, a.Value, 1, 4000, 60)
+			if err != nil {
+				return out, err
 			}
-			out.idle = time.Duration(n) * time.Second
+			out.idle = d
+		case AttrClientKeepAlive:
+			d, err := wholeSeconds(where, a.Key, a.Value, 60, 604800, 3600)
+			if err != nil {
+				return out, err
+			}
+			out.keepAlive = d
 		default:
-			return out, fmt.Errorf("%s: the emulator does not apply the attribute %q (it applies %s)", where, a.Key, AttrIdleTimeout)
+			return out, fmt.Errorf("%s: the emulator does not apply the attribute %q (it applies %s and %s)", where, a.Key, AttrIdleTimeout, AttrClientKeepAlive)
 		}
 	}
 	return out, nil
+}
+
+// clientKeepAlive is the client keepalive duration in force.
+func (a *ALB) clientKeepAlive() time.Duration {
+	if st := a.state.Load(); st != nil {
+		return st.attrs.keepAlive
+	}
+	return DefaultClientKeepAlive
+}
+
+// activityConn is a client's TCP connection that remembers when it last carried data, either
+// way, for the idle timeout.
+type activityConn struct {
+	net.Conn
+	last atomic.Int64 // UnixNano of the last byte read or written
+}
+
+func newActivityConn(c net.Conn) *activityConn {
+	a := &activityConn{Conn: c}
+	a.last.Store(time.Now().UnixNano())
+	return a
+}
+
+// Read implements net.Conn.
+func (c *activityConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// Write implements net.Conn.
+func (c *activityConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// idleWatch closes a client connection that carries no data for the idle timeout while no
+// request is in progress: between requests, and while a request's header is still arriving
+// (ALB: the load balancer closes the front-end connection if no data is sent or received within
+// the idle timeout). A request in progress is bounded by the target's idle timeout and the
+// body's read timeout instead. The timeout is read each time the connection goes idle, so a
+// changed attribute applies from the next idle period on.
+type idleWatch struct {
+	raw     *activityConn
+	conn    net.Conn // what is closed: the TLS connection, so the client gets close_notify
+	timeout func() time.Duration
+
+	mu     sync.Mutex
+	timer  *time.Timer
+	d      time.Duration
+	busy   bool
+	closed bool
+}
+
+// idle starts an idle period (a new connection, or the end of its last request).
+func (w *idleWatch) idle() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.busy = false
+	w.d = w.timeout()
+	left := w.d - time.Since(time.Unix(0, w.raw.last.Load()))
+	if w.timer == nil {
+		w.timer = time.AfterFunc(left, w.fire)
+	} else {
+		w.timer.Reset(left)
+	}
+}
+
+// active marks a request in progress.
+func (w *idleWatch) active() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.busy = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// stop ends the watch (the connection is closed or hijacked).
+func (w *idleWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+func (w *idleWatch) fire() {
+	w.mu.Lock()
+	if w.busy || w.closed {
+		w.mu.Unlock()
+		return
+	}
+	if left := w.d - time.Since(time.Unix(0, w.raw.last.Load())); left > 0 {
+		w.timer.Reset(left)
+		w.mu.Unlock()
+		return
+	}
+	w.closed = true
+	w.mu.Unlock()
+	_ = w.conn.Close()
 }
 
 // idleTimeout is the idle timeout in force.

@@ -77,9 +77,15 @@ var _ = Describe("faults", func() {
 		Expect(status).To(HavePrefix("HTTP/1.1 408"))
 	}, SpecTimeout(30*time.Second))
 
-	suite.It("A-REQ-1", "idle_timeout.timeout_seconds takes 1 to 4000; another value or an attribute the emulator does not apply is refused and the running configuration stays", func(ctx SpecContext) {
+	suite.It("A-REQ-1", "idle_timeout.timeout_seconds takes 1 to 4000, client_keep_alive.seconds 60 to 604800; another value or an attribute the emulator does not apply is refused and the running configuration stays", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff))
+		keepAlive := func(seconds string) func(*alb.Config) {
+			return func(c *alb.Config) {
+				c.LoadBalancerAttributes = append(c.LoadBalancerAttributes, alb.Attribute{Key: alb.AttrClientKeepAlive, Value: seconds})
+			}
+		}
 		for _, bad := range []func(*alb.Config){idleTimeout("0"), idleTimeout("4001"), idleTimeout("1.5"), idleTimeout(""),
+			keepAlive("59"), keepAlive("604801"), keepAlive("1h"),
 			func(c *alb.Config) {
 				c.LoadBalancerAttributes = append(c.LoadBalancerAttributes, alb.Attribute{Key: "idle_timeout.seconds", Value: "5"})
 			}} {
@@ -90,6 +96,8 @@ var _ = Describe("faults", func() {
 		}
 		Expect(ok(ctx, client(""), anything(sys)).Status).To(Equal(http.StatusOK))
 		Expect(sys.Apply(ctx, config(alb.ModeOff, idleTimeout("4000")))).To(Succeed())
+		Expect(sys.Apply(ctx, config(alb.ModeOff, keepAlive("60")))).To(Succeed())
+		Expect(sys.Apply(ctx, config(alb.ModeOff, keepAlive("604800"), idleTimeout("1")))).To(Succeed())
 	})
 
 	suite.It("A-REQ-1", "TRACE → 405, CONNECT and a malformed chunked body → 400, from the load balancer itself", func(ctx SpecContext) {

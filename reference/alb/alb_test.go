@@ -179,3 +179,38 @@ func TestVerifyModeEndToEnd(t *testing.T) {
 		t.Fatal("a bad reload dropped the CRL")
 	}
 }
+
+// TestTargetSeesTheClientsAcceptEncoding: ALB adds no Accept-Encoding of its own, so a target
+// sees the client's choice (none, or its own list) and compresses accordingly.
+func TestTargetSeesTheClientsAcceptEncoding(t *testing.T) {
+	e := newEnv(t)
+	a, err := alb.Start(t.Context(), e.config(alb.ModeVerify), alb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	conf := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{e.pki.Get(fixtures.Client).TLSCertificate()}} //nolint:gosec // test client
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: conf, DisableCompression: true, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	for _, sent := range []string{"", "br"} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.URL(0)+"/anything", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent != "" {
+			req.Header.Set("Accept-Encoding", sent)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var got upstream.Echo
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("status %d, body %s", resp.StatusCode, b)
+		}
+		if v := got.Headers["Accept-Encoding"]; v != sent {
+			t.Errorf("client sent Accept-Encoding %q; the target saw %q", sent, v)
+		}
+	}
+}

@@ -243,6 +243,9 @@ func targetTransport(policy string, idle func() time.Duration) *http.Transport {
 		// ALB's quota for a whole response header.
 		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 		IdleConnTimeout:        60 * time.Second,
+		// ALB forwards Accept-Encoding as the client sent it; Go's transport would otherwise add
+		// its own gzip to a request that had none and decompress the target's answer.
+		DisableCompression: true,
 	}
 }
 

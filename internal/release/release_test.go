@@ -173,7 +173,7 @@ func counts(t *testing.T, dir string, profiles ...catalog.Profile) (outcomeCount
 			}
 		}
 	}
-	run := reports.FromGinkgo(rs, profiles...)
+	run := reports.FromGinkgo(rs, reports.Options{Profiles: profiles})
 	for _, r := range run.Results {
 		if r.Outcome != reports.Passed {
 			t.Logf("%s: %s: %s", r.ID, r.Outcome, r.Reason)

@@ -74,7 +74,7 @@ func startBenchKong(b *testing.B) (string, tls.Certificate) {
 	ca := post("/ca_certificates", url.Values{"cert": {string(p.Get(fixtures.RootCA).CertPEM())}})
 	caID := ca[strings.Index(ca, `"id":"`)+6:]
 	caID = caID[:strings.IndexByte(caID, '"')]
-	post("/plugins", url.Values{"name": {"mtls-auth"}, "config.ca_certificates": {caID}, "config.revocation_check_mode": {"SKIP"}})
+	post("/plugins", url.Values{"name": {MTLSAuthName}, "config.ca_certificates": {caID}, "config.revocation_check_mode": {"SKIP"}})
 	post("/services", url.Values{"name": {"echo"}, "url": {echo.HTTPURL()}})
 	post("/services/echo/routes", url.Values{"paths[]": {"/anything"}, "strip_path": {"false"}})
 	post("/consumers", url.Values{"username": {fixtures.ClientCommonName}})

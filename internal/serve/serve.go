@@ -39,6 +39,9 @@ type Options struct {
 	// waits for its next request; a listener that enforces its own (changeable) idle timeout
 	// sets it to that timeout's maximum.
 	IdleTimeout time.Duration
+	// HeaderTimeout, when set, replaces the package's HeaderTimeout as the bound on a client's
+	// TLS handshake and request header block (nginx's client_header_timeout, set in kong.conf).
+	HeaderTimeout time.Duration
 }
 
 // Limits every listener applies, set explicitly so a change of Go's defaults cannot loosen them.
@@ -87,9 +90,13 @@ func Listen(ctx context.Context, addr string, h http.Handler, opts Options) (*Se
 	if opts.IdleTimeout > 0 {
 		idle = opts.IdleTimeout
 	}
+	header := HeaderTimeout
+	if opts.HeaderTimeout > 0 {
+		header = opts.HeaderTimeout
+	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: HeaderTimeout,
+		ReadHeaderTimeout: header,
 		IdleTimeout:       idle,
 		TLSConfig:         opts.TLS,
 		ConnContext:       opts.ConnContext,

@@ -66,6 +66,8 @@ type Gateway struct {
 	servers []listener
 	// bodyTimeout is client_body_timeout: the longest wait between two reads of a request body.
 	bodyTimeout time.Duration
+	// clientTimeouts are each listener role's client_header_timeout and keepalive_timeout.
+	clientTimeouts map[string]clientTimeouts
 }
 
 // listener is one bound listener and what it serves.
@@ -112,6 +114,12 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if g.bodyTimeout, err = clientBodyTimeout(conf); err != nil {
 		return nil, err
+	}
+	g.clientTimeouts = map[string]clientTimeouts{}
+	for role := range serverBlockPrefixes {
+		if g.clientTimeouts[role], err = clientTimeoutsFor(conf, role); err != nil {
+			return nil, err
+		}
 	}
 	if g.globals, err = loadGlobals(conf); err != nil {
 		return nil, err
@@ -217,7 +225,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 			var protos http.Protocols
 			protos.SetHTTP1(true)
 			protos.SetHTTP2(l.SSL && l.HTTP2)
-			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log, Protocols: &protos})
+			to := g.clientTimeouts[grp.role]
+			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log, Protocols: &protos,
+				HeaderTimeout: to.header, IdleTimeout: to.keepalive})
 			if err != nil {
 				_ = g.Close(context.Background())
 				return fmt.Errorf("start %s listener %s: %w", grp.role, l.Address, err)

@@ -29,6 +29,59 @@ func clientBodyTimeout(conf *kongconf.Config) (time.Duration, error) {
 	return d, nil
 }
 
+// nginx's defaults for the client side of a server block; Kong's template sets neither.
+const (
+	// defaultClientHeaderTimeout is client_header_timeout: from the TCP connect, the longest wait
+	// for the TLS handshake and then the request header block (nginx arms it on accept and in
+	// ngx_http_ssl_handshake).
+	defaultClientHeaderTimeout = 60 * time.Second
+	// defaultKeepaliveTimeout is keepalive_timeout: how long an idle keep-alive client
+	// connection is kept open waiting for its next request.
+	defaultKeepaliveTimeout = 75 * time.Second
+)
+
+// clientTimeouts are one server block's client-side timeouts.
+type clientTimeouts struct {
+	header, keepalive time.Duration
+}
+
+// serverBlockPrefixes maps a listener role to kong.conf's prefix for its nginx server block.
+var serverBlockPrefixes = map[string]string{"proxy": "nginx_proxy_", "admin": "nginx_admin_", "status": "nginx_status_"}
+
+// clientTimeoutsFor reads client_header_timeout and keepalive_timeout for role's listeners from
+// kong.conf's injected directives: the server block's own (nginx_proxy_, nginx_admin_,
+// nginx_status_) wins over nginx_http_, which every server block inherits.
+func clientTimeoutsFor(conf *kongconf.Config, role string) (clientTimeouts, error) {
+	out := clientTimeouts{header: defaultClientHeaderTimeout, keepalive: defaultKeepaliveTimeout}
+	find := func(directive string) (string, string, bool) {
+		for _, key := range []string{serverBlockPrefixes[role] + directive, "nginx_http_" + directive} {
+			if v, ok := conf.Values[key]; ok {
+				return key, v, true
+			}
+		}
+		return "", "", false
+	}
+	if key, raw, ok := find("client_header_timeout"); ok {
+		d, err := parseNginxTime(raw)
+		if err != nil || d <= 0 {
+			return out, fmt.Errorf("%s = %q: give an nginx time above zero such as 60s, 500ms or 1m", key, raw)
+		}
+		out.header = d
+	}
+	if key, raw, ok := find("keepalive_timeout"); ok {
+		f := strings.Fields(raw)
+		if len(f) != 1 {
+			return out, fmt.Errorf("%s = %q: give one nginx time above zero such as 75s; mtlsgate does not send the optional Keep-Alive header timeout", key, raw)
+		}
+		d, err := parseNginxTime(f[0])
+		if err != nil || d <= 0 {
+			return out, fmt.Errorf("%s = %q: give an nginx time above zero such as 75s or 1m (mtlsgate does not apply 0, keep-alive off)", key, raw)
+		}
+		out.keepalive = d
+	}
+	return out, nil
+}
+
 // nginxDirective finds an nginx directive injected through kong.conf for the proxy: the
 // nginx_proxy_ (server block) form wins over nginx_http_. It returns the kong.conf key too.
 func nginxDirective(conf *kongconf.Config, directive string) (key, value string, ok bool) {

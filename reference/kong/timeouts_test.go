@@ -41,7 +41,8 @@ func TestInvalidHeaderNamesAreDropped(t *testing.T) {
 }
 
 func TestBadNginxDirectivesStopTheGateway(t *testing.T) {
-	for _, line := range []string{"nginx_http_client_body_timeout = 0", "nginx_proxy_client_body_timeout = soon", "nginx_proxy_proxy_buffer_size = 1g"} {
+	for _, line := range []string{"nginx_http_client_body_timeout = 0", "nginx_proxy_client_body_timeout = soon", "nginx_proxy_proxy_buffer_size = 1g",
+		"nginx_http_client_header_timeout = 0", "nginx_admin_client_header_timeout = 1.5s", "nginx_proxy_keepalive_timeout = 0", "nginx_http_keepalive_timeout = 75s 60s"} {
 		conf, err := kongconf.Parse(strings.NewReader(line+"\n"), "kong.conf", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -49,5 +50,25 @@ func TestBadNginxDirectivesStopTheGateway(t *testing.T) {
 		if _, err := New(Options{Config: conf}); err == nil || !strings.Contains(err.Error(), strings.Fields(line)[0]) {
 			t.Errorf("%s: error = %v; want one naming the key", line, err)
 		}
+	}
+}
+
+func TestClientTimeoutsPerServerBlock(t *testing.T) {
+	conf, err := kongconf.Parse(strings.NewReader("nginx_http_client_header_timeout = 5\nnginx_proxy_client_header_timeout = 1500ms\nnginx_admin_keepalive_timeout = 1m\n"), "kong.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, want := range map[string]clientTimeouts{
+		"proxy":  {header: 1500 * time.Millisecond, keepalive: 75 * time.Second},
+		"admin":  {header: 5 * time.Second, keepalive: time.Minute},
+		"status": {header: 5 * time.Second, keepalive: 75 * time.Second},
+	} {
+		if got, err := clientTimeoutsFor(conf, role); err != nil || got != want {
+			t.Errorf("%s: %+v, %v; want %+v", role, got, err, want)
+		}
+	}
+	def, _ := kongconf.Parse(strings.NewReader(""), "kong.conf", nil)
+	if got, _ := clientTimeoutsFor(def, "proxy"); got != (clientTimeouts{header: 60 * time.Second, keepalive: 75 * time.Second}) {
+		t.Errorf("defaults: %+v; want nginx's 60s and 75s", got)
 	}
 }

@@ -101,7 +101,7 @@ var _ = Describe("client idle timeout", func() {
 		}
 	}, SpecTimeout(30*time.Second))
 
-	suite.It("A-REQ-1", "a changed idle timeout applies to the next idle period, and HTTP/2 connections are closed likewise", func(ctx SpecContext) {
+	suite.It("A-REQ-1", "a changed idle timeout applies to new connections, and an idle HTTP/2 connection is closed likewise", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff, idleTimeout("4000")))
 		Expect(sys.Apply(ctx, config(alb.ModeOff, idleTimeout("1")))).To(Succeed())
 		conf := clientOver("h2", fixtures.Client).Transport.(*http.Transport).TLSClientConfig.Clone()

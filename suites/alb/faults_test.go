@@ -129,6 +129,22 @@ var _ = Describe("faults", func() {
 		}
 		Expect(r.Echo.Headers).To(HaveKey("X-Amzn-Mtls-Clientcert-Subject"), "the load balancer's own header is still set")
 	})
+
+	suite.It("A-HDR-3", "over HTTP/2 too, underscore spellings of the load balancer's headers never reach the target", func(ctx SpecContext) {
+		sys := start(ctx, config(alb.ModeVerify))
+		forged := []string{"x_amzn_mtls_clientcert", "x_amzn_mtls_clientcert_subject", "x-amzn-mtls_clientcert-leaf", "x_forwarded_for", "x_amzn_trace_id"}
+		var header []string
+		for _, h := range forged {
+			header = append(header, h, "forged")
+		}
+		r := spoken(ok(ctx, clientOver("h2", fixtures.Client), anything(sys), header...), "h2")
+		Expect(r.Status).To(Equal(http.StatusOK))
+		Expect(r.Echo).NotTo(BeNil())
+		for name, value := range r.Echo.Headers {
+			Expect(value).NotTo(Equal("forged"), "%s reached the target over HTTP/2", name)
+		}
+		Expect(r.Echo.Headers).To(HaveKey("X-Amzn-Mtls-Clientcert-Subject"), "the load balancer's own header is still set")
+	})
 })
 
 // rawTLS writes request as it is over a TLS connection to the first listener and returns the

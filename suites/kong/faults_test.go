@@ -122,6 +122,49 @@ var _ = Describe("faulty clients", func() {
 		// nginx ends the request with a 408 it logs but does not send (ngx_http_terminate_request).
 		Expect(status).To(BeEmpty(), "nginx closes the connection without an answer")
 	}, SpecTimeout(framework.SpecBudget))
+
+	suite.It("K-PROXY-2", "a client that stalls in its request header or its TLS handshake is closed after client_header_timeout, without an answer, before the deadline", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
+		s := startKong(ctx, "nginx_http_client_header_timeout = 1s")
+		begin := time.Now()
+		status, _ := raw(ctx, s.ProxyURL, "GET /anything HTTP/1.1\r\nHost: ")
+		Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline), "a header stalled past client_header_timeout")
+		Expect(status).To(BeEmpty(), "nginx closes the connection without an answer")
+		for name, stall := range map[string]string{
+			"nothing after the TCP connect": "",
+			"part of a ClientHello":         "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+		} {
+			begin := time.Now()
+			status, _ := raw(ctx, strings.Replace(s.ProxyTLSURL, "https://", "http://", 1), stall)
+			Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline), "a TLS handshake stalled after %s", name)
+			Expect(status).To(BeEmpty(), name)
+		}
+	}, SpecTimeout(framework.SlowSpecBudget))
+
+	suite.It("K-PROXY-2", "an idle keep-alive client connection is closed after keepalive_timeout", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
+		s := startKong(ctx, "nginx_http_keepalive_timeout = 1s")
+		serviceTo(ctx, s, "keepalive", s.EchoURL+"/anything", "/keepalive", nil)
+		u, err := url.Parse(s.ProxyURL)
+		Expect(err).NotTo(HaveOccurred())
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", u.Host)
+		Expect(err).NotTo(HaveOccurred())
+		defer c.Close()
+		Expect(c.SetDeadline(time.Now().Add(15 * time.Second))).To(Succeed())
+		_, err = io.WriteString(c, "GET /keepalive HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+		Expect(err).NotTo(HaveOccurred())
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = io.Copy(io.Discard, resp.Body)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(resp.Close).To(BeFalse(), "the connection is kept alive")
+		begin := time.Now()
+		_, err = br.ReadByte()
+		Expect(errors.Is(err, io.EOF) || isReset(err)).To(BeTrue(), "the gateway keeps an idle connection past keepalive_timeout: %v", err)
+		Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline))
+	}, SpecTimeout(framework.SpecBudget))
 })
 
 // zeros is an endless source of zero bytes, for request bodies larger than memory should hold.

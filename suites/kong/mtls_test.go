@@ -238,6 +238,24 @@ var _ = Describe(kong.MTLSAuthName, func() {
 			Expect(name).NotTo(ContainSubstring("_"), "with mtls-auth")
 		}
 	})
+
+	suite.It("K-MTLS-6", "over HTTP/2 too (the http2 TLS listener, K-H2-1), identity headers spelled with underscores (x_consumer_id) never reach the upstream", func(ctx SpecContext) {
+		forged := http.Header{}
+		for _, name := range []string{"x_consumer_id", "x_consumer_username", "x-consumer_custom-id", "x_anonymous_consumer",
+			"x_client_cert_dn", "x_authenticated_groups", "x_credential_identifier", "any_other_header"} {
+			forged[name] = []string{"forged"}
+		}
+		mtlsAuth(ctx, nil)
+		c := consumer(ctx, fixtures.ClientCommonName, "")
+		r := do(ctx, clientOver("HTTP/2.0", fixtures.Client), http.MethodGet, sys.ProxyTLSURL+"/mtls", forged, nil)
+		Expect(r.Proto).To(Equal("HTTP/2.0"))
+		Expect(r.Status).To(Equal(http.StatusOK))
+		for name, value := range r.Echo.Headers {
+			Expect(name).NotTo(ContainSubstring("_"), "a header name with an underscore reached the upstream over HTTP/2")
+			Expect(value).NotTo(Equal("forged"), "%s reached the upstream over HTTP/2", name)
+		}
+		Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", c.ID), "the gateway's own header is still set")
+	})
 })
 
 // badIdentityEntries is one table entry per identity ("" for none), named text and the

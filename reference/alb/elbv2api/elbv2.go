@@ -249,6 +249,7 @@ func (s *Server) deleteLoadBalancer(ctx context.Context, form url.Values, _ *htt
 func loadBalancerAttributes(lb *loadBalancer) []xAttribute {
 	out := []xAttribute{}
 	for _, d := range []xAttribute{{Key: alb.AttrIdleTimeout, Value: strconv.Itoa(int(alb.DefaultIdleTimeout.Seconds()))},
+		{Key: alb.AttrClientKeepAlive, Value: strconv.Itoa(int(alb.DefaultClientKeepAlive.Seconds()))},
 		{Key: AttrConnLogsEnabled, Value: "false"}, {Key: AttrConnLogsBucket}, {Key: AttrConnLogsPrefix}} {
 		if !slices.ContainsFunc(lb.Attributes, func(a alb.Attribute) bool { return a.Key == d.Key }) {
 			out = append(out, d)

@@ -725,21 +725,21 @@ func TestLoadBalancerAttributes(t *testing.T) {
 		}
 		return m
 	}
-	if got := attrs()[alb.AttrIdleTimeout]; got != "60" {
-		t.Fatalf("default idle timeout %q, want 60", got)
+	if got := attrs(); got[alb.AttrIdleTimeout] != "60" || got[alb.AttrClientKeepAlive] != "3600" {
+		t.Fatalf("default idle timeout %q and client keepalive %q, want ALB's 60 and 3600", got[alb.AttrIdleTimeout], got[alb.AttrClientKeepAlive])
 	}
 	if _, err := e.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &st.lb,
 		Attributes: []elbtypes.LoadBalancerAttribute{{Key: aws.String(alb.AttrIdleTimeout), Value: aws.String("1")}}}); err != nil {
 		t.Fatalf("ModifyLoadBalancerAttributes: %v", err)
 	}
 	for _, bad := range []elbtypes.LoadBalancerAttribute{{Key: aws.String(alb.AttrIdleTimeout), Value: aws.String("4001")},
-		{Key: aws.String("idle_timeout.seconds"), Value: aws.String("5")}} {
+		{Key: aws.String(alb.AttrClientKeepAlive), Value: aws.String("59")}, {Key: aws.String("idle_timeout.seconds"), Value: aws.String("5")}} {
 		_, err := e.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: &st.lb, Attributes: []elbtypes.LoadBalancerAttribute{bad}})
 		if msg := wantCode(t, err, "ValidationError"); !strings.Contains(msg, *bad.Key) {
 			t.Errorf("%s=%s refused without naming it: %s", *bad.Key, *bad.Value, msg)
 		}
 	}
-	if got := attrs(); got[alb.AttrIdleTimeout] != "1" || got[elbv2api.AttrConnLogsEnabled] != "false" || len(got) != 4 {
+	if got := attrs(); got[alb.AttrIdleTimeout] != "1" || got[elbv2api.AttrConnLogsEnabled] != "false" || len(got) != 5 {
 		t.Fatalf("attributes after refused calls: %v", got)
 	}
 	// A target silent past the idle timeout: ALB answers 504 (A-REQ-1), long before the target would.

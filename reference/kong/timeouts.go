@@ -134,30 +134,46 @@ func parseNginxTime(s string) (time.Duration, error) {
 	return total, nil
 }
 
-// validHeaderName is nginx's rule for a request header name with ignore_invalid_headers on and
-// underscores_in_headers off (Kong's defaults): letters, digits and hyphens only. Other headers
-// are dropped before anything sees them, so X_Consumer_ID cannot pose as X-Consumer-ID to a
-// CGI-style upstream.
+// validHeaderName is nginx's rule for a request header name under Kong: ignore_invalid_headers
+// on (nginx's default) and underscores_in_headers on (Kong's nginx_kong.lua template sets it):
+// letters, digits, hyphens and underscores. Other headers are dropped before anything sees them.
 func validHeaderName(name string) bool {
 	if name == "" {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
 		}
 	}
 	return true
 }
 
-// dropInvalidHeaders removes the request headers nginx ignores (see validHeaderName).
+// dropInvalidHeaders removes the request headers nginx ignores (see validHeaderName), and the
+// underscore spellings of the gateway's identity headers (X_Consumer_ID): Kong forwards
+// underscores, and a CGI-style upstream reads X_Consumer_ID as X-Consumer-ID (HTTP_X_CONSUMER_ID),
+// so such a header would pose as the gateway's own (mtlsgate rule, SPEC K-MTLS-6).
 func dropInvalidHeaders(h http.Header) {
 	for name := range h {
 		if !validHeaderName(name) {
 			delete(h, name)
+			continue
+		}
+		if strings.Contains(name, "_") && isIdentityHeader(http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))) {
+			delete(h, name)
 		}
 	}
+}
+
+// isIdentityHeader reports whether canonical is one of the headers only the gateway may set.
+func isIdentityHeader(canonical string) bool {
+	for _, h := range identityHeaders {
+		if h == canonical {
+			return true
+		}
+	}
+	return false
 }
 
 // defaultProxyBufferSize is nginx's proxy_buffer_size default (one memory page): the most a

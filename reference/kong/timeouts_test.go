@@ -33,9 +33,10 @@ func TestNginxTimeAndSize(t *testing.T) {
 }
 
 func TestInvalidHeaderNamesAreDropped(t *testing.T) {
-	h := http.Header{"X_consumer_id": {"spoof"}, "X.consumer.id": {"spoof"}, "X-Consumer-Id": {"kept"}, "Accept": {"*/*"}}
+	h := http.Header{"X_consumer_id": {"spoof"}, "X-consumer_username": {"spoof"}, "X.consumer.id": {"spoof"},
+		"X-Consumer-Id": {"kept"}, "Accept": {"*/*"}, "X_Request_Source": {"kept"}}
 	dropInvalidHeaders(h)
-	if len(h) != 2 || h.Get("X-Consumer-Id") != "kept" || h.Get("Accept") != "*/*" {
+	if len(h) != 3 || h.Get("X-Consumer-Id") != "kept" || h.Get("Accept") != "*/*" || len(h["X_Request_Source"]) != 1 {
 		t.Errorf("after dropInvalidHeaders: %v", h)
 	}
 }

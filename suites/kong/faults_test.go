@@ -106,6 +106,22 @@ var _ = Describe("faulty clients", func() {
 		Expect(status).To(HavePrefix("HTTP/1.1 405"))
 	})
 
+	suite.It("K-PROXY-2", "header names with underscores reach the upstream (Kong sets underscores_in_headers on); names with other characters are dropped", func(ctx SpecContext) {
+		echoRoute(ctx, "open", "/open")
+		sent := http.Header{"X_Request_Source": {"batch-job"}, "X.Dotted.Name": {"dropped"}}
+		r := do(ctx, client(""), http.MethodGet, sys.ProxyURL+"/open", sent, nil)
+		Expect(r.Status).To(Equal(http.StatusOK))
+		var got []string
+		for name, value := range r.Echo.Headers {
+			if strings.EqualFold(name, "X_Request_Source") {
+				Expect(value).To(Equal("batch-job"))
+				got = append(got, name)
+			}
+			Expect(value).NotTo(Equal("dropped"), "%s, a name with a dot, reached the upstream", name)
+		}
+		Expect(got).To(HaveLen(1), "X_Request_Source did not reach the upstream")
+	})
+
 	suite.It("K-PROXY-2", "a malformed chunked request body → 400 Bad request, not an upstream error", func(ctx SpecContext) {
 		echoRoute(ctx, "chunked", "/chunked")
 		status, body := raw(ctx, sys.ProxyURL, "POST /chunked HTTP/1.1\r\nHost: gateway.test\r\nTransfer-Encoding: chunked\r\nAccept: application/json\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")

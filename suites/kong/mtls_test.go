@@ -217,32 +217,32 @@ var _ = Describe(kong.MTLSAuthName, func() {
 		}
 	})
 
-	suite.It("K-MTLS-6", "identity headers spelled with underscores (X_Consumer_ID) never reach the upstream: nginx drops header names with underscores", func(ctx SpecContext) {
+	suite.It("K-MTLS-6", "identity headers spelled with underscores (X_Consumer_ID) never reach the upstream, which would read them as the gateway's own", func(ctx SpecContext) {
 		forged := http.Header{}
 		for _, name := range []string{"X_Consumer_ID", "X_Consumer_Username", "X-Consumer_Custom-ID", "X_Anonymous_Consumer",
-			"X_Client_Cert_DN", "X-Client-Cert_SAN", "X_Authenticated_Groups", "X_Consumer_Groups", "X_Credential_Identifier", "Any_Other_Header"} {
+			"X_Client_Cert_DN", "X-Client-Cert_SAN", "X_Authenticated_Groups", "X_Consumer_Groups", "X_Credential_Identifier"} {
 			forged[name] = []string{"forged"}
 		}
 		echoRoute(ctx, "open", "/open")
 		r := do(ctx, client(""), http.MethodGet, sys.ProxyURL+"/open", forged, nil)
 		Expect(r.Status).To(Equal(http.StatusOK))
-		for name := range r.Echo.Headers {
-			Expect(name).NotTo(ContainSubstring("_"), "a header name with an underscore reached the upstream")
+		for name, value := range r.Echo.Headers {
+			Expect(value).NotTo(Equal("forged"), "%s reached the upstream", name)
 		}
 
 		mtlsAuth(ctx, nil)
 		consumer(ctx, fixtures.ClientCommonName, "")
 		r = do(ctx, client(fixtures.Client), http.MethodGet, sys.ProxyTLSURL+"/mtls", forged, nil)
 		Expect(r.Status).To(Equal(http.StatusOK))
-		for name := range r.Echo.Headers {
-			Expect(name).NotTo(ContainSubstring("_"), "with mtls-auth")
+		for name, value := range r.Echo.Headers {
+			Expect(value).NotTo(Equal("forged"), "%s reached the upstream with mtls-auth", name)
 		}
 	})
 
 	suite.It("K-MTLS-6", "over HTTP/2 too (the http2 TLS listener, K-H2-1), identity headers spelled with underscores (x_consumer_id) never reach the upstream", func(ctx SpecContext) {
 		forged := http.Header{}
 		for _, name := range []string{"x_consumer_id", "x_consumer_username", "x-consumer_custom-id", "x_anonymous_consumer",
-			"x_client_cert_dn", "x_authenticated_groups", "x_credential_identifier", "any_other_header"} {
+			"x_client_cert_dn", "x_authenticated_groups", "x_credential_identifier"} {
 			forged[name] = []string{"forged"}
 		}
 		mtlsAuth(ctx, nil)
@@ -251,7 +251,6 @@ var _ = Describe(kong.MTLSAuthName, func() {
 		Expect(r.Proto).To(Equal("HTTP/2.0"))
 		Expect(r.Status).To(Equal(http.StatusOK))
 		for name, value := range r.Echo.Headers {
-			Expect(name).NotTo(ContainSubstring("_"), "a header name with an underscore reached the upstream over HTTP/2")
 			Expect(value).NotTo(Equal("forged"), "%s reached the upstream over HTTP/2", name)
 		}
 		Expect(r.Echo.Headers).To(HaveKeyWithValue("X-Consumer-Id", c.ID), "the gateway's own header is still set")

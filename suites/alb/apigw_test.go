@@ -12,6 +12,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 	"github.com/mtlsgate/mtlsgate/reference/apigw"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // forbidden is API Gateway's answer to a Host without a custom domain mapping.
@@ -59,11 +60,11 @@ var _ = Describe("Private API Gateway stand-in", func() {
 
 	suite.It("A-APIGW-1", "through the ALB: the health check needs matcher 403, and the mapped domain reaches the Pet Store", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff, apigwGroup("200")))
-		Eventually(states(sys, "apigw")).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateUnhealthy}))
+		Eventually(states(sys, "apigw")).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateUnhealthy}))
 		hs, _ := sys.TargetHealth("apigw")
 		Expect(hs[0].Description).To(Equal("Health checks failed with these codes: [403]"))
 		Expect(sys.Apply(ctx, config(alb.ModeOff, apigwGroup("403")))).To(Succeed())
-		Eventually(states(sys, "apigw")).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
+		Eventually(states(sys, "apigw")).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
 		Expect(sys.SetAPIGWDomains([]apigw.Domain{petStoreDomain()})).To(Succeed())
 		r := ok(ctx, client(""), sys.ListenerURLs[0]+"/pets/2", "Host", apiHost)
 		Expect(r.Status).To(Equal(200))
@@ -98,9 +99,9 @@ var _ = Describe("The ALB trust store in front of a private API Gateway, step by
 		Expect(pets(r)).To(Equal(apigw.Pets()))
 
 		By("3. health checks fail with matcher 200 and pass only with 403")
-		Eventually(states(sys, "apigw")).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateUnhealthy}))
+		Eventually(states(sys, "apigw")).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateUnhealthy}))
 		Expect(sys.Apply(ctx, listenerCfg(alb.ModeOff, "403"))).To(Succeed())
-		Eventually(states(sys, "apigw")).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
+		Eventually(states(sys, "apigw")).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
 
 		By("4. a trust store from a root without the CA basic constraint: refused")
 		err := sys.Apply(ctx, listenerCfg(alb.ModeVerify, "403", func(c *alb.Config) { c.TrustStores[0].CaCertificatesBundleFile = pkiFile("not-a-ca.crt") }))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 var _ = Describe("Connection log", func() {
@@ -93,7 +94,7 @@ var _ = Describe("Connection log", func() {
 		Eventually(func() ([]string, error) {
 			b, err := os.ReadFile(path)
 			return strings.Split(strings.TrimSpace(string(b)), "\n"), err
-		}).WithTimeout(5*time.Second).WithPolling(10*time.Millisecond).Should(Equal(sys.ConnectionLog()), "the file holds the same lines")
+		}).WithTimeout(framework.EventuallyTimeout).WithPolling(framework.PollInterval).Should(Equal(sys.ConnectionLog()), "the file holds the same lines")
 	})
 })
 

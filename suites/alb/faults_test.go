@@ -15,6 +15,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // Faulty targets and clients against a load balancer whose idle timeout is 1 s: each case names
@@ -44,7 +45,7 @@ var _ = Describe("faults", func() {
 		_, err := fetch(ctx, client(""), sys.ListenerURLs[0]+"/stall/8")
 		Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline))
 		Expect(err).To(HaveOccurred(), "the target sent 10 of 1000 bytes: the response cannot complete")
-	}, SpecTimeout(30*time.Second))
+	}, SpecTimeout(framework.SlowSpecBudget))
 
 	suite.It("A-REQ-1", "a target that answers garbage or a header above 32 KB → 502; one that resets mid-body is cut off; each before the deadline", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff, idleTimeout("1")))
@@ -67,7 +68,7 @@ var _ = Describe("faults", func() {
 			Expect(err).NotTo(HaveOccurred(), c.name)
 			Expect(r.Status).To(Equal(c.status), c.name)
 		}
-	}, SpecTimeout(30*time.Second))
+	}, SpecTimeout(framework.SlowSpecBudget))
 
 	suite.It("A-REQ-1", "a request body idle past the idle timeout → 408", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff, idleTimeout("1")))
@@ -75,7 +76,7 @@ var _ = Describe("faults", func() {
 		status := rawTLS(ctx, sys, "POST /anything HTTP/1.1\r\nHost: alb.test\r\nContent-Length: 1000\r\n\r\n0123456789")
 		Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline))
 		Expect(status).To(HavePrefix("HTTP/1.1 408"))
-	}, SpecTimeout(30*time.Second))
+	}, SpecTimeout(framework.SlowSpecBudget))
 
 	suite.It("A-REQ-1", "idle_timeout.timeout_seconds takes 1 to 4000, client_keep_alive.seconds 60 to 604800; another value or an attribute the emulator does not apply is refused and the running configuration stays", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff))
@@ -155,7 +156,7 @@ func rawTLS(ctx context.Context, sys *harness.ALBSystem, request string) string 
 	c, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(sys.ListenerURLs[0], "https://"))
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	defer c.Close()
-	ExpectWithOffset(1, c.SetDeadline(time.Now().Add(15*time.Second))).To(Succeed())
+	ExpectWithOffset(1, c.SetDeadline(time.Now().Add(framework.RequestTimeout))).To(Succeed())
 	_, err = io.WriteString(c, request)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	status, _ := bufio.NewReader(c).ReadString('\n')

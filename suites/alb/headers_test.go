@@ -21,9 +21,9 @@ import (
 )
 
 var _ = Describe("Headers to targets", func() {
-	suite.It("A-HDR-1", "verify mode sends the leaf's serial, issuer, subject, validity and PEM in ALB's formats", func(ctx SpecContext) {
-		sys := start(ctx, config(alb.ModeVerify))
-		for _, name := range []string{fixtures.Client, fixtures.ClientIntermediate, fixtures.ClientRSA} {
+	DescribeTable("verify mode's certificate headers",
+		func(ctx SpecContext, name string) {
+			sys := start(ctx, config(alb.ModeVerify))
 			leaf := pki.Get(name).Cert
 			h := ok(ctx, client(name), anything(sys)).Echo.Headers
 			Expect(h["X-Amzn-Mtls-Clientcert-Serial-Number"]).To(Equal(strings.ToUpper(leaf.SerialNumber.Text(16))), name)
@@ -36,9 +36,11 @@ var _ = Describe("Headers to targets", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(leafPEM).To(Equal(string(pki.Get(name).CertPEM())), "the leaf alone, not the chain")
 			Expect(h).NotTo(HaveKey("X-Amzn-Mtls-Clientcert"), "the passthrough header is not sent in verify mode")
-		}
-		Expect(pki.Get(fixtures.Client).Cert.Subject.String()).To(Equal("CN=demo@apim.eu,O=mtlsgate"), "RFC 2253: most specific first")
-	})
+			Expect(pki.Get(fixtures.Client).Cert.Subject.String()).To(Equal("CN=demo@apim.eu,O=mtlsgate"), "RFC 2253: most specific first")
+		},
+		identityEntries("A-HDR-1", "verify mode sends the leaf's serial, issuer, subject, validity and PEM in ALB's formats",
+			fixtures.Client, fixtures.ClientIntermediate, fixtures.ClientRSA),
+	)
 
 	suite.It("A-HDR-1", "the validity format matches ALB's example NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeVerify))

@@ -3,7 +3,7 @@ package alb_test
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -21,8 +21,8 @@ import (
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 	"github.com/mtlsgate/mtlsgate/reference/apigw"
-	"github.com/mtlsgate/mtlsgate/reference/upstream"
 	"github.com/mtlsgate/mtlsgate/reports"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // Names the configurations use.
@@ -99,13 +99,10 @@ func start(ctx context.Context, cfg alb.Config, domains ...apigw.Domain) *harnes
 	return sys
 }
 
-// response is one exchange through the load balancer.
+// response is one exchange through the load balancer (framework.Response) and the connection
+// it went over.
 type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-	Echo   *upstream.Echo
-	TLS    *tls.ConnectionState
+	framework.Response
 	// Conn is the connection it went over, to find its connection-log line.
 	Conn conn
 }
@@ -121,38 +118,18 @@ type conn struct {
 	Err          error
 }
 
-// portKey is the context key under which fetch asks the client's dialer for the client port.
-type portKey struct{}
-
-// client presents identity ("" for none) and trusts any server certificate, like curl -k. Each
-// request is a fresh connection (a fresh handshake), so nothing pooled hides a change.
+// client is the framework's client presenting identity ("" for none); tweak adjusts its TLS.
 func client(identity string, tweak ...func(*tls.Config)) *http.Client {
-	conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // like curl -k: the specs check the client side
+	var cert *tls.Certificate
 	if identity != "" {
-		cert := pki.Get(identity).TLSCertificate()
-		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+		c := pki.Get(identity).TLSCertificate()
+		cert = &c
 	}
-	for _, t := range tweak {
-		t(conf)
-	}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if p, ok := ctx.Value(portKey{}).(*string); ok && err == nil {
-			*p = portOf(c.LocalAddr())
-		}
-		return c, err
-	}
-	return &http.Client{
-		Transport: &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true, DialContext: dial},
-		Timeout:   15 * time.Second,
-	}
+	return framework.NewClient(framework.ClientOptions{Certificate: cert, TLS: tweak})
 }
 
 // portOf is the port of a socket address.
-func portOf(a net.Addr) string {
-	_, port, _ := net.SplitHostPort(a.String())
-	return port
-}
+func portOf(a net.Addr) string { return framework.PortOf(a) }
 
 // tls12Only makes a client speak TLS 1.2 and nothing newer.
 func tls12Only(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12 }
@@ -160,41 +137,12 @@ func tls12Only(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS12, t
 // fetch sends a GET and returns the answer, or the error when there is no HTTP response at all
 // (a failed handshake); the response's Conn is set either way.
 func fetch(ctx context.Context, c *http.Client, url string, header ...string) (response, error) {
-	var cn conn
-	r, err := fetchOnce(context.WithValue(ctx, portKey{}, &cn.Port), c, url, &cn, header...)
+	cn := conn{Began: time.Now()}
+	r, err := framework.Get(framework.WithClientPort(ctx, &cn.Port), c, url, header...)
+	ExpectWithOffset(1, errors.Is(err, framework.ErrBuildRequest)).To(BeFalse(), "%v", err)
 	cn.Ended = time.Now()
 	cn.Err = err
-	r.Conn = cn
-	return r, err
-}
-
-// fetchOnce is fetch's exchange; it stamps cn.Began just before the request goes out.
-func fetchOnce(ctx context.Context, c *http.Client, url string, cn *conn, header ...string) (response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	for i := 0; i+1 < len(header); i += 2 {
-		if strings.EqualFold(header[i], "Host") {
-			req.Host = header[i+1]
-			continue
-		}
-		req.Header.Add(header[i], header[i+1])
-	}
-	cn.Began = time.Now()
-	resp, err := c.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, err
-	}
-	out := response{Status: resp.StatusCode, Header: resp.Header, Body: b, TLS: resp.TLS}
-	var e upstream.Echo
-	if json.Unmarshal(b, &e) == nil && e.Method != "" {
-		out.Echo = &e
-	}
-	return out, nil
+	return response{Response: r, Conn: cn}, err
 }
 
 // ok fetches and expects an answer (any status).
@@ -232,7 +180,7 @@ func logged(sys *harness.ALBSystem, conns ...conn) []alb.LogEntry {
 				c.Port, c.Began.Format(time.RFC3339Nano), c.Ended.Format(time.RFC3339Nano), strings.Join(sys.ConnectionLog(), "\n"))
 			out = append(out, hits[0])
 		}
-	}).WithTimeout(5 * time.Second).WithPolling(10 * time.Millisecond).Should(Succeed())
+	}).WithTimeout(framework.EventuallyTimeout).WithPolling(framework.PollInterval).Should(Succeed())
 	return out
 }
 
@@ -286,7 +234,7 @@ func anything(sys *harness.ALBSystem) string { return sys.ListenerURLs[0] + "/an
 // dial runs only a TLS handshake against the first listener, presenting identity, and reads
 // until the server answers or closes, so a rejection after a TLS 1.3 handshake shows too.
 func dial(ctx context.Context, sys *harness.ALBSystem, identity string, tweak ...func(*tls.Config)) conn {
-	conf := client(identity, tweak...).Transport.(*http.Transport).TLSClientConfig
+	conf := framework.TLSConfig(client(identity, tweak...))
 	cn := conn{Began: time.Now()}
 	cn.Err = exchange(ctx, sys, conf, &cn.Port)
 	cn.Ended = time.Now()
@@ -302,7 +250,7 @@ func exchange(ctx context.Context, sys *harness.ALBSystem, conf *tls.Config, por
 	*port = portOf(raw.LocalAddr())
 	c := tls.Client(raw, conf)
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(framework.HandshakeDeadline))
 	if err := c.HandshakeContext(ctx); err != nil {
 		return err
 	}

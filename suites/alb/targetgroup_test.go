@@ -10,6 +10,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // Fast health checks: ALB's rule that the timeout is shorter than the interval holds, so the
@@ -59,7 +60,7 @@ var _ = Describe("Target groups", func() {
 	suite.It("A-TG-1", "unhealthy targets get no traffic", func(ctx SpecContext) {
 		dead := deadTarget()
 		sys := start(ctx, config(alb.ModeOff, healthChecked("/status/200", "200", alb.Target{Id: harness.ALBTargetEcho}, dead)))
-		Eventually(states(sys, echoGroup)).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).
+		Eventually(states(sys, echoGroup)).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).
 			Should(Equal([]string{alb.StateHealthy, alb.StateUnhealthy}))
 		hs, err := sys.TargetHealth(echoGroup)
 		Expect(err).NotTo(HaveOccurred())
@@ -72,14 +73,14 @@ var _ = Describe("Target groups", func() {
 
 	suite.It("A-TG-1", "Matcher.HttpCode decides health: 200,403 and 200-299 forms, mismatch reported with the code", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff, healthChecked("/status/403", "200")))
-		Eventually(states(sys, echoGroup)).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateUnhealthy}))
+		Eventually(states(sys, echoGroup)).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateUnhealthy}))
 		hs, _ := sys.TargetHealth(echoGroup)
 		Expect(hs[0].Reason).To(Equal("Target.ResponseCodeMismatch"))
 		Expect(hs[0].Description).To(Equal("Health checks failed with these codes: [403]"))
 		Expect(sys.Apply(ctx, config(alb.ModeOff, healthChecked("/status/403", "200,403")))).To(Succeed())
-		Eventually(states(sys, echoGroup)).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
+		Eventually(states(sys, echoGroup)).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
 		Expect(sys.Apply(ctx, config(alb.ModeOff, healthChecked("/status/204", "200-299")))).To(Succeed())
-		Eventually(states(sys, echoGroup)).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
+		Eventually(states(sys, echoGroup)).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
 	})
 
 	suite.It("A-TG-1", "a matcher outside 200-499 or malformed is refused naming it, and the running config stays", func(ctx SpecContext) {
@@ -89,12 +90,12 @@ var _ = Describe("Target groups", func() {
 			Expect(err).To(MatchError(ContainSubstring("Matcher.HttpCode")), m)
 			Expect(err).To(MatchError(ContainSubstring(strconv.Quote(m))), m)
 		}
-		Eventually(states(sys, echoGroup)).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
+		Eventually(states(sys, echoGroup)).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateHealthy}))
 	})
 
 	suite.It("A-TG-1", "all targets unhealthy: the ALB fails open and routes to all", func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeOff, healthChecked("/status/500", "200")))
-		Eventually(states(sys, echoGroup)).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateUnhealthy}))
+		Eventually(states(sys, echoGroup)).WithTimeout(framework.HealthCheckTimeout).WithPolling(20 * time.Millisecond).Should(Equal([]string{alb.StateUnhealthy}))
 		r := ok(ctx, client(""), anything(sys))
 		Expect(r.Status).To(Equal(200))
 		Expect(r.Echo).NotTo(BeNil())

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -157,13 +158,17 @@ func Header(pairs ...string) http.Header {
 // WithHost sets the request's Host header.
 func WithHost(host string) func(*http.Request) { return func(r *http.Request) { r.Host = host } }
 
+// ErrBuildRequest marks a request that could not even be built (a malformed URL): a spec that
+// expects no HTTP answer must not count it as a refused handshake.
+var ErrBuildRequest = errors.New("build the request")
+
 // Do sends one request through c and reads the whole answer. A "Host" entry of header becomes
 // the request's Host (Go ignores it in the header map, which would silently send the URL's). An
 // error means there was no HTTP answer at all (a refused handshake, a reset).
 func Do(ctx context.Context, c *http.Client, method, rawURL string, header http.Header, body io.Reader, tweak ...func(*http.Request)) (Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
 	if err != nil {
-		return Response{}, fmt.Errorf("build %s %s: %w", method, rawURL, err)
+		return Response{}, fmt.Errorf("%w: %s %s: %w", ErrBuildRequest, method, rawURL, err)
 	}
 	for k, v := range header {
 		if strings.EqualFold(k, "Host") {

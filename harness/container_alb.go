@@ -2,14 +2,11 @@ package harness
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"strconv"
@@ -20,6 +17,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/mtlsgate/mtlsgate/harness/containers"
+	"github.com/mtlsgate/mtlsgate/internal/controlapi"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 	"github.com/mtlsgate/mtlsgate/reference/apigw"
@@ -35,7 +33,6 @@ const (
 	albAlias         = "alb"
 	apigwAlias       = "apigw"
 	albControlWait   = 60 * time.Second
-	albControlLimit  = 16 << 20
 	albControlPerReq = 30 * time.Second
 )
 
@@ -101,19 +98,9 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 	if err != nil {
 		return fail(err)
 	}
-	ctl := &controlClient{http: &http.Client{Timeout: albControlPerReq}}
-	setDomains := func(ctx context.Context, ds []apigw.Domain) error {
-		if ds == nil {
-			ds = []apigw.Domain{}
-		}
-		body, err := json.Marshal(ds)
-		if err != nil {
-			return fmt.Errorf("set apigw domains: %w", err)
-		}
-		return ctl.send(ctx, http.MethodPut, gwControl+"/domains", "application/json", body)
-	}
+	gwCtl := &apigw.ControlClient{Client: controlapi.Client{Base: gwControl, HTTP: &http.Client{Timeout: albControlPerReq}}}
 	// Always set: a shared stand-in still holds the previous system's domains.
-	if err := setDomains(ctx, setup.Domains); err != nil {
+	if err := gwCtl.SetDomains(ctx, setup.Domains); err != nil {
 		return fail(err)
 	}
 
@@ -145,7 +132,7 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 		// The container holds only the files the harness copies in, at their host paths: the
 		// control API may name any of them.
 		Cmd:  []string{"serve", "alb", "--config", albConfigPath, "--watch-interval", "0", "--status-listen", "0.0.0.0:8100", "--control-root", "/"},
-		Wait: wait.ForHTTP("/status/ready").WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
+		Wait: wait.ForHTTP(controlapi.PathReady).WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
 	})
 	if lb != nil {
 		stops = append(stops, lb.Terminate)
@@ -168,7 +155,9 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 	if sys.ClientIP, err = nw.Gateway(ctx); err != nil {
 		return fail(err)
 	}
-	connLog := &albConnLog{ctl: ctl, base: lbControl, out: sys.log, path: setup.Config.ConnectionLogs.Path}
+	ctl := &alb.ControlClient{Client: controlapi.Client{Base: lbControl, HTTP: &http.Client{Timeout: albControlPerReq}}}
+	// The followed log lasts as long as the system: no timeout.
+	connLog := &albConnLog{ctl: ctl, follower: &alb.ControlClient{Client: controlapi.Client{Base: lbControl}}, out: sys.log, path: setup.Config.ConnectionLogs.Path}
 	followCtx, stopFollow := context.WithCancel(context.Background())
 	followed := make(chan struct{})
 	go connLog.follow(followCtx, followed)
@@ -186,11 +175,7 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 		if err := lb.CopyFiles(ctx, files); err != nil {
 			return fmt.Errorf("apply ALB configuration: %w", err)
 		}
-		yml, err := cfg.Marshal()
-		if err != nil {
-			return fmt.Errorf("apply ALB configuration: render it: %w", err)
-		}
-		if err := ctl.send(ctx, http.MethodPost, lbControl+"/config", "application/yaml", yml); err != nil {
+		if err := ctl.Apply(ctx, cfg); err != nil {
 			return err
 		}
 		connLog.setPath(cfg.ConnectionLogs.Path)
@@ -199,16 +184,12 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 	sys.health = func(group string) ([]alb.TargetHealth, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), albControlPerReq)
 		defer cancel()
-		var hs []alb.TargetHealth
-		if err := ctl.get(ctx, lbControl+"/target-health?group="+url.QueryEscape(group), &hs); err != nil {
-			return nil, err
-		}
-		return hs, nil
+		return ctl.TargetHealth(ctx, group)
 	}
 	sys.domains = func(ds []apigw.Domain) error {
 		ctx, cancel := context.WithTimeout(context.Background(), albControlPerReq)
 		defer cancel()
-		return setDomains(ctx, ds)
+		return gwCtl.SetDomains(ctx, ds)
 	}
 	sys.stop = stop
 	return sys, nil
@@ -271,9 +252,9 @@ func (a *albFiles) of(cfg alb.Config) ([]containers.File, error) {
 // path on this host before new lines are handed on, so a suite that has seen a line finds it in
 // the file where it asked for it, as with a bind mount.
 type albConnLog struct {
-	ctl  *controlClient
-	base string
-	out  *LineBuffer
+	ctl      *alb.ControlClient // bounded calls
+	follower *alb.ControlClient // the stream, without a timeout
+	out      *LineBuffer
 
 	mu   sync.Mutex
 	path string
@@ -288,16 +269,12 @@ func (l *albConnLog) setPath(p string) {
 // follow streams lines until ctx ends or the stream does; done is closed then.
 func (l *albConnLog) follow(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.base+"/connection-log?follow=true", nil)
+	stream, err := l.follower.FollowConnectionLog(ctx)
 	if err != nil {
 		return
 	}
-	resp, err := (&http.Client{}).Do(req) // no timeout: the answer lasts as long as the system
-	if err != nil {
-		return
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	defer stream.Close()
+	sc := bufio.NewScanner(stream)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -305,64 +282,10 @@ func (l *albConnLog) follow(ctx context.Context, done chan<- struct{}) {
 		p := l.path
 		l.mu.Unlock()
 		if p != "" {
-			if b, err := l.ctl.read(ctx, l.base+"/connection-log/file"); err == nil {
+			if b, err := l.ctl.ConnectionLogFile(ctx); err == nil {
 				_ = os.WriteFile(p, b, 0o644)
 			}
 		}
 		_, _ = io.WriteString(l.out, line+"\n")
 	}
-}
-
-// controlClient talks to the control APIs of `serve alb` and `serve apigw`.
-type controlClient struct {
-	http *http.Client
-}
-
-// send PUTs or POSTs body; an answer other than 2xx returns the server's error text as the error.
-func (c *controlClient) send(ctx context.Context, method, u, contentType string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	_, err = c.do(req)
-	return err
-}
-
-// get decodes a JSON answer into v.
-func (c *controlClient) get(ctx context.Context, u string, v any) error {
-	b, err := c.read(ctx, u)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("GET %s: decode the answer: %w", u, err)
-	}
-	return nil
-}
-
-// read returns the body of a 2xx answer.
-func (c *controlClient) read(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	return c.do(req)
-}
-
-func (c *controlClient) do(req *http.Request) ([]byte, error) {
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, albControlLimit))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read the answer: %w", req.Method, req.URL, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		// The server's text is the error itself (the emulator's, naming the field).
-		return nil, errors.New(strings.TrimSpace(string(b)))
-	}
-	return b, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness/containers"
+	"github.com/mtlsgate/mtlsgate/internal/controlapi"
 )
 
 // SharedKeeper is a target whose systems share containers (the upstreams, the API Gateway
@@ -103,7 +104,7 @@ func (u *kongUpstreams) startAPIGW(ctx context.Context, image, alias string) (*c
 		Image: image, Alias: alias, Files: files, Ports: []string{apigwPort, containerStatusPort},
 		Cmd: []string{"serve", "apigw", "--listen", "0.0.0.0:443", "--cert", "/pki/" + fixtures.Server + ".crt", "--key", "/pki/" + fixtures.Server + ".key",
 			"--status-listen", "0.0.0.0:8100"},
-		Wait: wait.ForHTTP("/status/ready").WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
+		Wait: wait.ForHTTP(controlapi.PathReady).WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
 	})
 	if err != nil {
 		if gw != nil {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mtlsgate/mtlsgate/internal/controlapi"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 )
 
@@ -36,7 +37,7 @@ func (g controlGuard) wrap(h http.Handler) http.Handler {
 			http.Error(w, fmt.Sprintf("control API: Host %q is not this server: call it by IP address, localhost or %s (DNS rebinding protection)", r.Host, g.listenHost), http.StatusForbidden)
 			return
 		}
-		if g.token != "" && !(r.Method == http.MethodGet && r.URL.Path == "/status/ready") {
+		if g.token != "" && !(r.Method == http.MethodGet && r.URL.Path == controlapi.PathReady) {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="mtlsgate control"`)

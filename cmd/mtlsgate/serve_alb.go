@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/controlapi"
 	"github.com/mtlsgate/mtlsgate/internal/regularfile"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
@@ -216,11 +217,11 @@ const maxConfigBody = 4 << 20
 // when ctx ends.
 func albControl(ctx context.Context, r *albRunner, conns *lineRing) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status/ready", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+controlapi.PathReady, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"ready":true}`+"\n")
 	})
-	mux.HandleFunc("GET /target-health", func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("GET "+alb.ControlPathTargetHealth, func(w http.ResponseWriter, req *http.Request) {
 		group := req.URL.Query().Get("group")
 		if group == "" {
 			http.Error(w, "target health: give the target group: /target-health?group=NAME", http.StatusBadRequest)
@@ -234,10 +235,10 @@ func albControl(ctx context.Context, r *albRunner, conns *lineRing) http.Handler
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(hs)
 	})
-	mux.HandleFunc("GET /connection-log", func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("GET "+alb.ControlPathConnectionLog, func(w http.ResponseWriter, req *http.Request) {
 		serveLines(ctx, w, req, conns, req.URL.Query().Get("follow") == "true")
 	})
-	mux.HandleFunc("GET /connection-log/file", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+alb.ControlPathConnectionLogFile, func(w http.ResponseWriter, _ *http.Request) {
 		p := r.config().ConnectionLogs.Path
 		if p == "" {
 			http.Error(w, "connection log file: ConnectionLogs.Path is not set", http.StatusNotFound)
@@ -251,7 +252,7 @@ func albControl(ctx context.Context, r *albRunner, conns *lineRing) http.Handler
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(b)
 	})
-	mux.HandleFunc("POST /config", func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("POST "+alb.ControlPathConfig, func(w http.ResponseWriter, req *http.Request) {
 		b, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxConfigBody))
 		if err != nil {
 			http.Error(w, fmt.Sprintf("read the configuration: %v", err), http.StatusBadRequest)

@@ -18,6 +18,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/internal/controlapi"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 	"github.com/mtlsgate/mtlsgate/reference/upstream"
 )
@@ -379,6 +380,20 @@ ConnectionLogs: {Path: ` + logPath + `}
 	g.Expect(os.IsNotExist(err)).To(BeTrue(), "a refused configuration creates no file")
 	code, body, _ = call("POST", "/config", "", yml, "s3cret", conf("ca.crt", "connections.log"))
 	g.Expect(code).To(Equal(204), body)
+
+	// The typed client the harness uses speaks the same API: the token, a refusal in the
+	// server's words, target health by group.
+	typed := &alb.ControlClient{Client: controlapi.Client{Base: ctl, Token: "s3cret"}}
+	cfg, err := alb.ReadFile(filepath.Join(dir, "alb.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(typed.Apply(ctx, cfg)).To(Succeed())
+	cfg.TrustStores[0].CaCertificatesBundleFile = "/etc/passwd"
+	g.Expect(typed.Apply(ctx, cfg)).To(MatchError(ContainSubstring("under " + dir)))
+	hs, err := typed.TargetHealth(ctx, "echo")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(hs).To(HaveLen(1))
+	_, err = (&alb.ControlClient{Client: controlapi.Client{Base: ctl}}).TargetHealth(ctx, "echo")
+	g.Expect(err).To(MatchError(ContainSubstring("--status-token")), "no token")
 
 	cancel()
 	g.Eventually(done).WithTimeout(10 * time.Second).Should(Receive(BeNil()))

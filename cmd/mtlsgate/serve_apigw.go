@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/controlapi"
 	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/reference/apigw"
 )
@@ -137,15 +138,15 @@ const maxDomainsBody = 1 << 20
 // apigwControl is the control API of --status-listen: readiness and the custom domain names.
 func apigwControl(s *apigw.Server, withFlags func([]apigw.Domain) []apigw.Domain, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status/ready", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+controlapi.PathReady, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"ready":true}`+"\n")
 	})
-	mux.HandleFunc("GET /domains", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+apigw.ControlPathDomains, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s.Domains())
 	})
-	mux.HandleFunc("PUT /domains", func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("PUT "+apigw.ControlPathDomains, func(w http.ResponseWriter, req *http.Request) {
 		var ds []apigw.Domain
 		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxDomainsBody))
 		dec.DisallowUnknownFields()

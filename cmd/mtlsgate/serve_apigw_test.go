@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/controlapi"
+	"github.com/mtlsgate/mtlsgate/reference/apigw"
 )
 
 // lines streams what a running command writes, one line at a time.
@@ -257,6 +260,18 @@ func TestServeAPIGWControlAPI(t *testing.T) {
 	}
 	if _, body := call("GET", "/domains", ""); !strings.Contains(body, `"Name":"api.example.test"`) || !strings.Contains(body, `"Name":"flag.example.test"`) {
 		t.Errorf("GET /domains: %s", body)
+	}
+	// The typed client the harness uses: a refusal in the server's words, then none at all
+	// (the --domain mapping stays).
+	typed := &apigw.ControlClient{Client: controlapi.Client{Base: ctl}}
+	if err := typed.SetDomains(ctx, []apigw.Domain{{Name: "api.example.test", Mappings: []apigw.Mapping{{BasePath: "/v1", Stage: "prod"}}}}); err == nil || !strings.Contains(err.Error(), "basePath") {
+		t.Errorf("SetDomains with a bad base path: %v", err)
+	}
+	if err := typed.SetDomains(ctx, nil); err != nil {
+		t.Fatalf("SetDomains(nil): %v", err)
+	}
+	if code, _ := apigwGet(t, ca, url+"/pets", "api.example.test"); code != 403 {
+		t.Errorf("after SetDomains(nil): %d, want 403", code)
 	}
 	cancel()
 	select {

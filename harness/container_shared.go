@@ -12,18 +12,27 @@ import (
 	"github.com/mtlsgate/mtlsgate/internal/controlapi"
 )
 
-// SharedKeeper is a target whose systems share containers (the upstreams, the API Gateway
-// stand-in). A suite that starts a system per spec calls KeepShared once, in BeforeSuite, and
-// defers the returned release: the shared containers then start with the first system and stay
-// up until the release, instead of starting and stopping with every spec.
+// SharedKeeper is a target whose systems share things: an image to build, containers (the
+// upstreams, the API Gateway stand-in). A suite that starts a system per spec calls KeepShared
+// once, in BeforeSuite, and defers the returned release: the image is built there, outside any
+// spec's timeout, and the shared containers start with the first system and stay up until the
+// release, instead of starting and stopping with every spec.
 type SharedKeeper interface {
-	KeepShared() (release func(context.Context) error)
+	KeepShared(ctx context.Context) (release func(context.Context) error, err error)
 }
 
-// KeepShared implements SharedKeeper: the upstream containers and the API Gateway stand-in stay
-// up between systems until release, which removes them once no system uses them.
-func (t *ReferenceContainerTarget) KeepShared() func(context.Context) error {
-	return t.ups.keepShared()
+// KeepShared implements SharedKeeper: it builds the mtlsgate image now, and the upstream
+// containers and the API Gateway stand-in stay up between systems until release, which removes
+// them once no system uses them.
+func (t *ReferenceContainerTarget) KeepShared(ctx context.Context) (func(context.Context) error, error) {
+	eng, err := t.engine.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", t.Name(), err)
+	}
+	if _, err := eng.MtlsgateImage(ctx); err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", t.Name(), err)
+	}
+	return t.ups.keepShared(), nil
 }
 
 // keepShared keeps the shared containers between users until the returned release.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -148,19 +150,38 @@ func (r *conformanceRun) run(ctx context.Context, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(r.out, 0o755); err != nil {
 		return fmt.Errorf("create the reports directory --out %q: %w", r.out, err)
 	}
-	var all []types.Report
-	var suiteErrs []error
-	for _, p := range r.profiles {
+	// The suites run side by side (their specs mostly wait on the network and on timeouts); each
+	// one's console is held back and printed whole when it ends, so the lines of two suites never
+	// mix, and the reports are merged in profile order.
+	type result struct {
+		rs  []types.Report
+		err error
+	}
+	results := make([]result, len(r.profiles))
+	var consoleMu sync.Mutex
+	var wg sync.WaitGroup
+	for i, p := range r.profiles {
 		if !r.selected(p) {
 			continue
 		}
-		rs, err := r.runSuite(ctx, p, stdout, stderr)
-		all = append(all, rs...)
-		if err != nil {
-			suiteErrs = append(suiteErrs, err)
-		}
-		if ctx.Err() != nil {
-			break
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var console bytes.Buffer
+			rs, err := r.runSuite(ctx, p, &console, &console, isTerminal(stdout))
+			results[i] = result{rs, err}
+			consoleMu.Lock()
+			defer consoleMu.Unlock()
+			_, _ = stdout.Write(console.Bytes())
+		}()
+	}
+	wg.Wait()
+	var all []types.Report
+	var suiteErrs []error
+	for _, res := range results {
+		all = append(all, res.rs...)
+		if res.err != nil {
+			suiteErrs = append(suiteErrs, res.err)
 		}
 	}
 	merged := filepath.Join(r.out, "ginkgo.json")
@@ -187,7 +208,7 @@ func (r *conformanceRun) run(ctx context.Context, stdout, stderr io.Writer) erro
 // runSuite runs one compiled suite with Ginkgo's own flags and returns the reports it wrote. A
 // suite whose specs fail exits 1 and still writes its report; only a suite that wrote none is an
 // error here (its specs' failures reach the verdict through the report).
-func (r *conformanceRun) runSuite(ctx context.Context, p catalog.Profile, stdout, stderr io.Writer) ([]types.Report, error) {
+func (r *conformanceRun) runSuite(ctx context.Context, p catalog.Profile, stdout, stderr io.Writer, color bool) ([]types.Report, error) {
 	report := filepath.Join(r.out, "ginkgo-"+string(p)+".json")
 	if err := os.Remove(report); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s suite: remove the previous report: %w", p, err)
@@ -197,7 +218,7 @@ func (r *conformanceRun) runSuite(ctx context.Context, p catalog.Profile, stdout
 		return nil, fmt.Errorf("%s suite: %w", p, err)
 	}
 	args := []string{"--ginkgo.json-report=" + abs}
-	if !isTerminal(stdout) {
+	if !color {
 		args = append(args, "--ginkgo.no-color") // CI logs and files get no escape codes
 	}
 	if r.labelFilter != "" {

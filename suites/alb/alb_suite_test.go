@@ -40,9 +40,12 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// A target that cannot start an ALB system claims no ALB ID, so Admit skips every spec as not
 	// supported; start fails loudly if one claims IDs anyway.
 	at, _ = t.(harness.ALBTarget)
-	// Every spec starts a system; what they share (a container target's upstreams) starts once.
+	// Every spec starts a system; what they share (a container target's image and upstreams) is
+	// made once, here, outside the specs' timeouts.
 	if k, ok := t.(harness.SharedKeeper); ok {
-		DeferCleanup(k.KeepShared())
+		release, err := k.KeepShared(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(release)
 	}
 	pki, err = fixtures.Generate(ctx, fixtures.Options{})
 	Expect(err).NotTo(HaveOccurred())

@@ -10,7 +10,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/conformance"
-	"github.com/mtlsgate/mtlsgate/reports"
+	"github.com/mtlsgate/mtlsgate/conformance/record"
 )
 
 // fakeTarget claims K-MTLS-2, -3, -4, -6 and -7 only, and supports no extra feature but
@@ -60,11 +60,16 @@ var _ = Describe("admission", func() {
 var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 	got := map[string]string{}
 	for _, s := range r.SpecReports {
-		if id, ok := reports.SpecID(s.LeafNodeText); ok {
-			got[string(id)] = s.State.String()
-			if strings.HasPrefix(s.FailureMessage(), reports.NotSupportedPrefix) {
-				got[string(id)] += " (not supported)"
-			}
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		rec, ok, err := record.FromEntries(s.ReportEntries)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ok).To(BeTrue(), "spec %q carries no record", s.FullText())
+		got[string(rec.ID)] = s.State.String()
+		if rec.NotSupported {
+			Expect(s.FailureMessage()).To(Equal(record.NotSupportedPrefix+rec.Reason), "the console says what the record says")
+			got[string(rec.ID)] += " (not supported)"
 		}
 	}
 	Expect(got).To(Equal(map[string]string{

@@ -172,8 +172,8 @@ func (s *Suite) Admit() {
 	if !ok {
 		return
 	}
-	rec := record.For(id)
-	if why, unsupported := s.unsupported(rec, spec.Labels()); unsupported {
+	rec := s.record(id, spec.Labels())
+	if why, unsupported := s.unsupported(rec); unsupported {
 		rec.NotSupported, rec.Reason = true, why
 		AddReportEntry(record.SpecEntry, rec, ReportEntryVisibilityNever)
 		Skip(record.NotSupportedPrefix + why)
@@ -181,10 +181,30 @@ func (s *Suite) Admit() {
 	AddReportEntry(record.SpecEntry, rec, ReportEntryVisibilityNever)
 }
 
-// unsupported says why the bound target cannot run a spec of rec's ID with these labels, if it
-// cannot: it does not claim the ID, or the feature the spec sets up its scenario through, or a
-// feature or behaviour the spec requires, and the user forced none of them on.
-func (s *Suite) unsupported(rec record.Spec, labels []string) (string, bool) {
+// record is what a spec of id with these labels declares: its behaviour, the features and
+// behaviours it requires beyond its ID's, and the feature it sets up its scenario through.
+func (s *Suite) record(id catalog.ID, labels []string) record.Spec {
+	rec := record.For(id)
+	if !slices.Contains(labels, BlackBox) {
+		rec.SetsUpThrough = s.setup
+		for _, l := range labels {
+			if f, ok := strings.CutPrefix(l, configuresPrefix); ok {
+				rec.SetsUpThrough = catalog.Feature(f)
+			}
+		}
+	}
+	for _, l := range labels {
+		if f, ok := strings.CutPrefix(l, requiresPrefix); ok {
+			rec.Requires = append(rec.Requires, f)
+		}
+	}
+	return rec
+}
+
+// unsupported says why the bound target cannot run the spec rec declares, if it cannot: it does
+// not claim the ID, or the feature the spec sets up its scenario through, or a feature or
+// behaviour the spec requires, and the user forced none of them on.
+func (s *Suite) unsupported(rec record.Spec) (string, bool) {
 	id := rec.ID
 	forced := func(names ...string) bool {
 		return slices.ContainsFunc(names, func(n string) bool { return slices.Contains(s.forced, n) })
@@ -192,22 +212,12 @@ func (s *Suite) unsupported(rec record.Spec, labels []string) (string, bool) {
 	if claimed, why := s.target.Claims(id); !claimed && !forced(string(id), string(rec.Feature)) {
 		return fmt.Sprintf("target %s does not claim %s: %s", s.target.Name(), id, why), true
 	}
-	setup := s.setup
-	for _, l := range labels {
-		if f, ok := strings.CutPrefix(l, configuresPrefix); ok {
-			setup = catalog.Feature(f)
-		}
-	}
-	if setup != "" && !slices.Contains(labels, BlackBox) {
+	if setup := rec.SetsUpThrough; setup != "" {
 		if supported, why := s.target.Supports(setup); !supported && !forced(string(id), string(setup)) {
 			return fmt.Sprintf("target %s does not support %s, through which this %s spec sets up its scenario: %s", s.target.Name(), setup, id, why), true
 		}
 	}
-	for _, l := range labels {
-		f, ok := strings.CutPrefix(l, requiresPrefix)
-		if !ok {
-			continue
-		}
+	for _, f := range rec.Requires {
 		if _, isID := catalog.Lookup(catalog.ID(f)); isID {
 			if claimed, why := s.target.Claims(catalog.ID(f)); !claimed && !forced(string(id), f) {
 				return fmt.Sprintf("target %s does not claim %s, which this %s spec needs: %s", s.target.Name(), f, id, why), true

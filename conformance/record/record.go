@@ -43,6 +43,11 @@ type Spec struct {
 	ID      catalog.ID      `json:"id"`
 	Feature catalog.Feature `json:"feature"`
 	Profile catalog.Profile `json:"profile"`
+	// Requires are the features and behaviours (IDs) the spec needs beyond its ID's own.
+	Requires []string `json:"requires,omitempty"`
+	// SetsUpThrough is the feature the spec configures its scenario through ("" for a black-box
+	// spec, which changes no configuration).
+	SetsUpThrough catalog.Feature `json:"sets_up_through,omitempty"`
 	// NotSupported is set when the spec was skipped because the target does not claim its ID, or
 	// a feature or behaviour it needs, and nobody forced it on; Reason then says why.
 	NotSupported bool   `json:"not_supported,omitempty"`

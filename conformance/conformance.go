@@ -14,7 +14,7 @@ import (
 	. "github.com/onsi/ginkgo/v2" //nolint:revive // Ginkgo's DSL reads best unqualified.
 
 	"github.com/mtlsgate/mtlsgate/catalog"
-	"github.com/mtlsgate/mtlsgate/reports"
+	"github.com/mtlsgate/mtlsgate/conformance/record"
 )
 
 // Claimer is the part of a target a suite needs to decide whether a spec runs.
@@ -27,6 +27,15 @@ type Claimer interface {
 	// (revocation by CRL distribution point for one K-MTLS-2 spec, say), and if not, why.
 	Supports(f catalog.Feature) (bool, string)
 }
+
+// The names of the run-level report entries a suite adds (record declares them; reports reads
+// them), here so a suite need not import reports.
+const (
+	// TargetVersionEntry says which version of the target a suite ran against.
+	TargetVersionEntry = record.TargetVersionEntry
+	// TargetResourcesEntry names the cloud resources a run certified.
+	TargetResourcesEntry = record.TargetResourcesEntry
+)
 
 // Provenancer is a target that can say which of its claims have been proven against the real
 // system (the kong target: against a real Kong image) and which have not; the report prints it.
@@ -95,9 +104,9 @@ func (s *Suite) SetTarget(t Claimer) {
 			s.forced = append(s.forced, f)
 		}
 	}
-	AddReportEntry(reports.TargetEntry, t.Name(), ReportEntryVisibilityNever)
+	AddReportEntry(record.TargetEntry, t.Name(), ReportEntryVisibilityNever)
 	if p, ok := t.(Provenancer); ok {
-		AddReportEntry(reports.TargetProvenanceEntry, p.Provenance(), ReportEntryVisibilityNever)
+		AddReportEntry(record.TargetProvenanceEntry, p.Provenance(), ReportEntryVisibilityNever)
 	}
 }
 
@@ -144,9 +153,11 @@ func (s *Suite) Entry(id catalog.ID, text string, args ...any) TableEntry {
 	return Entry(string(id)+": "+text, decorated...)
 }
 
-// Admit fails a spec with a label off the allow-list (CheckLabels), and skips the current spec as not supported unless the target claims its SPEC ID and every
-// feature it requires, or the user forced one of them on. Register it once at the top of a suite,
-// `var _ = BeforeEach(suite.Admit)`, so it runs before any setup.
+// Admit fails a spec with a label off the allow-list (CheckLabels), and skips the current spec as
+// not supported unless the target claims its SPEC ID and every feature it requires, or the user
+// forced one of them on. Either way it attaches the spec's record.Spec (ID, feature, profile, and
+// whether and why it is not supported) for reports to read. Register it once at the top of a
+// suite, `var _ = BeforeEach(suite.Admit)`, so it runs before any setup.
 func (s *Suite) Admit() {
 	if s.target == nil {
 		Fail("conformance: no target bound; call SetTarget in BeforeSuite")
@@ -157,43 +168,67 @@ func (s *Suite) Admit() {
 		Fail(fmt.Sprintf("conformance: spec %q: %v", spec.FullText(), err))
 		return
 	}
-	id, ok := reports.SpecID(spec.LeafNodeText)
+	id, ok := record.SpecID(spec.LeafNodeText)
 	if !ok {
 		return
 	}
-	b := catalog.MustLookup(id)
+	rec := s.record(id, spec.Labels())
+	if why, unsupported := s.unsupported(rec); unsupported {
+		rec.NotSupported, rec.Reason = true, why
+		AddReportEntry(record.SpecEntry, rec, ReportEntryVisibilityNever)
+		Skip(record.NotSupportedPrefix + why)
+	}
+	AddReportEntry(record.SpecEntry, rec, ReportEntryVisibilityNever)
+}
+
+// record is what a spec of id with these labels declares: its behaviour, the features and
+// behaviours it requires beyond its ID's, and the feature it sets up its scenario through.
+func (s *Suite) record(id catalog.ID, labels []string) record.Spec {
+	rec := record.For(id)
+	if !slices.Contains(labels, BlackBox) {
+		rec.SetsUpThrough = s.setup
+		for _, l := range labels {
+			if f, ok := strings.CutPrefix(l, configuresPrefix); ok {
+				rec.SetsUpThrough = catalog.Feature(f)
+			}
+		}
+	}
+	for _, l := range labels {
+		if f, ok := strings.CutPrefix(l, requiresPrefix); ok {
+			rec.Requires = append(rec.Requires, f)
+		}
+	}
+	return rec
+}
+
+// unsupported says why the bound target cannot run the spec rec declares, if it cannot: it does
+// not claim the ID, or the feature the spec sets up its scenario through, or a feature or
+// behaviour the spec requires, and the user forced none of them on.
+func (s *Suite) unsupported(rec record.Spec) (string, bool) {
+	id := rec.ID
 	forced := func(names ...string) bool {
 		return slices.ContainsFunc(names, func(n string) bool { return slices.Contains(s.forced, n) })
 	}
-	if claimed, why := s.target.Claims(id); !claimed && !forced(string(id), string(b.Feature)) {
-		Skip(fmt.Sprintf("%starget %s does not claim %s: %s", reports.NotSupportedPrefix, s.target.Name(), id, why))
+	if claimed, why := s.target.Claims(id); !claimed && !forced(string(id), string(rec.Feature)) {
+		return fmt.Sprintf("target %s does not claim %s: %s", s.target.Name(), id, why), true
 	}
-	setup := s.setup
-	for _, l := range spec.Labels() {
-		if f, ok := strings.CutPrefix(l, configuresPrefix); ok {
-			setup = catalog.Feature(f)
-		}
-	}
-	if setup != "" && !slices.Contains(spec.Labels(), BlackBox) {
+	if setup := rec.SetsUpThrough; setup != "" {
 		if supported, why := s.target.Supports(setup); !supported && !forced(string(id), string(setup)) {
-			Skip(fmt.Sprintf("%starget %s does not support %s, through which this %s spec sets up its scenario: %s", reports.NotSupportedPrefix, s.target.Name(), setup, id, why))
+			return fmt.Sprintf("target %s does not support %s, through which this %s spec sets up its scenario: %s", s.target.Name(), setup, id, why), true
 		}
 	}
-	for _, l := range spec.Labels() {
-		f, ok := strings.CutPrefix(l, requiresPrefix)
-		if !ok {
-			continue
-		}
+	for _, f := range rec.Requires {
 		if _, isID := catalog.Lookup(catalog.ID(f)); isID {
 			if claimed, why := s.target.Claims(catalog.ID(f)); !claimed && !forced(string(id), f) {
-				Skip(fmt.Sprintf("%starget %s does not claim %s, which this %s spec needs: %s", reports.NotSupportedPrefix, s.target.Name(), f, id, why))
+				return fmt.Sprintf("target %s does not claim %s, which this %s spec needs: %s", s.target.Name(), f, id, why), true
 			}
 			continue
 		}
 		if supported, why := s.target.Supports(catalog.Feature(f)); !supported && !forced(string(id), f) {
-			Skip(fmt.Sprintf("%starget %s does not support %s, which this %s spec needs: %s", reports.NotSupportedPrefix, s.target.Name(), f, id, why))
+			return fmt.Sprintf("target %s does not support %s, which this %s spec needs: %s", s.target.Name(), f, id, why), true
 		}
 	}
+	return "", false
 }
 
 // Check is one behaviour a table runs once per protocol: its ID, a text, and a body given the

@@ -10,7 +10,7 @@ import (
 
 	"github.com/mtlsgate/mtlsgate/catalog"
 	"github.com/mtlsgate/mtlsgate/conformance"
-	"github.com/mtlsgate/mtlsgate/reports"
+	"github.com/mtlsgate/mtlsgate/conformance/record"
 )
 
 // fakeTarget claims K-MTLS-2, -3, -4, -6 and -7 only, and supports no extra feature but
@@ -59,12 +59,19 @@ var _ = Describe("admission", func() {
 
 var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 	got := map[string]string{}
+	recs := map[catalog.ID]record.Spec{}
 	for _, s := range r.SpecReports {
-		if id, ok := reports.SpecID(s.LeafNodeText); ok {
-			got[string(id)] = s.State.String()
-			if strings.HasPrefix(s.FailureMessage(), reports.NotSupportedPrefix) {
-				got[string(id)] += " (not supported)"
-			}
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		rec, ok, err := record.FromEntries(s.ReportEntries)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ok).To(BeTrue(), "spec %q carries no record", s.FullText())
+		got[string(rec.ID)] = s.State.String()
+		recs[rec.ID] = rec
+		if rec.NotSupported {
+			Expect(s.FailureMessage()).To(Equal(record.NotSupportedPrefix+rec.Reason), "the console says what the record says")
+			got[string(rec.ID)] += " (not supported)"
 		}
 	}
 	Expect(got).To(Equal(map[string]string{
@@ -76,6 +83,13 @@ var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 		"K-MTLS-6": "skipped (not supported)",
 		"K-MTLS-7": "passed",
 	}))
+	Expect(recs["K-MTLS-2"]).To(Equal(record.Spec{ID: "K-MTLS-2", Feature: catalog.MTLSAuth, Profile: catalog.Kong,
+		Requires: []string{string(catalog.Revocation)}, SetsUpThrough: catalog.AdminAPI,
+		NotSupported: true, Reason: "target fake does not support admin-api, through which this K-MTLS-2 spec sets up its scenario: fake has no extras"}))
+	Expect(recs["K-MTLS-6"].Requires).To(Equal([]string{"A-MODE-3"}))
+	Expect(recs["K-MTLS-6"].SetsUpThrough).To(BeEmpty(), "a black-box spec sets nothing up")
+	Expect(recs["K-MTLS-7"].SetsUpThrough).To(Equal(catalog.Declarative))
+	Expect(recs["K-MTLS-5"].NotSupported).To(BeFalse(), "forced on")
 	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-5": true, "K-MTLS-7": true}))
 })
 

@@ -16,6 +16,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance/record"
 )
 
 // Outcome is the verdict on one SPEC ID (or one spec) in a run.
@@ -35,21 +36,17 @@ const (
 	NotSelected Outcome = "not selected"
 )
 
-// NotSupportedPrefix starts the Skip message of a spec whose behaviour the target does not claim;
-// it is how a report tells "not supported" from any other skip.
-const NotSupportedPrefix = "not supported: "
-
-// TargetEntry is the name of the report entry a suite adds in its BeforeSuite to say which target
-// it ran against; TargetVersionEntry says which version of it.
+// The names of the report entries a suite adds to say what it ran against; conformance/record
+// declares them.
 const (
-	TargetEntry        = "mtlsgate.target"
-	TargetVersionEntry = "mtlsgate.target.version"
-	// TargetProvenanceEntry says which of the target's claims have been proven against the real
-	// system (a real Kong image) and which rest on its docs and tests alone.
-	TargetProvenanceEntry = "mtlsgate.target.provenance"
-	// TargetResourcesEntry names the cloud resources a run certified, as "what: id" (the region
-	// and the listener and trust store ARNs of an ALB configured through the ELBv2 API).
-	TargetResourcesEntry = "mtlsgate.target.resources"
+	// TargetEntry names the target a suite ran against.
+	TargetEntry = record.TargetEntry
+	// TargetVersionEntry says which version of the target.
+	TargetVersionEntry = record.TargetVersionEntry
+	// TargetProvenanceEntry says which of the target's claims were proven against the real system.
+	TargetProvenanceEntry = record.TargetProvenanceEntry
+	// TargetResourcesEntry names the cloud resources a run certified.
+	TargetResourcesEntry = record.TargetResourcesEntry
 )
 
 // Spec is one Ginkgo spec's result.
@@ -102,16 +99,7 @@ func ReadGinkgoJSON(path string) ([]types.Report, error) {
 }
 
 // SpecID returns the SPEC ID a spec name starts with ("K-MTLS-1: …"), if any.
-func SpecID(name string) (catalog.ID, bool) {
-	head, _, ok := strings.Cut(name, ":")
-	if !ok || !catalog.Valid(head) {
-		return "", false
-	}
-	if _, known := catalog.Lookup(catalog.ID(head)); !known {
-		return "", false
-	}
-	return catalog.ID(head), true
-}
+func SpecID(name string) (catalog.ID, bool) { return record.SpecID(name) }
 
 // Options say what a run covered beyond what its Ginkgo reports hold.
 type Options struct {
@@ -185,17 +173,23 @@ func FromGinkgo(rs []types.Report, opts Options) Run {
 				}
 				continue
 			}
-			spec := Spec{Name: s.FullText(), Outcome: specOutcome(s), Duration: s.RunTime}
-			if spec.Outcome != Passed {
-				spec.Reason = OneLine(s.FailureMessage())
-				if spec.Outcome == NotSupported {
-					spec.Reason = strings.TrimPrefix(spec.Reason, NotSupportedPrefix)
-				}
-				if s.State == types.SpecStatePending {
-					spec.Reason = "pending"
-				}
+			rec, hasRec, err := record.FromEntries(s.ReportEntries)
+			if err != nil {
+				run.SuiteFailures = append(run.SuiteFailures, fmt.Sprintf("suite %s: spec %q: %v", suiteName(r), s.FullText(), err))
 			}
-			id, ok := SpecID(s.LeafNodeText)
+			spec := Spec{Name: s.FullText(), Outcome: specOutcome(s, rec), Duration: s.RunTime}
+			switch {
+			case spec.Outcome == NotSupported:
+				spec.Reason = OneLine(rec.Reason)
+			case s.State == types.SpecStatePending:
+				spec.Reason = "pending"
+			case spec.Outcome != Passed:
+				spec.Reason = OneLine(s.FailureMessage())
+			}
+			id, ok := rec.ID, hasRec
+			if !ok {
+				id, ok = SpecID(s.LeafNodeText)
+			}
 			if !ok {
 				run.Unattributed = append(run.Unattributed, spec)
 				continue
@@ -239,12 +233,14 @@ func suiteName(r types.Report) string {
 	return "(unnamed)"
 }
 
-func specOutcome(s types.SpecReport) Outcome {
+// specOutcome is a spec's outcome: "not supported" only when conformance recorded it so (a typed
+// record, never the skip text), skipped or pending otherwise when it did not run.
+func specOutcome(s types.SpecReport, rec record.Spec) Outcome {
 	switch {
 	case s.State == types.SpecStatePassed:
 		return Passed
 	case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
-		if strings.HasPrefix(s.FailureMessage(), NotSupportedPrefix) {
+		if rec.NotSupported {
 			return NotSupported
 		}
 		return Skipped

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,10 +12,54 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance/record"
 )
 
 func spec(text string, state types.SpecState, msg string) types.SpecReport {
 	return types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: text, State: state, Failure: types.Failure{Message: msg}, RunTime: time.Millisecond}
+}
+
+// notSupported is a spec conformance skipped as not supported, its record.Spec read back from JSON
+// as `mtlsgate report` reads it from a Ginkgo JSON report.
+func notSupported(text, why string) types.SpecReport {
+	id, _ := SpecID(text)
+	rec := record.For(id)
+	rec.NotSupported, rec.Reason = true, why
+	var entries types.ReportEntries
+	b, err := json.Marshal(types.ReportEntries{{Name: record.SpecEntry, Value: types.WrapEntryValue(rec)}})
+	if err == nil {
+		err = json.Unmarshal(b, &entries)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("round-trip a record through JSON: %v", err))
+	}
+	s := spec(text, types.SpecStateSkipped, record.NotSupportedPrefix+why)
+	s.ReportEntries = entries
+	return s
+}
+
+// "Not supported" is the typed record conformance attaches, never the skip text: a skip whose
+// message merely starts like one is skipped, and a record attaches its spec to its ID whatever
+// the spec's name.
+func TestNotSupportedIsTheRecordNotTheText(t *testing.T) {
+	lookalike := spec("K-MTLS-1: a", types.SpecStateSkipped, record.NotSupportedPrefix+"said the spec body")
+	inMemory := spec("renamed spec", types.SpecStateSkipped, "whatever the console says")
+	inMemory.ReportEntries = types.ReportEntries{{Name: record.SpecEntry,
+		Value: types.WrapEntryValue(record.Spec{ID: "K-MTLS-2", Feature: catalog.MTLSAuth, Profile: catalog.Kong, NotSupported: true, Reason: "no CRL"})}}
+	run := FromGinkgo([]types.Report{{SpecReports: types.SpecReports{lookalike, inMemory, notSupported("K-MTLS-3: c", "nope")}}},
+		Options{IDs: []catalog.ID{"K-MTLS-1", "K-MTLS-2", "K-MTLS-3"}})
+	for id, want := range map[catalog.ID][2]string{
+		"K-MTLS-1": {string(Skipped), "1 of 1 specs did not run: not supported: said the spec body"},
+		"K-MTLS-2": {string(NotSupported), "no CRL"},
+		"K-MTLS-3": {string(NotSupported), "nope"},
+	} {
+		if r := result(run, id); string(r.Outcome) != want[0] || r.Reason != want[1] {
+			t.Errorf("%s: %q %q, want %q %q", id, r.Outcome, r.Reason, want[0], want[1])
+		}
+	}
+	if len(run.Unattributed) != 0 {
+		t.Errorf("unattributed: %v", run.Unattributed)
+	}
 }
 
 func TestAggregatesPerSpecID(t *testing.T) {
@@ -27,7 +72,7 @@ func TestAggregatesPerSpecID(t *testing.T) {
 		spec("K-MTLS-2: expired → 401", types.SpecStatePassed, ""),
 		spec("K-MTLS-2: revoked → 401", types.SpecStateSkipped, "needs a CRL responder"),
 		spec("K-MTLS-3: no consumer → 401", types.SpecStateFailed, "Expected 401\ngot 200"),
-		spec("K-ADM-1: create", types.SpecStateSkipped, NotSupportedPrefix+"target nginx has no Admin API"),
+		notSupported("K-ADM-1: create", "target nginx has no Admin API"),
 		spec("K-ADM-2: errors", types.SpecStatePending, ""),
 		spec("walkthrough without an ID", types.SpecStatePassed, ""),
 	}}
@@ -85,11 +130,12 @@ func TestConformanceResult(t *testing.T) {
 	mk := func(states ...types.SpecState) Run {
 		var specs types.SpecReports
 		for i, st := range states {
-			msg := ""
+			name := []string{"K-MTLS-1: a", "K-MTLS-2: b", "K-MTLS-3: c"}[i]
 			if st == types.SpecStateSkipped && i == 0 {
-				msg = NotSupportedPrefix + "no"
+				specs = append(specs, notSupported(name, "no"))
+				continue
 			}
-			specs = append(specs, spec([]string{"K-MTLS-1: a", "K-MTLS-2: b", "K-MTLS-3: c"}[i], st, msg))
+			specs = append(specs, spec(name, st, ""))
 		}
 		return FromGinkgo([]types.Report{{SpecReports: specs}}, Options{IDs: []catalog.ID{"K-MTLS-1", "K-MTLS-2", "K-MTLS-3"}})
 	}

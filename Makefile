@@ -30,8 +30,18 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 
+# The Ginkgo suites run through ginkgo, their specs spread over CONFORMANCE_PROCS processes (they
+# mostly wait on timeouts and the network), while go test runs every other package beside them;
+# TEST_P test binaries at a time, as the slowest (container and daemon tests) also mostly wait.
+# Both use the race detector and run to the end; the suites' console prints when they finish, and
+# either failing fails the target.
+TEST_SUITES := ./suites/kong ./suites/alb ./suites/load
+TEST_P ?= 4
 test: vet
-	$(GO) test -race -count=1 ./...
+	@pkgs=$$($(GO) list ./...) || exit 1; log=$$(mktemp); status=0; \
+	$(GINKGO) run -race --succinct --silence-skips --keep-going --procs=$(CONFORMANCE_PROCS) $(TEST_SUITES) > $$log 2>&1 & suites=$$!; \
+	$(GO) test -race -count=1 -p $(TEST_P) $$(echo "$$pkgs" | grep -Ev '/suites/(kong|alb|load)$$') || status=1; \
+	wait $$suites || status=1; echo "== suites ($(TEST_SUITES))"; cat $$log; rm -f $$log; exit $$status
 
 comma := ,
 CONFORMANCE_SUITES = $(addprefix ./suites/,$(subst $(comma), ,$(PROFILES)))

@@ -66,7 +66,11 @@ func Connect(ctx context.Context) (*Engine, error) {
 	setDefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 	setDefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	logger := newQuietLogger(os.Stderr)
-	tclog.SetDefault(logger)
+	if _, ok := tclog.Default().(*quietLogger); !ok {
+		// Set once per process (the default is a plain variable that testcontainers-go reads
+		// unlocked), before the first client prints its banner.
+		tclog.SetDefault(logger)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	// testcontainers-go falls back to /var/run/docker.sock when DOCKER_HOST does not answer; a

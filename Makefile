@@ -38,8 +38,8 @@ vet:
 TEST_SUITES := ./suites/kong ./suites/alb ./suites/load
 TEST_P ?= 4
 test: vet
-	@pkgs=$$($(GO) list ./...) || exit 1; log=$$(mktemp); status=0; \
-	$(GINKGO) run -race --succinct --silence-skips --keep-going --procs=$(CONFORMANCE_PROCS) $(TEST_SUITES) > $$log 2>&1 & suites=$$!; \
+	@pkgs=$$($(GO) list ./...) || exit 1; log=$$(mktemp); status=0; nocolor=; [ -t 1 ] || nocolor=--no-color; \
+	$(GINKGO) run -race --succinct --silence-skips --keep-going --procs=$(CONFORMANCE_PROCS) $$nocolor $(TEST_SUITES) > $$log 2>&1 & suites=$$!; \
 	$(GO) test -race -count=1 -p $(TEST_P) $$(echo "$$pkgs" | grep -Ev '/suites/(kong|alb|load)$$') || status=1; \
 	wait $$suites || status=1; echo "== suites ($(TEST_SUITES))"; cat $$log; rm -f $$log; exit $$status
 

@@ -32,10 +32,10 @@ func (l *quietLogger) Printf(format string, v ...any) {
 }
 
 // isProgress reports whether a testcontainers-go log line only says a step went as planned:
-// building, creating, starting, stopping a container, or the engine it connected to. A container
+// building, creating, starting, waiting for, stopping a container, or the engine it connected to. A container
 // run prints some 1,450 of them into the specs' captured output, burying what matters.
 func isProgress(msg string) bool {
-	for _, p := range []string{"🐳 ", "✅ ", "🔔 ", "🚫 ", ">> creating TAR file"} {
+	for _, p := range []string{"🐳 ", "✅ ", "🔔 ", "🚫 ", "⏳ ", ">> creating TAR file"} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}

@@ -15,6 +15,7 @@ func TestQuietLoggerDropsProgressKeepsProblems(t *testing.T) {
 		"🐳 Creating container for image %s", "✅ Container created: %s", "🐳 Starting container: %s",
 		"✅ Container started: %s", "🔔 Container is ready: %s", "🐳 Terminating container: %s",
 		"🚫 Container terminated: %s", "🐳 Building image %s", "✅ Built image %s",
+		"⏳ Waiting for container id %s image: mtlsgate/mtlsgate:0011. Waiting for: HTTP GET request on port 8100",
 		"%s - Connected to docker: \n  Server Version: 28.0\n  API Version: 1.48",
 		"Shell not found in container", "Shell not executable in container, only external port validated",
 	}

@@ -30,8 +30,18 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 
+# The Ginkgo suites run through ginkgo, their specs spread over CONFORMANCE_PROCS processes (they
+# mostly wait on timeouts and the network), while go test runs every other package beside them;
+# TEST_P test binaries at a time, as the slowest (container and daemon tests) also mostly wait.
+# Both use the race detector and run to the end; the suites' console prints when they finish, and
+# either failing fails the target.
+TEST_SUITES := ./suites/kong ./suites/alb ./suites/load
+TEST_P ?= 4
 test: vet
-	$(GO) test -race -count=1 ./...
+	@pkgs=$$($(GO) list ./...) || exit 1; log=$$(mktemp); status=0; nocolor=; [ -t 1 ] || nocolor=--no-color; \
+	$(GINKGO) run -race --succinct --silence-skips --keep-going --procs=$(CONFORMANCE_PROCS) $$nocolor $(TEST_SUITES) > $$log 2>&1 & suites=$$!; \
+	$(GO) test -race -count=1 -p $(TEST_P) $$(echo "$$pkgs" | grep -Ev '/suites/(kong|alb|load)$$') || status=1; \
+	wait $$suites || status=1; echo "== suites ($(TEST_SUITES))"; cat $$log; rm -f $$log; exit $$status
 
 comma := ,
 CONFORMANCE_SUITES = $(addprefix ./suites/,$(subst $(comma), ,$(PROFILES)))
@@ -47,11 +57,17 @@ GINKGO_FLAGS ?= --succinct --silence-skips --keep-going --procs=$(CONFORMANCE_PR
 # and the exit status says whether the run passed. The suites compile and run side by side, each
 # printing its console (ginkgo-<profile>.log) when it ends; mtlsgate report merges their
 # ginkgo-<profile>.json into ginkgo.json, in PROFILES order.
+# A target running the mtlsgate image (IMAGE_TARGETS) gets it built once, here, and passed to every
+# suite and Ginkgo process as MTLSGATE_IMAGE (unless the caller set it), instead of each building it
+# (twelve builds at once, with four processes per suite, each also compiling the static binary).
+IMAGE_TARGETS := reference-container kong
 conformance: build
 	@mkdir -p $(REPORTS)
 	@rm -f $(REPORTS)/ginkgo.json $(addprefix $(REPORTS)/ginkgo-,$(addsuffix .json,$(subst $(comma), ,$(PROFILES))))
 	@echo "mtlsgate conformance against $(TARGET): profiles $(PROFILES)$(if $(IDS), and IDs $(IDS)); compiling and running the suites side by side..."
 	@status=0; nocolor=; [ -t 1 ] || nocolor=--no-color; pids=; json=; \
+	$(if $(filter $(TARGET),$(IMAGE_TARGETS)),[ -n "$$MTLSGATE_IMAGE" ] || { img=$$($(GO) run ./internal/mtlsgateimage) && export MTLSGATE_IMAGE=$$img || \
+	  echo "(the mtlsgate image did not build; each suite tries itself, and its report says why)"; };) \
 	for s in $(CONFORMANCE_SUITES); do p=$${s##*/}; json=$$json$${json:+,}$(REPORTS)/ginkgo-$$p.json; \
 	  ( MTLSGATE_TARGET=$(TARGET) $(GINKGO) run $(GINKGO_FLAGS) $$nocolor $(if $(IDS),--label-filter='$(subst $(comma), || ,$(IDS))') \
 	      --json-report=ginkgo-$$p.json --output-dir=$(REPORTS) $$s > $(REPORTS)/ginkgo-$$p.log 2>&1; rc=$$?; \

@@ -30,6 +30,7 @@ import (
 	mobynetwork "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
@@ -47,6 +48,8 @@ const ImageRepo = "mtlsgate/mtlsgate"
 // Engine is a reachable Docker engine.
 type Engine struct {
 	client *testcontainers.DockerClient
+	// logger keeps testcontainers-go's progress lines out of the specs' output (see quietLogger).
+	logger tclog.Logger
 
 	mu    sync.Mutex
 	image string // the mtlsgate image once built
@@ -55,10 +58,19 @@ type Engine struct {
 // Connect finds the Docker engine, failing within seconds when there is none. It also sets the
 // testcontainers-go switches this project relies on: no reaper (its image cannot be pulled; every
 // container is removed by its owner), and containers reached on 127.0.0.1 rather than on the
-// default gateway testcontainers-go picks when it believes it runs inside a container.
+// default gateway testcontainers-go picks when it believes it runs inside a container. Its log
+// drops testcontainers-go's progress lines and keeps the rest on stderr: the requests and
+// providers here get that logger, and so does testcontainers-go's process-wide default, which
+// its engine banner and port waits write to.
 func Connect(ctx context.Context) (*Engine, error) {
 	setDefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 	setDefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	logger := newQuietLogger(os.Stderr)
+	if _, ok := tclog.Default().(*quietLogger); !ok {
+		// Set once per process (the default is a plain variable that testcontainers-go reads
+		// unlocked), before the first client prints its banner.
+		tclog.SetDefault(logger)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	// testcontainers-go falls back to /var/run/docker.sock when DOCKER_HOST does not answer; a
@@ -77,7 +89,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 		_ = cli.Close()
 		return nil, noEngine(err)
 	}
-	return &Engine{client: cli}, nil
+	return &Engine{client: cli, logger: logger}, nil
 }
 
 // ping asks one engine whether it is there.
@@ -212,18 +224,18 @@ func BuildImage(ctx context.Context, e *Engine) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return "", fmt.Errorf("write the image's Dockerfile: %w", err)
 	}
-	if err := buildDir(ctx, dir, ImageRepo, tag); err != nil {
+	if err := buildDir(ctx, e.logger, dir, ImageRepo, tag); err != nil {
 		return "", fmt.Errorf("build mtlsgate image: %w", err)
 	}
 	return ref, nil
 }
 
 // buildDir builds the Dockerfile in dir as repo:tag and keeps the image.
-func buildDir(ctx context.Context, dir, repo, tag string) error {
+func buildDir(ctx context.Context, logger tclog.Logger, dir, repo, tag string) error {
 	req := testcontainers.GenericContainerRequest{ContainerRequest: testcontainers.ContainerRequest{
 		FromDockerfile: testcontainers.FromDockerfile{Context: dir, Repo: repo, Tag: tag, KeepImage: true},
 	}}
-	provider, err := testcontainers.NewDockerProvider()
+	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(logger))
 	if err != nil {
 		return err
 	}
@@ -356,7 +368,7 @@ func (n *Network) Start(ctx context.Context, r Request) (*Container, error) {
 			}},
 		}}
 	}
-	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true, Logger: n.engine.logger})
 	var out *Container
 	if c != nil {
 		out = &Container{c: c, engine: n.engine}

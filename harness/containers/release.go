@@ -37,7 +37,7 @@ func BuildReleaseImage(ctx context.Context, e *Engine, dir, repo string, tags ..
 		return "", fmt.Errorf("build release image: write the Dockerfile: %w", err)
 	}
 	ref := repo + ":" + tags[0]
-	if err := buildDir(ctx, build, repo, tags[0]); err != nil {
+	if err := buildDir(ctx, e.logger, build, repo, tags[0]); err != nil {
 		return "", fmt.Errorf("build release image %s: %w", ref, err)
 	}
 	for _, t := range tags[1:] {

@@ -6,6 +6,7 @@ package idleconn
 
 import (
 	"context"
+	"errors"
 	"net"
 	"time"
 )
@@ -36,6 +37,15 @@ func (c *Conn) Write(p []byte) (int, error) {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.ReadTimeout))
 	}
 	return n, err
+}
+
+// CloseWrite shuts the wrapped connection's writing side where it can (a TCP connection), so an
+// HTTP server's lingering close (answer, half-close, then drain) still works through a Conn.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 // Dialer returns a DialContext for http.Transport that connects within connect and wraps each

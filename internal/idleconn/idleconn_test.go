@@ -2,6 +2,7 @@ package idleconn
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -43,5 +44,44 @@ func TestFailureKeepsTheFirst(t *testing.T) {
 	f.set(errors.New("later"))
 	if timeout, err := f.Get(); !timeout || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Get = %v %v; want the first, a timeout", timeout, err)
+	}
+}
+
+// TestCloseWriteReachesTheTCPConnection: an HTTP server's lingering close half-closes through a
+// Conn; a connection that cannot half-close says so.
+func TestCloseWriteReachesTheTCPConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server := <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	defer server.Close()
+	c := &Conn{Conn: server, WriteTimeout: time.Second}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := client.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the peer reads %v; want EOF after the half-close", err)
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if err := (&Conn{Conn: a}).CloseWrite(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("a pipe: %v; want ErrUnsupported", err)
 	}
 }

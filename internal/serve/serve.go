@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/mtlsgate/mtlsgate/internal/idleconn"
 )
 
 // Server is one listener serving one handler.
@@ -42,6 +44,10 @@ type Options struct {
 	// HeaderTimeout, when set, replaces the package's HeaderTimeout as the bound on a client's
 	// TLS handshake and request header block (nginx's client_header_timeout, set in kong.conf).
 	HeaderTimeout time.Duration
+	// SendTimeout, when set, bounds each write to a client (nginx's send_timeout): a client that
+	// stops reading a response has its connection closed instead of holding it, and the upstream
+	// behind it, forever. Zero leaves writes unbounded.
+	SendTimeout time.Duration
 }
 
 // Limits every listener applies, set explicitly so a change of Go's defaults cannot loosen them.
@@ -85,6 +91,9 @@ func Listen(ctx context.Context, addr string, h http.Handler, opts Options) (*Se
 		if err != nil {
 			return nil, fmt.Errorf("listen on %q: %w", addr, err)
 		}
+	}
+	if opts.SendTimeout > 0 {
+		ln = &sendTimeoutListener{Listener: ln, timeout: opts.SendTimeout}
 	}
 	idle := DefaultIdleTimeout
 	if opts.IdleTimeout > 0 {
@@ -150,4 +159,19 @@ func (s *Server) Close(ctx context.Context) error {
 		err = serveErr
 	}
 	return err
+}
+
+// sendTimeoutListener hands out connections whose every write waits at most timeout.
+type sendTimeoutListener struct {
+	net.Listener
+	timeout time.Duration
+}
+
+// Accept implements net.Listener.
+func (l *sendTimeoutListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &idleconn.Conn{Conn: c, WriteTimeout: l.timeout}, nil
 }

@@ -247,7 +247,7 @@ func (l *listener) handshake(raw net.Conn) {
 	ls := st.listeners[l.idx]
 	trace := newTraceID()
 	start := time.Now()
-	activity := newActivityConn(raw)
+	activity := newActivityConn(raw, l.alb.idleTimeout)
 	tc := tls.Server(activity, ls.tls)
 	ctx, cancel := context.WithTimeout(l.ctx, HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)

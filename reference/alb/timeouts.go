@@ -89,14 +89,17 @@ func (a *ALB) clientKeepAlive() time.Duration {
 }
 
 // activityConn is a client's TCP connection that remembers when it last carried data, either
-// way, for the idle timeout.
+// way, for the idle timeout, and bounds each write by the idle timeout: a client that stops
+// reading a response sends and receives nothing, so ALB closes its connection, request in
+// progress or not.
 type activityConn struct {
 	net.Conn
-	last atomic.Int64 // UnixNano of the last byte read or written
+	last    atomic.Int64 // UnixNano of the last byte read or written
+	timeout func() time.Duration
 }
 
-func newActivityConn(c net.Conn) *activityConn {
-	a := &activityConn{Conn: c}
+func newActivityConn(c net.Conn, timeout func() time.Duration) *activityConn {
+	a := &activityConn{Conn: c, timeout: timeout}
 	a.last.Store(time.Now().UnixNano())
 	return a
 }
@@ -110,8 +113,9 @@ func (c *activityConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Write implements net.Conn.
+// Write implements net.Conn; one write waits at most the idle timeout.
 func (c *activityConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout()))
 	n, err := c.Conn.Write(p)
 	if n > 0 {
 		c.last.Store(time.Now().UnixNano())
@@ -122,8 +126,8 @@ func (c *activityConn) Write(p []byte) (int, error) {
 // idleWatch closes a client connection that carries no data for the idle timeout while no
 // request is in progress: between requests, and while a request's header is still arriving
 // (ALB: the load balancer closes the front-end connection if no data is sent or received within
-// the idle timeout). A request in progress is bounded by the target's idle timeout and the
-// body's read timeout instead. The timeout is read each time the connection goes idle, so a
+// the idle timeout). A request in progress is bounded by the target's idle timeout, the body's
+// read timeout and activityConn's write timeout instead. The timeout is read each time the connection goes idle, so a
 // changed attribute applies from the next idle period on.
 type idleWatch struct {
 	raw     *activityConn

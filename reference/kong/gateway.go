@@ -66,7 +66,8 @@ type Gateway struct {
 	servers []listener
 	// bodyTimeout is client_body_timeout: the longest wait between two reads of a request body.
 	bodyTimeout time.Duration
-	// clientTimeouts are each listener role's client_header_timeout and keepalive_timeout.
+	// clientTimeouts are each listener role's client_header_timeout, keepalive_timeout and
+	// send_timeout.
 	clientTimeouts map[string]clientTimeouts
 }
 
@@ -227,7 +228,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 			protos.SetHTTP2(l.SSL && l.HTTP2)
 			to := g.clientTimeouts[grp.role]
 			srv, err := serve.Listen(ctx, l.Address, grp.handler, serve.Options{TLS: tlsConf, ErrorLog: g.log, Protocols: &protos,
-				HeaderTimeout: to.header, IdleTimeout: to.keepalive})
+				HeaderTimeout: to.header, IdleTimeout: to.keepalive, SendTimeout: to.send})
 			if err != nil {
 				_ = g.Close(context.Background())
 				return fmt.Errorf("start %s listener %s: %w", grp.role, l.Address, err)

@@ -38,21 +38,25 @@ const (
 	// defaultKeepaliveTimeout is keepalive_timeout: how long an idle keep-alive client
 	// connection is kept open waiting for its next request.
 	defaultKeepaliveTimeout = 75 * time.Second
+	// defaultSendTimeout is send_timeout: the longest one write of a response to the client may
+	// wait (nginx: "only between two successive write operations"); past it nginx closes the
+	// connection, so a client that stops reading cannot pin the gateway.
+	defaultSendTimeout = 60 * time.Second
 )
 
 // clientTimeouts are one server block's client-side timeouts.
 type clientTimeouts struct {
-	header, keepalive time.Duration
+	header, keepalive, send time.Duration
 }
 
 // serverBlockPrefixes maps a listener role to kong.conf's prefix for its nginx server block.
 var serverBlockPrefixes = map[string]string{"proxy": "nginx_proxy_", "admin": "nginx_admin_", "status": "nginx_status_"}
 
-// clientTimeoutsFor reads client_header_timeout and keepalive_timeout for role's listeners from
+// clientTimeoutsFor reads client_header_timeout, keepalive_timeout and send_timeout for role's listeners from
 // kong.conf's injected directives: the server block's own (nginx_proxy_, nginx_admin_,
 // nginx_status_) wins over nginx_http_, which every server block inherits.
 func clientTimeoutsFor(conf *kongconf.Config, role string) (clientTimeouts, error) {
-	out := clientTimeouts{header: defaultClientHeaderTimeout, keepalive: defaultKeepaliveTimeout}
+	out := clientTimeouts{header: defaultClientHeaderTimeout, keepalive: defaultKeepaliveTimeout, send: defaultSendTimeout}
 	find := func(directive string) (string, string, bool) {
 		for _, key := range []string{serverBlockPrefixes[role] + directive, "nginx_http_" + directive} {
 			if v, ok := conf.Values[key]; ok {
@@ -78,6 +82,13 @@ func clientTimeoutsFor(conf *kongconf.Config, role string) (clientTimeouts, erro
 			return out, fmt.Errorf("%s = %q: give an nginx time above zero such as 75s or 1m (mtlsgate does not apply 0, keep-alive off)", key, raw)
 		}
 		out.keepalive = d
+	}
+	if key, raw, ok := find("send_timeout"); ok {
+		d, err := parseNginxTime(raw)
+		if err != nil || d <= 0 {
+			return out, fmt.Errorf("%s = %q: give an nginx time above zero such as 60s, 500ms or 1m", key, raw)
+		}
+		out.send = d
 	}
 	return out, nil
 }

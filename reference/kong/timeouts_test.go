@@ -43,7 +43,8 @@ func TestInvalidHeaderNamesAreDropped(t *testing.T) {
 
 func TestBadNginxDirectivesStopTheGateway(t *testing.T) {
 	for _, line := range []string{"nginx_http_client_body_timeout = 0", "nginx_proxy_client_body_timeout = soon", "nginx_proxy_proxy_buffer_size = 1g",
-		"nginx_http_client_header_timeout = 0", "nginx_admin_client_header_timeout = 1.5s", "nginx_proxy_keepalive_timeout = 0", "nginx_http_keepalive_timeout = 75s 60s"} {
+		"nginx_http_client_header_timeout = 0", "nginx_admin_client_header_timeout = 1.5s", "nginx_proxy_keepalive_timeout = 0", "nginx_http_keepalive_timeout = 75s 60s",
+		"nginx_http_send_timeout = 0", "nginx_proxy_send_timeout = later"} {
 		conf, err := kongconf.Parse(strings.NewReader(line+"\n"), "kong.conf", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -55,21 +56,21 @@ func TestBadNginxDirectivesStopTheGateway(t *testing.T) {
 }
 
 func TestClientTimeoutsPerServerBlock(t *testing.T) {
-	conf, err := kongconf.Parse(strings.NewReader("nginx_http_client_header_timeout = 5\nnginx_proxy_client_header_timeout = 1500ms\nnginx_admin_keepalive_timeout = 1m\n"), "kong.conf", nil)
+	conf, err := kongconf.Parse(strings.NewReader("nginx_http_client_header_timeout = 5\nnginx_proxy_client_header_timeout = 1500ms\nnginx_admin_keepalive_timeout = 1m\nnginx_http_send_timeout = 2s\nnginx_proxy_send_timeout = 1s\n"), "kong.conf", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for role, want := range map[string]clientTimeouts{
-		"proxy":  {header: 1500 * time.Millisecond, keepalive: 75 * time.Second},
-		"admin":  {header: 5 * time.Second, keepalive: time.Minute},
-		"status": {header: 5 * time.Second, keepalive: 75 * time.Second},
+		"proxy":  {header: 1500 * time.Millisecond, keepalive: 75 * time.Second, send: time.Second},
+		"admin":  {header: 5 * time.Second, keepalive: time.Minute, send: 2 * time.Second},
+		"status": {header: 5 * time.Second, keepalive: 75 * time.Second, send: 2 * time.Second},
 	} {
 		if got, err := clientTimeoutsFor(conf, role); err != nil || got != want {
 			t.Errorf("%s: %+v, %v; want %+v", role, got, err, want)
 		}
 	}
 	def, _ := kongconf.Parse(strings.NewReader(""), "kong.conf", nil)
-	if got, _ := clientTimeoutsFor(def, "proxy"); got != (clientTimeouts{header: 60 * time.Second, keepalive: 75 * time.Second}) {
-		t.Errorf("defaults: %+v; want nginx's 60s and 75s", got)
+	if got, _ := clientTimeoutsFor(def, "proxy"); got != (clientTimeouts{header: 60 * time.Second, keepalive: 75 * time.Second, send: 60 * time.Second}) {
+		t.Errorf("defaults: %+v; want nginx's 60s, 75s and 60s", got)
 	}
 }

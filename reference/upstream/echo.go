@@ -108,7 +108,8 @@ func TLSConfig(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
 // never reads the request body. Both stall at most 10 s and give up when the client goes.
 // Three more misbehave at once: /garbage answers bytes that are not HTTP, /reset sends its
 // headers and StallSent bytes then resets the connection, /big-header/{kb} answers with a
-// header of that many KB (at most 1024).
+// header of that many KB (at most 1024). /bytes/{n} answers n bytes (at most MaxBytes) with a
+// Content-Length, a body larger than socket buffers for specs whose client stops reading.
 func NewEcho(opts EchoOptions) http.Handler {
 	mux := http.NewServeMux()
 	e := &echo{opts: opts}
@@ -119,6 +120,7 @@ func NewEcho(opts EchoOptions) http.Handler {
 	mux.HandleFunc("/garbage", e.garbage)
 	mux.HandleFunc("/reset", e.reset)
 	mux.HandleFunc("/big-header/{kb}", e.bigHeader)
+	mux.HandleFunc("/bytes/{n}", e.bytes)
 	mux.HandleFunc("/", e.echo)
 	if opts.CRL == nil && opts.OCSP == nil {
 		return mux
@@ -239,6 +241,27 @@ func (e *echo) bigHeader(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Big", strings.Repeat("b", kb<<10))
 	w.WriteHeader(http.StatusOK)
+}
+
+// MaxBytes is the largest body /bytes/{n} answers.
+const MaxBytes = 256 << 20
+
+func (e *echo) bytes(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 0 || n > MaxBytes {
+		http.Error(w, fmt.Sprintf("invalid size: give bytes from 0 to %d", MaxBytes), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	chunk := make([]byte, min(n, 32<<10))
+	for n > 0 {
+		k, err := w.Write(chunk[:min(n, len(chunk))])
+		if err != nil {
+			return // the client went away
+		}
+		n -= k
+	}
 }
 
 // admit enforces the demanded client certificate; it writes nginx's 400 and returns false when

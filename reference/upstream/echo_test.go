@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -137,6 +139,26 @@ func TestDemandedCertificateAnswersLikeNginx(t *testing.T) {
 		code, body := get(t, client(p, c.identity), req)
 		if code != c.code || !strings.Contains(string(body), c.want) {
 			t.Errorf("identity %q: %d %s, want %d containing %q", c.identity, code, body, c.code, c.want)
+		}
+	}
+}
+
+// TestBytesAnswersTheSizeAsked: /bytes/{n} sends n bytes with a Content-Length, and refuses a
+// size out of range naming the range.
+func TestBytesAnswersTheSizeAsked(t *testing.T) {
+	h := upstream.NewEcho(upstream.EchoOptions{})
+	for _, n := range []int{0, 1, 100 << 10} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bytes/"+strconv.Itoa(n), nil))
+		if rec.Code != http.StatusOK || rec.Body.Len() != n || rec.Header().Get("Content-Length") != strconv.Itoa(n) {
+			t.Errorf("/bytes/%d: status %d, %d bytes, Content-Length %q", n, rec.Code, rec.Body.Len(), rec.Header().Get("Content-Length"))
+		}
+	}
+	for _, bad := range []string{"-1", "x", strconv.Itoa(upstream.MaxBytes + 1)} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bytes/"+bad, nil))
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "give bytes from 0 to") {
+			t.Errorf("/bytes/%s: status %d %q; want 400 naming the range", bad, rec.Code, rec.Body.String())
 		}
 	}
 }

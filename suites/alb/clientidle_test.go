@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -117,5 +118,30 @@ var _ = Describe("client idle timeout", func() {
 		begin := time.Now()
 		Expect(closedByPeer(raw)).To(Succeed(), "the load balancer keeps an idle HTTP/2 connection past its 1 s idle timeout")
 		Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline))
+	}, SpecTimeout(30*time.Second))
+
+	suite.It("A-REQ-1", "a client that stops reading a response is closed after the idle timeout: no data is sent or received, request in progress or not", func(ctx SpecContext) {
+		// Many times what loopback's socket buffers hold, so the load balancer's writes block.
+		const size = 64 << 20
+		sys := start(ctx, config(alb.ModeOff, idleTimeout("1")))
+		c := dialListener(ctx, sys)
+		_, err := io.WriteString(c, "GET /bytes/"+strconv.Itoa(size)+" HTTP/1.1\r\nHost: alb.test\r\n\r\n")
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(resp.ContentLength).To(BeEquivalentTo(size))
+		// The fault: nothing read for 3 s, the 1 s idle timeout with a margin.
+		stall := time.NewTimer(3 * time.Second)
+		defer stall.Stop()
+		select {
+		case <-stall.C:
+		case <-ctx.Done():
+		}
+		begin := time.Now()
+		n, err := io.Copy(io.Discard, resp.Body)
+		Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline), "draining what the kernel buffered")
+		Expect(n).To(BeNumerically("<", size), "the load balancer kept sending to a client that stopped reading past the idle timeout")
+		Expect(err).To(HaveOccurred())
 	}, SpecTimeout(30*time.Second))
 })

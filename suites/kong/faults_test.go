@@ -156,6 +156,30 @@ var _ = Describe("faulty clients", func() {
 		}
 	}, SpecTimeout(framework.SlowSpecBudget))
 
+	suite.It("K-PROXY-2", "a client that stops reading a response is closed after send_timeout: the rest of the body never comes", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
+		s := startKong(ctx, "nginx_http_send_timeout = 1s")
+		serviceTo(ctx, s, "big", s.EchoURL+"/bytes/"+strconv.Itoa(unreadBodySize), "/big", nil)
+		u, err := url.Parse(s.ProxyURL)
+		Expect(err).NotTo(HaveOccurred())
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", u.Host)
+		Expect(err).NotTo(HaveOccurred())
+		defer c.Close()
+		Expect(c.SetDeadline(time.Now().Add(framework.RequestTimeout))).To(Succeed())
+		_, err = io.WriteString(c, "GET /big HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(resp.ContentLength).To(BeEquivalentTo(unreadBodySize))
+		stopReading(ctx, unreadStall)
+		begin := time.Now()
+		n, err := io.Copy(io.Discard, resp.Body)
+		Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline), "draining what the kernel buffered")
+		Expect(n).To(BeNumerically("<", unreadBodySize), "the gateway kept sending to a client that stopped reading past send_timeout")
+		Expect(err).To(HaveOccurred())
+	}, SpecTimeout(framework.SlowSpecBudget))
+
 	suite.It("K-PROXY-2", "an idle keep-alive client connection is closed after keepalive_timeout", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		s := startKong(ctx, "nginx_http_keepalive_timeout = 1s")
 		serviceTo(ctx, s, "keepalive", s.EchoURL+"/anything", "/keepalive", nil)
@@ -182,6 +206,24 @@ var _ = Describe("faulty clients", func() {
 		Expect(time.Since(begin)).To(BeNumerically("<", faultDeadline))
 	}, SpecTimeout(framework.SpecBudget))
 })
+
+// unreadBodySize is the body a client stops reading: many times what loopback's socket buffers
+// (a few MB each way) hold, so the gateway's writes block long before it is sent.
+const unreadBodySize = 64 << 20
+
+// unreadStall is how long such a client stops reading: longer than the 1 s timeout under test by
+// a margin, far shorter than the body would need to be buffered whole.
+const unreadStall = 3 * time.Second
+
+// stopReading is the fault itself: a client that reads nothing for d (or until the spec ends).
+func stopReading(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
 
 // zeros is an endless source of zero bytes, for request bodies larger than memory should hold.
 type zeros struct{}

@@ -198,5 +198,8 @@ func (s *Server) putConnLog(ctx context.Context, lbArn string, d connLogDest, li
 	}); aerr != nil {
 		return aerr
 	}
+	if s.opts.ConnectionLogPublished != nil {
+		s.opts.ConnectionLogPublished(d.bucket, key)
+	}
 	return nil
 }

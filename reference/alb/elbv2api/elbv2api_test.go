@@ -48,6 +48,9 @@ type env struct {
 	s3    *s3.Client
 	acm   *acm.Client
 	creds *elbv2api.Credentials
+	// published has a value once a connection-log object has been written since it was last
+	// taken (coalesced: one pending signal stands for any number of publishes).
+	published chan struct{}
 }
 
 var pkiOnce = sync.OnceValues(func() (*fixtures.PKI, error) {
@@ -69,7 +72,7 @@ func newEnv(t *testing.T, creds *elbv2api.Credentials) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = echo.Close(context.Background()) })
-	e := &env{t: t, pki: pki, dir: dir, state: t.TempDir(), echo: echo, creds: creds}
+	e := &env{t: t, pki: pki, dir: dir, state: t.TempDir(), echo: echo, creds: creds, published: make(chan struct{}, 1)}
 	e.start()
 	return e
 }
@@ -77,7 +80,13 @@ func newEnv(t *testing.T, creds *elbv2api.Credentials) *env {
 // start runs the endpoint on the env's state directory and points the clients at it.
 func (e *env) start() {
 	// Connection logs are published every 50 ms instead of ALB's 5 minutes.
-	srv, err := elbv2api.New(e.t.Context(), elbv2api.Options{StateDir: e.state, Credentials: e.creds, ConnectionLogInterval: 50 * time.Millisecond})
+	srv, err := elbv2api.New(e.t.Context(), elbv2api.Options{StateDir: e.state, Credentials: e.creds, ConnectionLogInterval: 50 * time.Millisecond,
+		ConnectionLogPublished: func(string, string) {
+			select {
+			case e.published <- struct{}{}:
+			default: // a signal is already pending
+			}
+		}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -800,8 +809,14 @@ func TestConnectionLogsToS3(t *testing.T) {
 		t.Fatal("untrusted client got an answer")
 	}
 	var lines []string
-	deadline := time.Now().Add(10 * time.Second)
-	for len(lines) < 2 && time.Now().Before(deadline) {
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for len(lines) < 2 {
+		select {
+		case <-e.published:
+		case <-timeout.C:
+			t.Fatalf("no connection log with both handshakes was published within 10 s; S3 holds %q", lines)
+		}
 		lines = lines[:0]
 		list, err := e.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("pki"), Prefix: aws.String("logs/AWSLogs/000000000000/elasticloadbalancing/us-east-1/")})
 		if err != nil {
@@ -826,7 +841,6 @@ func TestConnectionLogsToS3(t *testing.T) {
 			}
 			lines = append(lines, strings.Split(strings.TrimSpace(string(b)), "\n")...)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	var statuses []string
 	for _, l := range lines {

@@ -46,6 +46,9 @@ type Options struct {
 	// connection_logs.s3.enabled are written to their bucket; zero means ALB's 5 minutes. A
 	// test harness shortens it (emulator-only).
 	ConnectionLogInterval time.Duration
+	// ConnectionLogPublished, when set, is called after each connection-log object is written to
+	// its bucket, so a test waits on the publish instead of polling S3 (emulator-only).
+	ConnectionLogPublished func(bucket, key string)
 	// Log receives the endpoint's own diagnostics; nil discards them.
 	Log *slog.Logger
 }

@@ -120,11 +120,7 @@ func (s *Server) modifyTrustStore(ctx context.Context, form url.Values, _ *http.
 		return nil, validation("ModifyTrustStore takes a TrustStoreArn and the bundle's S3 location, not a Name or Tags")
 	}
 	var out *trustStore
-	err := s.change(ctx, func(m *model) *apiError {
-		ts := m.TrustStores[in.TrustStoreArn]
-		if ts == nil {
-			return errNotFound(trustStores)
-		}
+	err := changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, ts *trustStore) *apiError {
 		bundle, blob, err := s.s3Content(m, in.CaCertificatesBundleS3Bucket, in.CaCertificatesBundleS3Key, in.CaCertificatesBundleS3ObjectVersion,
 			"CaCertificatesBundleNotFound", "The CA certificates bundle")
 		if err != nil {
@@ -184,10 +180,7 @@ func (s *Server) deleteTrustStore(ctx context.Context, form url.Values, _ *http.
 	if err := decodeQuery(form, &in); err != nil {
 		return nil, err
 	}
-	return nil, s.change(ctx, func(m *model) *apiError {
-		if m.TrustStores[in.TrustStoreArn] == nil {
-			return errNotFound(trustStores)
-		}
+	return nil, changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, _ *trustStore) *apiError {
 		for _, l := range m.Listeners {
 			if l.Mutual.TrustStoreArn == in.TrustStoreArn {
 				return fault("TrustStoreInUse", "Trust store '%s' is in use by listener '%s'; change the listener's mutual authentication first", in.TrustStoreArn, l.Arn)
@@ -253,11 +246,7 @@ func (s *Server) addRevocations(ctx context.Context, form url.Values, _ *http.Re
 		return nil, validation("RevocationContents: give at least one revocation list")
 	}
 	var out []xRevocation
-	err := s.change(ctx, func(m *model) *apiError {
-		ts := m.TrustStores[in.TrustStoreArn]
-		if ts == nil {
-			return errNotFound(trustStores)
-		}
+	err := changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, ts *trustStore) *apiError {
 		crls, err := s.crls(ts)
 		if err != nil {
 			return err
@@ -332,11 +321,7 @@ func (s *Server) removeRevocations(ctx context.Context, form url.Values, _ *http
 	if len(in.RevocationIds) == 0 {
 		return nil, validation("RevocationIds: give at least one revocation ID")
 	}
-	return nil, s.change(ctx, func(m *model) *apiError {
-		ts := m.TrustStores[in.TrustStoreArn]
-		if ts == nil {
-			return errNotFound(trustStores)
-		}
+	return nil, changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, ts *trustStore) *apiError {
 		for _, id := range in.RevocationIds {
 			i := slices.IndexFunc(ts.Revocations, func(r revocation) bool { return r.ID == id })
 			if i < 0 {

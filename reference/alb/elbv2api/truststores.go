@@ -276,16 +276,33 @@ func (s *Server) addRevocations(ctx context.Context, form url.Values, _ *http.Re
 			r := revocation{ID: ts.NextRevocation, Type: alb.RevocationTypeCRL, Blob: blob, Entries: sum.RevokedEntries[first+i]}
 			ts.NextRevocation++
 			ts.Revocations = append(ts.Revocations, r)
-			out = append(out, xRevocation{TrustStoreArn: ts.Arn, RevocationId: r.ID, RevocationType: r.Type, NumberOfRevokedEntries: int64(r.Entries)})
+			out = append(out, xRev(ts, r))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return revocationsResult(out), nil
+}
+
+// revocationIndex finds revocation id in ts, or answers ELBv2's RevocationIdNotFound.
+func revocationIndex(ts *trustStore, id int64) (int, *apiError) {
+	i := slices.IndexFunc(ts.Revocations, func(r revocation) bool { return r.ID == id })
+	if i < 0 {
+		return 0, fault("RevocationIdNotFound", "Revocation ID '%d' not found in trust store '%s'", id, ts.Arn)
+	}
+	return i, nil
+}
+
+func xRev(ts *trustStore, r revocation) xRevocation {
+	return xRevocation{TrustStoreArn: ts.Arn, RevocationId: r.ID, RevocationType: r.Type, NumberOfRevokedEntries: int64(r.Entries)}
+}
+
+func revocationsResult(xs []xRevocation) any {
 	return struct {
 		TrustStoreRevocations []xRevocation `xml:"TrustStoreRevocations>member"`
-	}{out}, nil
+	}{xs}
 }
 
 func (s *Server) describeRevocations(_ context.Context, form url.Values, _ *http.Request) (any, *apiError) {
@@ -299,18 +316,16 @@ func (s *Server) describeRevocations(_ context.Context, form url.Values, _ *http
 	}
 	var out []xRevocation
 	for _, id := range in.RevocationIds {
-		if !slices.ContainsFunc(ts.Revocations, func(r revocation) bool { return r.ID == id }) {
-			return nil, fault("RevocationIdNotFound", "Revocation ID '%d' not found in trust store '%s'", id, ts.Arn)
+		if _, err := revocationIndex(ts, id); err != nil {
+			return nil, err
 		}
 	}
 	for _, r := range ts.Revocations {
 		if len(in.RevocationIds) == 0 || slices.Contains(in.RevocationIds, r.ID) {
-			out = append(out, xRevocation{TrustStoreArn: ts.Arn, RevocationId: r.ID, RevocationType: r.Type, NumberOfRevokedEntries: int64(r.Entries)})
+			out = append(out, xRev(ts, r))
 		}
 	}
-	return struct {
-		TrustStoreRevocations []xRevocation `xml:"TrustStoreRevocations>member"`
-	}{out}, nil
+	return revocationsResult(out), nil
 }
 
 func (s *Server) removeRevocations(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {
@@ -323,9 +338,9 @@ func (s *Server) removeRevocations(ctx context.Context, form url.Values, _ *http
 	}
 	return nil, changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, ts *trustStore) *apiError {
 		for _, id := range in.RevocationIds {
-			i := slices.IndexFunc(ts.Revocations, func(r revocation) bool { return r.ID == id })
-			if i < 0 {
-				return fault("RevocationIdNotFound", "Revocation ID '%d' not found in trust store '%s'", id, ts.Arn)
+			i, err := revocationIndex(ts, id)
+			if err != nil {
+				return err
 			}
 			ts.Revocations = slices.Delete(ts.Revocations, i, i+1)
 		}

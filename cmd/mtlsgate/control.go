@@ -6,13 +6,10 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/mtlsgate/mtlsgate/internal/controlapi"
-	"github.com/mtlsgate/mtlsgate/reference/alb"
 )
 
 // controlGuard protects a plain-HTTP control API from browsers and from other local users:
@@ -66,40 +63,4 @@ func (g controlGuard) hostAllowed(hostport string) bool {
 		return false
 	}
 	return net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") || strings.EqualFold(host, g.listenHost)
-}
-
-// confineFiles resolves every file a configuration posted to the control API names against
-// root and refuses one outside it (symbolic links followed), so the API can neither read nor
-// append to arbitrary files. Errors name the field, never a file's content.
-func confineFiles(cfg *alb.Config, root string) error {
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return fmt.Errorf("control API file root %q: %w", root, err)
-	}
-	for _, f := range cfg.FileFields() {
-		if *f.Path == "" {
-			continue
-		}
-		p := *f.Path
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(root, p)
-		}
-		p = filepath.Clean(p)
-		real, err := filepath.EvalSymlinks(p)
-		if os.IsNotExist(err) {
-			// A log file may not exist yet: its directory must.
-			var dir string
-			if dir, err = filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-				real = filepath.Join(dir, filepath.Base(p))
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", f.Name, *f.Path, err)
-		}
-		if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return fmt.Errorf("%s %q: the control API takes files under %s only (--control-root)", f.Name, *f.Path, root)
-		}
-		*f.Path = p
-	}
-	return nil
 }

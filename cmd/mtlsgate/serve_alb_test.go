@@ -263,26 +263,6 @@ ConnectionLogs: {Path: ` + filepath.Join(dir, "connections.log") + `}
 	g.Eventually(done).WithTimeout(10*time.Second).Should(Receive(BeNil()), "a follower must not hold up shutdown")
 }
 
-// TestLineRing keeps the newest lines and numbers them from the first ever written.
-func TestLineRing(t *testing.T) {
-	g := NewWithT(t)
-	r := &lineRing{max: 3}
-	_, _ = io.WriteString(r, "a\nb\nc")
-	lines, next, _ := r.since(0)
-	g.Expect(lines).To(Equal([]string{"a", "b"}), "an unfinished line is held back")
-	g.Expect(next).To(Equal(2))
-	_, changed := func() (int, <-chan struct{}) { _, n, c := r.since(next); return n, c }()
-	_, _ = io.WriteString(r, "\nd\ne\n")
-	g.Expect(changed).To(BeClosed(), "a follower is woken")
-	lines, next, _ = r.since(next)
-	g.Expect(lines).To(Equal([]string{"c", "d", "e"}))
-	g.Expect(next).To(Equal(5))
-	lines, _, _ = r.since(0)
-	g.Expect(lines).To(Equal([]string{"c", "d", "e"}), "only max lines are kept")
-	lines, _, _ = r.since(4)
-	g.Expect(lines).To(Equal([]string{"e"}))
-}
-
 // TestServeALBControlAPIGuards checks what keeps browsers and bad files out of the control API
 // (issue 13): foreign Host headers, simple-request content types, the token, files outside
 // --control-root, and files that are not regular files. Nothing refused changes anything.

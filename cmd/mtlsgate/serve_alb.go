@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 )
 
@@ -26,11 +24,8 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	path := fs.String("config", "alb.yaml", "ALB configuration (YAML with the ELBv2 API's names: Listeners, TrustStores, TargetGroups, ConnectionLogs)")
 	watch := fs.Duration("watch-interval", 2*time.Second, "how often to check the configuration and the files it names for changes (0 turns polling off; SIGHUP still reloads)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	status := fs.String("status-listen", "", "plain-HTTP control listener (off when empty; e.g. 127.0.0.1:8100, or 0.0.0.0:8100 in a container): "+
-		"GET /status/ready, GET /target-health?group=NAME (JSON), GET /connection-log (lines; ?follow=true streams new ones), GET /connection-log/file (ConnectionLogs.Path's content), "+
-		"POST /config (YAML body, Content-Type application/yaml; 204, or 400 with the error and the running configuration kept). "+
-		"Host headers other than an IP address, localhost or the listen host are refused; bind it to loopback or a private network, and set --status-token on a shared host")
-	token := fs.String("status-token", os.Getenv("MTLSGATE_STATUS_TOKEN"), "with --status-listen, a token every control call but GET /status/ready must present as Authorization: Bearer <token> (default $MTLSGATE_STATUS_TOKEN; empty means none)")
+	status := addStatusFlags(fs, "GET /status/ready, GET /target-health?group=NAME (JSON), GET /connection-log (lines; ?follow=true streams new ones), GET /connection-log/file (ConnectionLogs.Path's content), "+
+		"POST /config (YAML body, Content-Type application/yaml; 204, or 400 with the error and the running configuration kept).")
 	root := fs.String("control-root", "", "the directory files named by a configuration posted to the control API must be in (certificates, CA bundles, CRLs, ConnectionLogs.Path; relative names are resolved against it); default: the --config file's directory")
 	api := addALBAPIFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -52,7 +47,7 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	opts := alb.Options{Log: log}
 	var conns *alb.LineRing
-	if *status != "" {
+	if status.on() {
 		conns = alb.NewLineRing(alb.ConnectionLogLines)
 		opts.ConnectionLog = conns
 	}
@@ -64,14 +59,10 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*root = filepath.Dir(*path)
 	}
 	r := alb.NewRunner(*path, lb, cfg, log, *root)
-	var ctl *serve.Server
-	if *status != "" {
-		listenHost, _, _ := net.SplitHostPort(*status)
-		guard := controlGuard{listenHost: listenHost, token: *token}
-		if ctl, err = serve.Listen(ctx, *status, guard.wrap(alb.ControlHandler(ctx, r, conns)), serve.Options{ErrorLog: log}); err != nil {
-			_ = lb.Close(context.Background())
-			return fmt.Errorf("serve alb: --status-listen: %w", err)
-		}
+	ctl, err := status.listen(ctx, alb.ControlHandler(ctx, r, conns), log)
+	if err != nil {
+		_ = lb.Close(context.Background())
+		return fmt.Errorf("serve alb: %w", err)
 	}
 	for i, u := range lb.URLs() {
 		fmt.Fprintf(stdout, "alb listener %d (%s, mTLS %s) %s\n", i, orDefault(cfg.Listeners[i].SslPolicy, alb.DefaultPolicy),

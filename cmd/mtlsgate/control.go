@@ -1,19 +1,51 @@
 package main
 
 import (
+	"context"
 	"crypto/subtle"
+	"flag"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/mtlsgate/mtlsgate/internal/controlapi"
-	"github.com/mtlsgate/mtlsgate/reference/alb"
+	"github.com/mtlsgate/mtlsgate/internal/serve"
 )
+
+// statusFlags are --status-listen and --status-token, the control listener every `serve`
+// target with a control API offers, guarded alike.
+type statusFlags struct{ addr, token *string }
+
+// addStatusFlags defines the flags; calls describes the target's control calls for --help.
+func addStatusFlags(fs *flag.FlagSet, calls string) statusFlags {
+	return statusFlags{
+		addr: fs.String("status-listen", "", "plain-HTTP control listener (off when empty; e.g. 127.0.0.1:8100, or 0.0.0.0:8100 in a container): "+calls+
+			" Host headers other than an IP address, localhost or the listen host are refused; bind it to loopback or a private network, and set --status-token on a shared host"),
+		token: fs.String("status-token", os.Getenv("MTLSGATE_STATUS_TOKEN"), "with --status-listen, a token every control call but GET /status/ready must present as Authorization: Bearer <token> (default $MTLSGATE_STATUS_TOKEN; empty means none)"),
+	}
+}
+
+// on reports whether --status-listen was given.
+func (f statusFlags) on() bool { return *f.addr != "" }
+
+// listen serves h behind the control guard on --status-listen; nil, nil when it is off.
+func (f statusFlags) listen(ctx context.Context, h http.Handler, log *slog.Logger) (*serve.Server, error) {
+	if !f.on() {
+		return nil, nil
+	}
+	listenHost, _, _ := net.SplitHostPort(*f.addr)
+	guard := controlGuard{listenHost: listenHost, token: *f.token}
+	srv, err := serve.Listen(ctx, *f.addr, guard.wrap(h), serve.Options{ErrorLog: log})
+	if err != nil {
+		return nil, fmt.Errorf("--status-listen: %w", err)
+	}
+	return srv, nil
+}
 
 // controlGuard protects a plain-HTTP control API from browsers and from other local users:
 //   - a Host that is neither an IP address, a loopback name nor the listen host is refused
@@ -66,40 +98,4 @@ func (g controlGuard) hostAllowed(hostport string) bool {
 		return false
 	}
 	return net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") || strings.EqualFold(host, g.listenHost)
-}
-
-// confineFiles resolves every file a configuration posted to the control API names against
-// root and refuses one outside it (symbolic links followed), so the API can neither read nor
-// append to arbitrary files. Errors name the field, never a file's content.
-func confineFiles(cfg *alb.Config, root string) error {
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return fmt.Errorf("control API file root %q: %w", root, err)
-	}
-	for _, f := range cfg.FileFields() {
-		if *f.Path == "" {
-			continue
-		}
-		p := *f.Path
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(root, p)
-		}
-		p = filepath.Clean(p)
-		real, err := filepath.EvalSymlinks(p)
-		if os.IsNotExist(err) {
-			// A log file may not exist yet: its directory must.
-			var dir string
-			if dir, err = filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-				real = filepath.Join(dir, filepath.Base(p))
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", f.Name, *f.Path, err)
-		}
-		if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return fmt.Errorf("%s %q: the control API takes files under %s only (--control-root)", f.Name, *f.Path, root)
-		}
-		*f.Path = p
-	}
-	return nil
 }

@@ -41,21 +41,46 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestServeALBReloadsWhenACRLChanges runs `serve alb`, replaces the CRL file in place, and
-// checks that the next handshake sees it, and that a corrupt replacement keeps the last good one.
-func TestServeALBReloadsWhenACRLChanges(t *testing.T) {
+// albTestbed writes a fresh PKI to a temporary directory and starts an echo upstream for the
+// target group, both gone when the test ends; it returns the PKI, the directory and the echo's
+// port.
+func albTestbed(ctx context.Context, t *testing.T) (*fixtures.PKI, string, string) {
+	t.Helper()
 	g := NewWithT(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	pki, err := fixtures.Generate(ctx, fixtures.Options{})
 	g.Expect(err).NotTo(HaveOccurred())
 	dir := t.TempDir()
 	g.Expect(pki.WriteDir(dir)).To(Succeed())
 	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0"})
 	g.Expect(err).NotTo(HaveOccurred())
-	defer echo.Close(context.Background())
+	t.Cleanup(func() { _ = echo.Close(context.Background()) })
+	return pki, dir, echo.HTTPURL()[strings.LastIndexByte(echo.HTTPURL(), ':')+1:]
+}
+
+// tlsGet makes one request to url on a new connection, presenting identity's certificate (none
+// when identity is empty); an error is a refused handshake or request.
+func tlsGet(pki *fixtures.PKI, url, identity string) error {
+	conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // test client
+	if identity != "" {
+		conf.Certificates = []tls.Certificate{pki.Get(identity).TLSCertificate()}
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: conf}}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// TestServeALBReloadsWhenACRLChanges runs `serve alb`, replaces the CRL file in place, and
+// checks that the next handshake sees it, and that a corrupt replacement keeps the last good one.
+func TestServeALBReloadsWhenACRLChanges(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pki, dir, echoPort := albTestbed(ctx, t)
 	crl := filepath.Join(dir, "live.pem")
-	echoPort := echo.HTTPURL()[strings.LastIndexByte(echo.HTTPURL(), ':')+1:]
 	conf := `Listeners:
   - Port: 0
     Protocol: HTTPS
@@ -91,17 +116,7 @@ ConnectionLogs: {Path: connections.log}
 	go func() { _, _ = io.Copy(io.Discard, outR) }()
 	url := strings.TrimSpace(line[strings.LastIndex(line, " "):]) + "/anything"
 
-	get := func(identity string) error {
-		c := pki.Get(identity).TLSCertificate()
-		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{c}}}} //nolint:gosec // test client
-		resp, err := client.Get(url)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	}
+	get := func(identity string) error { return tlsGet(pki, url, identity) }
 	g.Expect(get(fixtures.ClientRevoked)).To(Succeed())
 
 	g.Expect(os.WriteFile(crl, pki.CRL(fixtures.CRL).PEM, 0o644)).To(Succeed())
@@ -127,14 +142,7 @@ func TestServeALBControlAPI(t *testing.T) {
 	g := NewWithT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pki, err := fixtures.Generate(ctx, fixtures.Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	dir := t.TempDir()
-	g.Expect(pki.WriteDir(dir)).To(Succeed())
-	echo, err := upstream.Start(ctx, upstream.Config{HTTPAddr: "127.0.0.1:0"})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer echo.Close(context.Background())
-	echoPort := echo.HTTPURL()[strings.LastIndexByte(echo.HTTPURL(), ':')+1:]
+	pki, dir, echoPort := albTestbed(ctx, t)
 	conf := func(mode, crl string) string {
 		s := `Listeners:
   - Port: 0
@@ -188,19 +196,7 @@ ConnectionLogs: {Path: ` + filepath.Join(dir, "connections.log") + `}
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	get := func(identity string) error {
-		conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // test client
-		if identity != "" {
-			conf.Certificates = []tls.Certificate{pki.Get(identity).TLSCertificate()}
-		}
-		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: conf}}
-		resp, err := c.Get(url)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	}
+	get := func(identity string) error { return tlsGet(pki, url, identity) }
 
 	code, body := call("GET", "/status/ready", "")
 	g.Expect(code).To(Equal(200), body)
@@ -261,26 +257,6 @@ ConnectionLogs: {Path: ` + filepath.Join(dir, "connections.log") + `}
 
 	cancel()
 	g.Eventually(done).WithTimeout(10*time.Second).Should(Receive(BeNil()), "a follower must not hold up shutdown")
-}
-
-// TestLineRing keeps the newest lines and numbers them from the first ever written.
-func TestLineRing(t *testing.T) {
-	g := NewWithT(t)
-	r := &lineRing{max: 3}
-	_, _ = io.WriteString(r, "a\nb\nc")
-	lines, next, _ := r.since(0)
-	g.Expect(lines).To(Equal([]string{"a", "b"}), "an unfinished line is held back")
-	g.Expect(next).To(Equal(2))
-	_, changed := func() (int, <-chan struct{}) { _, n, c := r.since(next); return n, c }()
-	_, _ = io.WriteString(r, "\nd\ne\n")
-	g.Expect(changed).To(BeClosed(), "a follower is woken")
-	lines, next, _ = r.since(next)
-	g.Expect(lines).To(Equal([]string{"c", "d", "e"}))
-	g.Expect(next).To(Equal(5))
-	lines, _, _ = r.since(0)
-	g.Expect(lines).To(Equal([]string{"c", "d", "e"}), "only max lines are kept")
-	lines, _, _ = r.since(4)
-	g.Expect(lines).To(Equal([]string{"e"}))
 }
 
 // TestServeALBControlAPIGuards checks what keeps browsers and bad files out of the control API

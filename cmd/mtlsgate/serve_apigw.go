@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/mtlsgate/mtlsgate/internal/controlapi"
-	"github.com/mtlsgate/mtlsgate/internal/serve"
 	"github.com/mtlsgate/mtlsgate/reference/apigw"
 )
 
@@ -45,11 +43,8 @@ func serveAPIGW(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	keyFile := fs.String("key", "", "private key of --cert (PEM)")
 	stage := fs.String("stage", "prod", "stage the --domain mappings point at")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	status := fs.String("status-listen", "", "plain-HTTP control listener (off when empty; e.g. 127.0.0.1:8100, or 0.0.0.0:8100 in a container): "+
-		"GET /status/ready, GET /domains and PUT /domains (a JSON list of {Name, Mappings: [{BasePath, Stage, API}]}, the --domain mappings added; "+
-		"204, or 400 with the error and the domains kept; Content-Type application/json). Host headers other than an IP address, localhost or the listen host are refused; "+
-		"bind it to loopback or a private network, and set --status-token on a shared host")
-	token := fs.String("status-token", os.Getenv("MTLSGATE_STATUS_TOKEN"), "with --status-listen, a token every control call but GET /status/ready must present as Authorization: Bearer <token> (default $MTLSGATE_STATUS_TOKEN; empty means none)")
+	status := addStatusFlags(fs, "GET /status/ready, GET /domains and PUT /domains (a JSON list of {Name, Mappings: [{BasePath, Stage, API}]}, the --domain mappings added; "+
+		"204, or 400 with the error and the domains kept; Content-Type application/json).")
 	var domains domainFlags
 	fs.Var(&domains, "domain", "custom domain name mapped to the PetStore API: `name[=basepath]` (repeatable; no basepath = root mapping)")
 	if err := fs.Parse(args); err != nil {
@@ -93,14 +88,12 @@ func serveAPIGW(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("serve apigw: %w", err)
 	}
-	if *status != "" {
-		listenHost, _, _ := net.SplitHostPort(*status)
-		guard := controlGuard{listenHost: listenHost, token: *token}
-		ctl, err := serve.Listen(ctx, *status, guard.wrap(apigwControl(s, flagDomains, log)), serve.Options{ErrorLog: log})
-		if err != nil {
-			_ = s.Close(context.Background())
-			return fmt.Errorf("serve apigw: --status-listen: %w", err)
-		}
+	ctl, err := status.listen(ctx, apigwControl(s, flagDomains, log), log)
+	if err != nil {
+		_ = s.Close(context.Background())
+		return fmt.Errorf("serve apigw: %w", err)
+	}
+	if ctl != nil {
 		defer func() {
 			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

@@ -76,6 +76,20 @@ func apigwGet(t *testing.T, caFile, url, host string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// stopAPIGW cancels a running `serve apigw` and checks it stops cleanly and soon.
+func stopAPIGW(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve apigw returned %v on shutdown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve apigw did not stop within 10s of cancel")
+	}
+}
+
 func TestServeAPIGW(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
@@ -137,15 +151,7 @@ func TestServeAPIGW(t *testing.T) {
 		t.Errorf("--domain mappings lost on reload: %d", code)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve apigw returned %v on shutdown", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve apigw did not stop within 10s of cancel")
-	}
+	stopAPIGW(t, cancel, done)
 }
 
 func TestServeAPIGWRejectsBadInput(t *testing.T) {
@@ -273,13 +279,5 @@ func TestServeAPIGWControlAPI(t *testing.T) {
 	if code, _ := apigwGet(t, ca, url+"/pets", "api.example.test"); code != 403 {
 		t.Errorf("after SetDomains(nil): %d, want 403", code)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve apigw returned %v on shutdown", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve apigw did not stop within 10s of cancel")
-	}
+	stopAPIGW(t, cancel, done)
 }

@@ -208,13 +208,8 @@ func compileACL(e admin.Entity, n int) (*aclPlugin, error) {
 	return a, nil
 }
 
-// permits is the acl decision for one set of groups.
-func (a *aclPlugin) permits(groups []string) bool {
-	hit := func(list []string) bool {
-		return slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(list, g) })
-	}
-	return !(len(a.allow) > 0 && !hit(a.allow)) && !(len(a.deny) > 0 && hit(a.deny))
-}
+// permits is the acl decision for one set of groups, by Kong's rule.
+func (a *aclPlugin) permits(groups []string) bool { return kong.ACLPermits(a.allow, a.deny, groups) }
 
 type consumer struct{ id, username, customID string }
 
@@ -593,13 +588,19 @@ func (r *renderer) consumerLookup(p *mtlsPlugin, m *model) {
 		names[c.username], names[c.customID] = true, true
 	}
 	delete(names, "")
-	if p.defaultConsumer != "" {
-		p.defaultMissing = true
+	// resolve finds the consumer anonymous or default_consumer names, by id or username as
+	// Kong does; a reference naming none stays as given, missing.
+	resolve := func(ref string) (id string, missing bool) {
+		id, missing = ref, true
 		for _, c := range m.consumers {
-			if c.id == p.defaultConsumer || c.username == p.defaultConsumer {
-				p.defaultConsumer, p.defaultMissing = c.id, false
+			if c.id == ref || c.username == ref {
+				id, missing = c.id, false
 			}
 		}
+		return id, missing
+	}
+	if p.defaultConsumer != "" {
+		p.defaultConsumer, p.defaultMissing = resolve(p.defaultConsumer)
 	}
 	credFor := func(name, ca string) string {
 		for _, c := range creds[name] {
@@ -610,12 +611,7 @@ func (r *renderer) consumerLookup(p *mtlsPlugin, m *model) {
 		return ""
 	}
 	if p.anonymous != "" {
-		p.anonymousMissing = true
-		for _, c := range m.consumers {
-			if c.id == p.anonymous || c.username == p.anonymous {
-				p.anonymous, p.anonymousMissing = c.id, false
-			}
-		}
+		p.anonymous, p.anonymousMissing = resolve(p.anonymous)
 	}
 	p.table = lookupTable{Creds: map[string]map[string]string{}, ByUsername: map[string]string{}, ByCustomID: map[string]string{},
 		ConsumerBy: p.consumerBy}

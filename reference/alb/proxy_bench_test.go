@@ -3,9 +3,7 @@ package alb_test
 import (
 	"context"
 	"crypto/tls"
-	"io"
-	"net/http"
-	"strconv"
+	"github.com/mtlsgate/mtlsgate/internal/proxybench"
 	"sync"
 	"testing"
 
@@ -22,7 +20,7 @@ func BenchmarkProxyKeepAliveALB(b *testing.B) {
 	for _, mode := range []string{alb.ModeVerify, alb.ModePassthrough} {
 		b.Run(mode, func(b *testing.B) {
 			target, cert := startBenchALB(b, mode)
-			runProxy(b, target, cert, true)
+			proxybench.Run(b, target, cert, true)
 		})
 	}
 }
@@ -33,7 +31,7 @@ func BenchmarkProxyHandshakeALB(b *testing.B) {
 	for _, mode := range []string{alb.ModeVerify, alb.ModePassthrough} {
 		b.Run(mode, func(b *testing.B) {
 			target, cert := startBenchALB(b, mode)
-			runProxy(b, target, cert, false)
+			proxybench.Run(b, target, cert, false)
 		})
 	}
 }
@@ -78,51 +76,3 @@ func newBenchEnv(b *testing.B) *env {
 	b.Cleanup(func() { _ = echo.Close(context.Background()) })
 	return &env{pki: pki, dir: dir, echo: echo}
 }
-
-// runProxy sends GET target from b's parallel goroutines, each answer read whole and required
-// to be a 200: over kept-alive connections, or over a new connection (a full handshake, never
-// resumed) per request.
-func runProxy(b *testing.B, target string, cert tls.Certificate, keepAlive bool) {
-	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}, //nolint:gosec // benchmark client
-			MinVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519},
-			NextProtos: []string{"http/1.1"}, SessionTicketsDisabled: true,
-		},
-		MaxIdleConnsPerHost: 64,
-		DisableCompression:  true,
-		DisableKeepAlives:   !keepAlive,
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	get := func() error {
-		resp, err := client.Get(target)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return &statusError{resp.StatusCode}
-		}
-		return nil
-	}
-	if err := get(); err != nil {
-		b.Fatalf("GET %s: %v", target, err)
-	}
-	b.ReportAllocs()
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := get(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-type statusError struct{ code int }
-
-func (e *statusError) Error() string { return "status " + strconv.Itoa(e.code) }

@@ -100,16 +100,23 @@ func (a *aclConfig) check(c *consumer, anonymous bool, authGroups []string, auth
 	default:
 		d.header, d.groups = HeaderConsumerGroups, c.groups
 	}
-	hit := func(list []string) bool {
-		return slices.ContainsFunc(d.groups, func(g string) bool { return slices.Contains(list, g) })
-	}
-	if (len(a.allow) > 0 && !hit(a.allow)) || (len(a.deny) > 0 && hit(a.deny)) {
+	if !ACLPermits(a.allow, a.deny, d.groups) {
 		return aclDecision{status: http.StatusForbidden, message: msgCannotConsume}
 	}
 	if a.hideGroupsHeader {
 		d.header = ""
 	}
 	return d
+}
+
+// ACLPermits is the acl plugin's allow/deny rule for a request whose groups are groups: with an
+// allow list one of them must be on it, and none may be on the deny list. Renderers that
+// precompute acl decisions (nginxconf) call it so the rule lives here only.
+func ACLPermits(allow, deny, groups []string) bool {
+	hit := func(list []string) bool {
+		return slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(list, g) })
+	}
+	return !(len(allow) > 0 && !hit(allow)) && !(len(deny) > 0 && hit(deny))
 }
 
 func (d aclDecision) apply(h http.Header) {

@@ -3,10 +3,10 @@ package kong
 import (
 	"context"
 	"crypto/tls"
+	"github.com/mtlsgate/mtlsgate/internal/proxybench"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,14 +23,14 @@ import (
 // -cpuprofile/-memprofile to see where the gateway's share goes.
 func BenchmarkProxyKeepAliveKong(b *testing.B) {
 	target, cert := startBenchKong(b)
-	runProxy(b, target, cert, true)
+	proxybench.Run(b, target, cert, true)
 }
 
 // BenchmarkProxyHandshakeKong is BenchmarkProxyKeepAliveKong with a new connection, so a full
 // TLS 1.3 mTLS handshake (no resumption), for every request, as make bench's handshake rate.
 func BenchmarkProxyHandshakeKong(b *testing.B) {
 	target, cert := startBenchKong(b)
-	runProxy(b, target, cert, false)
+	proxybench.Run(b, target, cert, false)
 }
 
 // startBenchKong starts the echo and a gateway configured as make bench configures it, and
@@ -87,51 +87,3 @@ func startBenchKong(b *testing.B) (string, tls.Certificate) {
 var benchPKI = sync.OnceValues(func() (*fixtures.PKI, error) {
 	return fixtures.Generate(context.Background(), fixtures.Options{})
 })
-
-// runProxy sends GET target from b's parallel goroutines, each answer read whole and required
-// to be a 200: over kept-alive connections, or over a new connection (a full handshake, never
-// resumed) per request.
-func runProxy(b *testing.B, target string, cert tls.Certificate, keepAlive bool) {
-	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}, //nolint:gosec // benchmark client
-			MinVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519},
-			NextProtos: []string{"http/1.1"}, SessionTicketsDisabled: true,
-		},
-		MaxIdleConnsPerHost: 64,
-		DisableCompression:  true,
-		DisableKeepAlives:   !keepAlive,
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	get := func() error {
-		resp, err := client.Get(target)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return &statusError{resp.StatusCode}
-		}
-		return nil
-	}
-	if err := get(); err != nil {
-		b.Fatalf("GET %s: %v", target, err)
-	}
-	b.ReportAllocs()
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := get(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-type statusError struct{ code int }
-
-func (e *statusError) Error() string { return "status " + strconv.Itoa(e.code) }

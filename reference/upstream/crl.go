@@ -38,16 +38,18 @@ const ControlPrefix = "/_mtlsgate/"
 // CRLResponder serves CRLs at /<name>.crl (the distribution points fixtures write) and counts
 // fetches. It is safe for concurrent use.
 type CRLResponder struct {
-	mu    sync.Mutex
-	crls  map[string][]byte
-	mode  CRLMode
-	delay time.Duration
-	hits  map[string]int
+	faults faults[CRLMode]
+
+	mu   sync.Mutex
+	crls map[string][]byte
 }
 
 // NewCRLResponder returns a responder that serves nothing until SetCRL.
 func NewCRLResponder() *CRLResponder {
-	return &CRLResponder{crls: map[string][]byte{}, mode: CRLServe, hits: map[string]int{}}
+	return &CRLResponder{
+		faults: newFaults("CRL", CRLServe, CRLUnreachable, CRLSlow, CRLGarbage),
+		crls:   map[string][]byte{},
+	}
 }
 
 // SetCRL makes /<name>.crl answer with crl (PEM or DER, served as given).
@@ -59,23 +61,11 @@ func (c *CRLResponder) SetCRL(name string, crl []byte) {
 
 // SetMode switches the behaviour; delay applies to CRLSlow.
 func (c *CRLResponder) SetMode(mode CRLMode, delay time.Duration) error {
-	switch mode {
-	case CRLServe, CRLUnreachable, CRLSlow, CRLGarbage:
-	default:
-		return fmt.Errorf("unknown CRL mode %q (use serve, unreachable, slow or garbage)", mode)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.mode, c.delay = mode, delay
-	return nil
+	return c.faults.setMode(mode, delay)
 }
 
 // Hits is how many times /<name>.crl was requested.
-func (c *CRLResponder) Hits(name string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.hits[name]
-}
+func (c *CRLResponder) Hits(name string) int { return c.faults.hitsOf(name) }
 
 func (c *CRLResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, ControlPrefix) {
@@ -83,12 +73,9 @@ func (c *CRLResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".crl")
+	mode, delay := c.faults.take(name, ok)
 	c.mu.Lock()
 	crl, found := c.crls[name]
-	mode, delay := c.mode, c.delay
-	if ok {
-		c.hits[name]++
-	}
 	c.mu.Unlock()
 	switch mode {
 	case CRLUnreachable:
@@ -124,10 +111,7 @@ func (c *CRLResponder) control(w http.ResponseWriter, r *http.Request) {
 		}
 		c.SetCRL(strings.TrimPrefix(rest, "crl/"), b)
 		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPut && rest == "mode":
-		setMode(w, r, func(mode string, delay time.Duration) error { return c.SetMode(CRLMode(mode), delay) })
-	case r.Method == http.MethodGet && strings.HasPrefix(rest, "hits/"):
-		_, _ = io.WriteString(w, strconv.Itoa(c.Hits(strings.TrimPrefix(rest, "hits/"))))
+	case c.faults.control(w, r, rest): // mode and hits
 	default:
 		http.Error(w, "unknown control request", http.StatusNotFound)
 	}
@@ -143,27 +127,6 @@ func stall(ctx context.Context, delay time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// setMode answers PUT …/mode?mode=…&delay=… for a responder: 204, or 400 naming what is wrong.
-func setMode(w http.ResponseWriter, r *http.Request, set func(mode string, delay time.Duration) error) {
-	delay, err := time.ParseDuration(orZero(r.URL.Query().Get("delay")))
-	if err != nil {
-		http.Error(w, "delay: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if err := set(r.URL.Query().Get("mode"), delay); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func orZero(s string) string {
-	if s == "" {
-		return "0s"
-	}
-	return s
 }
 
 // CRLControl drives a CRL responder over HTTP, wherever it runs (in-process or in a container).

@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,13 +63,11 @@ const maxOCSPRequest = 64 << 10
 // OCSPResponder answers OCSP requests (RFC 6960, POST and GET) for the issuers it was given,
 // signing as the issuer itself, and counts them. It is safe for concurrent use.
 type OCSPResponder struct {
-	rogue crypto.Signer // signs OCSPMissigned answers
+	rogue  crypto.Signer // signs OCSPMissigned answers
+	faults faults[OCSPMode]
 
 	mu      sync.Mutex
 	issuers map[string]*ocspIssuer
-	mode    OCSPMode
-	delay   time.Duration
-	hits    map[string]int
 }
 
 type ocspIssuer struct {
@@ -85,7 +82,11 @@ func NewOCSPResponder() (*OCSPResponder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("OCSP responder: generate the mis-signing key: %w", err)
 	}
-	return &OCSPResponder{rogue: rogue, issuers: map[string]*ocspIssuer{}, mode: OCSPServe, hits: map[string]int{}}, nil
+	return &OCSPResponder{
+		rogue:   rogue,
+		faults:  newFaults("OCSP", OCSPServe, OCSPUnknown, OCSPUnreachable, OCSPSlow, OCSPGarbage, OCSPMissigned, OCSPStale, OCSPOtherSerial),
+		issuers: map[string]*ocspIssuer{},
+	}, nil
 }
 
 // SetIssuer makes /ocsp/<name> answer for certificates cert issued, signed with key; it keeps
@@ -117,23 +118,11 @@ func (o *OCSPResponder) SetRevoked(name string, serials ...*big.Int) error {
 
 // SetMode switches the behaviour; delay applies to OCSPSlow.
 func (o *OCSPResponder) SetMode(mode OCSPMode, delay time.Duration) error {
-	switch mode {
-	case OCSPServe, OCSPUnknown, OCSPUnreachable, OCSPSlow, OCSPGarbage, OCSPMissigned, OCSPStale, OCSPOtherSerial:
-	default:
-		return fmt.Errorf("unknown OCSP mode %q (use serve, unknown, unreachable, slow, garbage, missigned, stale or other-serial)", mode)
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.mode, o.delay = mode, delay
-	return nil
+	return o.faults.setMode(mode, delay)
 }
 
 // Hits is how many OCSP requests /ocsp/<name> received.
-func (o *OCSPResponder) Hits(name string) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.hits[name]
-}
+func (o *OCSPResponder) Hits(name string) int { return o.faults.hitsOf(name) }
 
 // Handles reports whether path belongs to the responder (its answers or its control).
 func (o *OCSPResponder) Handles(path string) bool {
@@ -146,10 +135,9 @@ func (o *OCSPResponder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, der, err := ocspRequestOf(r)
+	mode, delay := o.faults.take(name, true)
 	o.mu.Lock()
 	is := o.issuers[name]
-	mode, delay := o.mode, o.delay
-	o.hits[name]++
 	var revoked bool
 	o.mu.Unlock()
 	if err != nil {
@@ -278,10 +266,7 @@ func (o *OCSPResponder) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPut && rest == "mode":
-		setMode(w, r, func(mode string, delay time.Duration) error { return o.SetMode(OCSPMode(mode), delay) })
-	case r.Method == http.MethodGet && strings.HasPrefix(rest, "hits/"):
-		_, _ = io.WriteString(w, strconv.Itoa(o.Hits(strings.TrimPrefix(rest, "hits/"))))
+	case o.faults.control(w, r, rest): // mode and hits
 	default:
 		http.Error(w, "unknown OCSP control request", http.StatusNotFound)
 	}

@@ -287,11 +287,7 @@ func (s *Server) modifyLoadBalancerAttributes(ctx context.Context, form url.Valu
 		return nil, validation("Attributes: give at least one attribute")
 	}
 	var out []xAttribute
-	err := s.change(ctx, func(m *model) *apiError {
-		lb := m.LoadBalancers[in.LoadBalancerArn]
-		if lb == nil {
-			return errNotFound(loadBalancers)
-		}
+	err := changeOne(ctx, s, loadBalancerKind, in.LoadBalancerArn, func(m *model, lb *loadBalancer) *apiError {
 		for _, a := range in.Attributes {
 			i := slices.IndexFunc(lb.Attributes, func(x alb.Attribute) bool { return x.Key == a.Key })
 			if i >= 0 {
@@ -459,11 +455,7 @@ func (s *Server) modifyTargetGroup(ctx context.Context, form url.Values, _ *http
 	}
 	var out *targetGroup
 	var m2 *model
-	err := s.change(ctx, func(m *model) *apiError {
-		tg := m.TargetGroups[in.TargetGroupArn]
-		if tg == nil {
-			return errNotFound(targetGroups)
-		}
+	err := changeOne(ctx, s, targetGroupKind, in.TargetGroupArn, func(m *model, tg *targetGroup) *apiError {
 		if err := applyHealthCheck(tg, in); err != nil {
 			return err
 		}
@@ -564,11 +556,7 @@ func (s *Server) changeTargets(ctx context.Context, form url.Values, register bo
 	if len(in.Targets) == 0 {
 		return nil, validation("Targets: give at least one target")
 	}
-	return nil, s.change(ctx, func(m *model) *apiError {
-		tg := m.TargetGroups[in.TargetGroupArn]
-		if tg == nil {
-			return errNotFound(targetGroups)
-		}
+	return nil, changeOne(ctx, s, targetGroupKind, in.TargetGroupArn, func(m *model, tg *targetGroup) *apiError {
 		for _, t := range in.Targets {
 			if t.Id == "" {
 				return validation("Targets: a target needs an Id")
@@ -769,11 +757,7 @@ func (s *Server) createListener(ctx context.Context, form url.Values, _ *http.Re
 		return nil, validation("Unknown parameter \"ListenerArn\": CreateListener takes a LoadBalancerArn")
 	}
 	var out *listener
-	err := s.change(ctx, func(m *model) *apiError {
-		if m.LoadBalancers[in.LoadBalancerArn] == nil {
-			return errNotFound(loadBalancers)
-		}
-		lb := m.LoadBalancers[in.LoadBalancerArn]
+	err := changeOne(ctx, s, loadBalancerKind, in.LoadBalancerArn, func(m *model, lb *loadBalancer) *apiError {
 		m.Seq++
 		l := &listener{Seq: m.Seq, LoadBalancerArn: lb.Arn}
 		l.Arn = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:listener/app/%s/%s/%s", s.opts.Region, s.opts.AccountID, lb.Name,
@@ -800,11 +784,7 @@ func (s *Server) modifyListener(ctx context.Context, form url.Values, _ *http.Re
 		return nil, validation("ModifyListener takes a ListenerArn, not a LoadBalancerArn or Tags")
 	}
 	var out *listener
-	err := s.change(ctx, func(m *model) *apiError {
-		l := m.Listeners[in.ListenerArn]
-		if l == nil {
-			return errNotFound(listeners)
-		}
+	err := changeOne(ctx, s, listenerKind, in.ListenerArn, func(m *model, l *listener) *apiError {
 		if err := applyListener(m, l, in, false); err != nil {
 			return err
 		}
@@ -858,10 +838,7 @@ func (s *Server) deleteListener(ctx context.Context, form url.Values, _ *http.Re
 	if err := decodeQuery(form, &in); err != nil {
 		return nil, err
 	}
-	return nil, s.change(ctx, func(m *model) *apiError {
-		if m.Listeners[in.ListenerArn] == nil {
-			return errNotFound(listeners)
-		}
+	return nil, changeOne(ctx, s, listenerKind, in.ListenerArn, func(m *model, _ *listener) *apiError {
 		delete(m.Listeners, in.ListenerArn)
 		return nil
 	})
@@ -912,11 +889,7 @@ func (s *Server) modifyListenerAttributes(ctx context.Context, form url.Values, 
 		return nil, validation("Attributes: give at least one attribute")
 	}
 	var out []xAttribute
-	err := s.change(ctx, func(m *model) *apiError {
-		l := m.Listeners[in.ListenerArn]
-		if l == nil {
-			return errNotFound(listeners)
-		}
+	err := changeOne(ctx, s, listenerKind, in.ListenerArn, func(m *model, l *listener) *apiError {
 		defaults := listenerAttributes(&listener{})
 		for _, a := range in.Attributes {
 			known := slices.ContainsFunc(defaults, func(x xAttribute) bool { return x.Key == a.Key })

@@ -1,6 +1,7 @@
 package elbv2api
 
 import (
+	"context"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -187,6 +188,34 @@ var (
 	listeners     = resource{"ListenerNotFound", "listeners"}
 	trustStores   = resource{"TrustStoreNotFound", "trust stores"}
 )
+
+// kind is one kind of the model's entities, keyed by ARN: where the model keeps them and the
+// NotFound error a call that names an unknown one answers.
+type kind[T any] struct {
+	resource
+	in func(*model) map[string]*T
+}
+
+// The kinds the Modify, Delete and change calls name by ARN.
+var (
+	loadBalancerKind = kind[loadBalancer]{loadBalancers, func(m *model) map[string]*loadBalancer { return m.LoadBalancers }}
+	targetGroupKind  = kind[targetGroup]{targetGroups, func(m *model) map[string]*targetGroup { return m.TargetGroups }}
+	listenerKind     = kind[listener]{listeners, func(m *model) map[string]*listener { return m.Listeners }}
+	trustStoreKind   = kind[trustStore]{trustStores, func(m *model) map[string]*trustStore { return m.TrustStores }}
+)
+
+// changeOne applies fn, as one change, to the entity of kind k that arn names; an unknown arn
+// answers k's NotFound and changes nothing. It is the shape of every call that changes one
+// entity by its ARN.
+func changeOne[T any](ctx context.Context, s *Server, k kind[T], arn string, fn func(m *model, e *T) *apiError) *apiError {
+	return s.change(ctx, func(m *model) *apiError {
+		e := k.in(m)[arn]
+		if e == nil {
+			return errNotFound(k.resource)
+		}
+		return fn(m, e)
+	})
+}
 
 // errNotFound is ELBv2's answer for an ARN that names nothing: "One or more … not found".
 func errNotFound(r resource) *apiError {

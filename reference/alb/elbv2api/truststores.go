@@ -120,11 +120,7 @@ func (s *Server) modifyTrustStore(ctx context.Context, form url.Values, _ *http.
 		return nil, validation("ModifyTrustStore takes a TrustStoreArn and the bundle's S3 location, not a Name or Tags")
 	}
 	var out *trustStore
-	err := s.change(ctx, func(m *model) *apiError {
-		ts := m.TrustStores[in.TrustStoreArn]
-		if ts == nil {
-			return errNotFound(trustStores)
-		}
+	err := changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, ts *trustStore) *apiError {
 		bundle, blob, err := s.s3Content(m, in.CaCertificatesBundleS3Bucket, in.CaCertificatesBundleS3Key, in.CaCertificatesBundleS3ObjectVersion,
 			"CaCertificatesBundleNotFound", "The CA certificates bundle")
 		if err != nil {
@@ -184,10 +180,7 @@ func (s *Server) deleteTrustStore(ctx context.Context, form url.Values, _ *http.
 	if err := decodeQuery(form, &in); err != nil {
 		return nil, err
 	}
-	return nil, s.change(ctx, func(m *model) *apiError {
-		if m.TrustStores[in.TrustStoreArn] == nil {
-			return errNotFound(trustStores)
-		}
+	return nil, changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, _ *trustStore) *apiError {
 		for _, l := range m.Listeners {
 			if l.Mutual.TrustStoreArn == in.TrustStoreArn {
 				return fault("TrustStoreInUse", "Trust store '%s' is in use by listener '%s'; change the listener's mutual authentication first", in.TrustStoreArn, l.Arn)
@@ -253,11 +246,7 @@ func (s *Server) addRevocations(ctx context.Context, form url.Values, _ *http.Re
 		return nil, validation("RevocationContents: give at least one revocation list")
 	}
 	var out []xRevocation
-	err := s.change(ctx, func(m *model) *apiError {
-		ts := m.TrustStores[in.TrustStoreArn]
-		if ts == nil {
-			return errNotFound(trustStores)
-		}
+	err := changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, ts *trustStore) *apiError {
 		crls, err := s.crls(ts)
 		if err != nil {
 			return err
@@ -287,16 +276,33 @@ func (s *Server) addRevocations(ctx context.Context, form url.Values, _ *http.Re
 			r := revocation{ID: ts.NextRevocation, Type: alb.RevocationTypeCRL, Blob: blob, Entries: sum.RevokedEntries[first+i]}
 			ts.NextRevocation++
 			ts.Revocations = append(ts.Revocations, r)
-			out = append(out, xRevocation{TrustStoreArn: ts.Arn, RevocationId: r.ID, RevocationType: r.Type, NumberOfRevokedEntries: int64(r.Entries)})
+			out = append(out, xRev(ts, r))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return revocationsResult(out), nil
+}
+
+// revocationIndex finds revocation id in ts, or answers ELBv2's RevocationIdNotFound.
+func revocationIndex(ts *trustStore, id int64) (int, *apiError) {
+	i := slices.IndexFunc(ts.Revocations, func(r revocation) bool { return r.ID == id })
+	if i < 0 {
+		return 0, fault("RevocationIdNotFound", "Revocation ID '%d' not found in trust store '%s'", id, ts.Arn)
+	}
+	return i, nil
+}
+
+func xRev(ts *trustStore, r revocation) xRevocation {
+	return xRevocation{TrustStoreArn: ts.Arn, RevocationId: r.ID, RevocationType: r.Type, NumberOfRevokedEntries: int64(r.Entries)}
+}
+
+func revocationsResult(xs []xRevocation) any {
 	return struct {
 		TrustStoreRevocations []xRevocation `xml:"TrustStoreRevocations>member"`
-	}{out}, nil
+	}{xs}
 }
 
 func (s *Server) describeRevocations(_ context.Context, form url.Values, _ *http.Request) (any, *apiError) {
@@ -310,18 +316,16 @@ func (s *Server) describeRevocations(_ context.Context, form url.Values, _ *http
 	}
 	var out []xRevocation
 	for _, id := range in.RevocationIds {
-		if !slices.ContainsFunc(ts.Revocations, func(r revocation) bool { return r.ID == id }) {
-			return nil, fault("RevocationIdNotFound", "Revocation ID '%d' not found in trust store '%s'", id, ts.Arn)
+		if _, err := revocationIndex(ts, id); err != nil {
+			return nil, err
 		}
 	}
 	for _, r := range ts.Revocations {
 		if len(in.RevocationIds) == 0 || slices.Contains(in.RevocationIds, r.ID) {
-			out = append(out, xRevocation{TrustStoreArn: ts.Arn, RevocationId: r.ID, RevocationType: r.Type, NumberOfRevokedEntries: int64(r.Entries)})
+			out = append(out, xRev(ts, r))
 		}
 	}
-	return struct {
-		TrustStoreRevocations []xRevocation `xml:"TrustStoreRevocations>member"`
-	}{out}, nil
+	return revocationsResult(out), nil
 }
 
 func (s *Server) removeRevocations(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {
@@ -332,15 +336,11 @@ func (s *Server) removeRevocations(ctx context.Context, form url.Values, _ *http
 	if len(in.RevocationIds) == 0 {
 		return nil, validation("RevocationIds: give at least one revocation ID")
 	}
-	return nil, s.change(ctx, func(m *model) *apiError {
-		ts := m.TrustStores[in.TrustStoreArn]
-		if ts == nil {
-			return errNotFound(trustStores)
-		}
+	return nil, changeOne(ctx, s, trustStoreKind, in.TrustStoreArn, func(m *model, ts *trustStore) *apiError {
 		for _, id := range in.RevocationIds {
-			i := slices.IndexFunc(ts.Revocations, func(r revocation) bool { return r.ID == id })
-			if i < 0 {
-				return fault("RevocationIdNotFound", "Revocation ID '%d' not found in trust store '%s'", id, ts.Arn)
+			i, err := revocationIndex(ts, id)
+			if err != nil {
+				return err
 			}
 			ts.Revocations = slices.Delete(ts.Revocations, i, i+1)
 		}

@@ -12,6 +12,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
@@ -131,7 +133,7 @@ var _ = Describe("faults", func() {
 		Expect(r.Echo.Headers).To(HaveKey("X-Amzn-Mtls-Clientcert-Subject"), "the load balancer's own header is still set")
 	})
 
-	suite.It("A-HDR-3", "over HTTP/2 too, underscore spellings of the load balancer's headers never reach the target", func(ctx SpecContext) {
+	suite.It("A-HDR-3", "over HTTP/2 too, underscore spellings of the load balancer's headers never reach the target", conformance.Requires(catalog.HTTP2), func(ctx SpecContext) {
 		sys := start(ctx, config(alb.ModeVerify))
 		forged := []string{"x_amzn_mtls_clientcert", "x_amzn_mtls_clientcert_subject", "x-amzn-mtls_clientcert-leaf", "x_forwarded_for", "x_amzn_trace_id"}
 		var header []string

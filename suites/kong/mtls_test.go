@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/kongapi"
 )
@@ -239,7 +240,7 @@ var _ = Describe(kong.MTLSAuthName, func() {
 		}
 	})
 
-	suite.It("K-MTLS-6", "over HTTP/2 too (the http2 TLS listener, K-H2-1), identity headers spelled with underscores (x_consumer_id) never reach the upstream", func(ctx SpecContext) {
+	suite.It("K-MTLS-6", "over HTTP/2 too (the http2 TLS listener, K-H2-1), identity headers spelled with underscores (x_consumer_id) never reach the upstream", conformance.Requires(catalog.HTTP2), func(ctx SpecContext) {
 		forged := http.Header{}
 		for _, name := range []string{"x_consumer_id", "x_consumer_username", "x-consumer_custom-id", "x_anonymous_consumer",
 			"x_client_cert_dn", "x_authenticated_groups", "x_credential_identifier"} {

@@ -190,7 +190,11 @@ func (p *Process) Await(ctx context.Context, what string, timeout time.Duration,
 		if err == nil {
 			return nil
 		}
-		last = err.Error()
+		if ctx.Err() == nil {
+			// A probe cut short by the overall deadline says nothing about the server; the
+			// error keeps the last probe that ran its course.
+			last = err.Error()
+		}
 	}
 }
 

@@ -53,19 +53,7 @@ func TestNginxReloadServesTheNewGeneration(t *testing.T) {
 	if err != nil {
 		t.Skip("nginx is not installed")
 	}
-	dir := t.TempDir()
-	for _, d := range []string{"logs", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var lc net.ListenConfig
-	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	dir, addr := nginxPrefix(t)
 	write := func(gen int) {
 		conf := fmt.Sprintf(`pid nginx.pid; worker_processes 1; events { worker_connections 64; }
 http { access_log off; client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;
@@ -108,4 +96,24 @@ http { access_log off; client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_t
 	if got, err := p.probe(ctx); err != nil || got != "2" {
 		t.Errorf("probe after the reload: %q %v, want 2", got, err)
 	}
+}
+
+// nginxPrefix makes an nginx prefix directory (logs/ and tmp/) and finds a free loopback
+// address for a test's nginx to listen on.
+func nginxPrefix(t *testing.T) (dir, addr string) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, d := range []string{"logs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = l.Addr().String()
+	_ = l.Close()
+	return dir, addr
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,19 +72,7 @@ func TestSupervisorNginxLifecycle(t *testing.T) {
 	if err != nil {
 		t.Skip("nginx is not installed")
 	}
-	dir := t.TempDir()
-	for _, d := range []string{"logs", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var lc net.ListenConfig
-	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	dir, addr := nginxPrefix(t)
 	conf := func(extra string) Render {
 		return func(gen uint64) (Rendering, error) {
 			return Rendering{Main: fmt.Appendf(nil, `pid nginx.pid; worker_processes 1; events { worker_connections 64; }

@@ -19,6 +19,11 @@ const (
 	DescriptionNotInUse = "Target group is not configured to receive traffic from the load balancer"
 )
 
+// MaxTrustStores is ALB's default quota of trust stores per account and region ("Trust stores
+// per account", Quotas for your Application Load Balancers); CreateTrustStore beyond it is
+// TooManyTrustStores.
+const MaxTrustStores = 20
+
 // RevocationTypeCRL is the only revocation type ALB knows.
 const RevocationTypeCRL = "CRL"
 

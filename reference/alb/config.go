@@ -28,6 +28,10 @@ type Config struct {
 	// LoadBalancerName is CreateLoadBalancer's Name, which the connection log's elb field
 	// carries ("app/<name>/<id>"); empty means "mtlsgate".
 	LoadBalancerName string `yaml:"LoadBalancerName,omitempty"`
+	// LoadBalancerID is the id the load balancer got at creation (its ARN's last part), which the
+	// elb field carries after the name; the ELBv2 API endpoint sets it. Empty derives one from
+	// the name (ResourceID).
+	LoadBalancerID string `yaml:"-"`
 	// LoadBalancerAttributes are ModifyLoadBalancerAttributes' key/value pairs; the emulator
 	// applies idle_timeout.timeout_seconds (1 to 4000, default 60), to target and client
 	// connections, and client_keep_alive.seconds (60 to 604800, default 3600).

@@ -47,6 +47,15 @@ func ResourceID(name string) string {
 	return "app/" + name + "/" + hex.EncodeToString(sum[:8])
 }
 
+// elbField is the connection log's elb field for the load balancer cfg configures: its name
+// and the id it was created with, or ResourceID's when it has none.
+func elbField(cfg Config) string {
+	if cfg.LoadBalancerID == "" {
+		return ResourceID(cfg.LoadBalancerName)
+	}
+	return "app/" + cfg.LoadBalancerName + "/" + cfg.LoadBalancerID
+}
+
 // logFields is how many fields ALB documents; a parser stops there, as AWS asks ("configure log
 // parsing to stop after the last documented field"). Lines written before ALB added
 // tls_keyexchange, elb and ip_address end at conn_trace_id, the 12th (minLogFields).

@@ -260,7 +260,7 @@ func (l *listener) handshake(raw net.Conn) {
 	clientIP, clientPort, _ := net.SplitHostPort(raw.RemoteAddr().String())
 	nodeIP, _, _ := net.SplitHostPort(raw.LocalAddr().String())
 	e := LogEntry{Time: start, ClientIP: clientIP, ClientPort: clientPort, ListenerPort: strconv.Itoa(l.port),
-		HandshakeLatency: latency, TraceID: trace, VerifyStatus: "Success", ELB: ResourceID(st.cfg.LoadBalancerName), IPAddress: nodeIP}
+		HandshakeLatency: latency, TraceID: trace, VerifyStatus: "Success", ELB: elbField(st.cfg), IPAddress: nodeIP}
 	if cs.Version != 0 {
 		e.Protocol, e.Cipher, e.KeyExchange = ProtocolName(cs.Version), OpenSSLCipherName(cs.CipherSuite), GroupName(cs.CurveID)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,8 @@ func acmErr(code, format string, args ...any) *apiError {
 	return fault(code, format, args...)
 }
 
-// serveACM answers ACM's ImportCertificate, DescribeCertificate and DeleteCertificate.
+// serveACM answers ACM's ImportCertificate, DescribeCertificate, GetCertificate and
+// DeleteCertificate.
 func (s *Server) serveACM(w http.ResponseWriter, r *http.Request, rid, target string) {
 	op, ok := strings.CutPrefix(target, "CertificateManager.")
 	if !ok || r.Method != http.MethodPost {
@@ -49,8 +51,10 @@ func (s *Server) serveACM(w http.ResponseWriter, r *http.Request, rid, target st
 		out, aerr = s.describeCertificate(body)
 	case "DeleteCertificate":
 		out, aerr = s.deleteCertificate(r, body)
+	case "GetCertificate":
+		out, aerr = s.getCertificate(body)
 	default:
-		aerr = acmErr("UnknownOperationException", "CertificateManager.%s is not emulated; the endpoint answers ImportCertificate, DescribeCertificate and DeleteCertificate", op)
+		aerr = acmErr("UnknownOperationException", "CertificateManager.%s is not emulated; the endpoint answers ImportCertificate, DescribeCertificate, GetCertificate and DeleteCertificate", op)
 	}
 	if aerr != nil {
 		writeJSONError(w, rid, aerr)
@@ -151,7 +155,8 @@ func (s *Server) describeCertificate(body []byte) (any, *apiError) {
 	var inUse []string
 	for _, l := range sorted(m.Listeners, func(l *listener) int64 { return l.Seq }) {
 		for _, a := range l.Certificates {
-			if a == c.Arn {
+			// InUseBy lists each load balancer once, however many of its listeners use it.
+			if a == c.Arn && !slices.Contains(inUse, l.LoadBalancerArn) {
 				inUse = append(inUse, l.LoadBalancerArn)
 			}
 		}
@@ -171,6 +176,32 @@ func (s *Server) describeCertificate(body []byte) (any, *apiError) {
 		"NotBefore": leaf.NotBefore.Unix(), "NotAfter": leaf.NotAfter.Unix(), "InUseBy": orEmpty(inUse),
 		"KeyAlgorithm": keyAlgorithm(leaf), "SignatureAlgorithm": strings.ToUpper(strings.ReplaceAll(leaf.SignatureAlgorithm.String(), "-", "")),
 	}}, nil
+}
+
+// getCertificate is GetCertificate: the certificate as imported, PEM, and its chain when one
+// was imported with it.
+func (s *Server) getCertificate(body []byte) (any, *apiError) {
+	var in struct{ CertificateArn string }
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	c := s.snapshot().Certificates[in.CertificateArn]
+	if c == nil {
+		return nil, acmErr("ResourceNotFoundException", "Could not find certificate %s.", in.CertificateArn)
+	}
+	pemBytes, err := s.store.blob(c.Cert)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
+	}
+	leaf, rest := pem.Decode(pemBytes)
+	if leaf == nil {
+		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "the stored certificate is not PEM"}
+	}
+	out := map[string]string{"Certificate": string(pem.EncodeToMemory(leaf))}
+	if chain := bytes.TrimSpace(rest); len(chain) > 0 {
+		out["CertificateChain"] = string(chain) + "\n"
+	}
+	return out, nil
 }
 
 func orEmpty(s []string) []string {

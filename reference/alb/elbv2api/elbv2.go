@@ -48,6 +48,7 @@ func (s *Server) queryActions() map[string]queryAction {
 		"RemoveTrustStoreRevocations":       s.removeRevocations,
 		"GetTrustStoreRevocationContent":    s.getRevocationContent,
 		"DescribeTrustStoreAssociations":    s.describeTrustStoreAssociations,
+		"DeleteSharedTrustStoreAssociation": s.deleteSharedTrustStoreAssociation,
 		"DescribeSSLPolicies":               s.describeSSLPolicies,
 	}
 }
@@ -217,9 +218,14 @@ func (s *Server) describeLoadBalancers(_ context.Context, form url.Values, _ *ht
 			out = append(out, s.xLoadBalancer(lb))
 		}
 	}
+	out, next, err := page(out, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
 	return struct {
 		LoadBalancers []xLoadBalancer `xml:"LoadBalancers>member"`
-	}{out}, nil
+		NextMarker    string          `xml:",omitempty"`
+	}{out, next}, nil
 }
 
 func (s *Server) deleteLoadBalancer(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {
@@ -513,9 +519,14 @@ func (s *Server) describeTargetGroups(_ context.Context, form url.Values, _ *htt
 			}
 		}
 	}
+	out, next, err := page(out, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
 	return struct {
 		TargetGroups []xTargetGroup `xml:"TargetGroups>member"`
-	}{out}, nil
+		NextMarker   string         `xml:",omitempty"`
+	}{out, next}, nil
 }
 
 func (s *Server) deleteTargetGroup(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {
@@ -674,10 +685,6 @@ func applyListener(m *model, l *listener, in listenerIn, create bool) *apiError 
 		if arn == "" {
 			return validation("A target group ARN must be specified for a forward action")
 		}
-		if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":targetgroup/") {
-			// ELBv2's wording for a string that is no ARN (a target group's name, say).
-			return validation("'%s' is not a valid target group ARN", arn)
-		}
 		if m.TargetGroups[arn] == nil {
 			return errNotFound(targetGroups)
 		}
@@ -830,7 +837,14 @@ func (s *Server) describeListeners(_ context.Context, form url.Values, _ *http.R
 	default:
 		return nil, validation("You must specify either listener ARNs or a load balancer ARN")
 	}
-	return listenersResult(out), nil
+	out, next, err := page(out, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Listeners  []xListener `xml:"Listeners>member"`
+		NextMarker string      `xml:",omitempty"`
+	}{out, next}, nil
 }
 
 func (s *Server) deleteListener(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {
@@ -939,9 +953,14 @@ func (s *Server) describeSSLPolicies(_ context.Context, form url.Values, _ *http
 			return nil, fault("SSLPolicyNotFound", "SSL policy '%s' not found", n)
 		}
 	}
+	out, next, err := page(out, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
 	return struct {
 		SslPolicies []xSSLPolicy `xml:"SslPolicies>member"`
-	}{out}, nil
+		NextMarker  string       `xml:",omitempty"`
+	}{out, next}, nil
 }
 
 func xPolicy(p alb.Policy) xSSLPolicy {

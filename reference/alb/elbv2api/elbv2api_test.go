@@ -644,7 +644,13 @@ func TestListenerPortChangeAndDelete(t *testing.T) {
 func TestPageSizeRange(t *testing.T) {
 	e := newEnv(t, nil)
 	_, err := e.elb.DescribeTrustStores(t.Context(), &elb.DescribeTrustStoresInput{PageSize: aws.Int32(401)})
-	wantCode(t, err, "ValidationError")
+	if msg := wantCode(t, err, "ValidationError"); msg != "1 validation error detected: Value '401' at 'pageSize' failed to satisfy constraint: Member must have value less than or equal to 400" {
+		t.Errorf("PageSize 401: %q", msg)
+	}
+	_, err = e.elb.DescribeTrustStores(t.Context(), &elb.DescribeTrustStoresInput{PageSize: aws.Int32(0)})
+	if msg := wantCode(t, err, "ValidationError"); msg != "1 validation error detected: Value '0' at 'pageSize' failed to satisfy constraint: Member must have value greater than or equal to 1" {
+		t.Errorf("PageSize 0: %q", msg)
+	}
 	if _, err := e.elb.DescribeTrustStores(t.Context(), &elb.DescribeTrustStoresInput{PageSize: aws.Int32(400)}); err != nil {
 		t.Fatal(err)
 	}
@@ -849,6 +855,10 @@ func TestConnectionLogsToS3(t *testing.T) {
 			t.Fatalf("%q: %v", l, err)
 		}
 		statuses = append(statuses, entry.VerifyStatus)
+		// The elb field names the load balancer the API created: its name and its ARN's id.
+		if want := "app/mtls-demo/" + st.lb[strings.LastIndex(st.lb, "/")+1:]; entry.ELB != want {
+			t.Errorf("elb field %q, want %q (the load balancer's name and ARN id)", entry.ELB, want)
+		}
 	}
 	slices.Sort(statuses)
 	if !slices.Equal(statuses, []string{"Failed:ClientCertUntrusted", "Success"}) {

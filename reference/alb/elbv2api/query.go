@@ -38,7 +38,8 @@ func validation(format string, args ...any) *apiError {
 
 // decodeQuery fills v (a pointer to a struct whose field names are the API's) from a Query
 // protocol form: scalars by name, structures as Name.Field, lists as Name.member.N. Every
-// parameter must be consumed: an unknown one is a ValidationError naming it.
+// parameter must be consumed: an unknown one is a ValidationError naming it. A parameter that
+// carries an ELBv2 ARN (arnParams) must have its kind's shape.
 func decodeQuery(form url.Values, v any) *apiError {
 	used := map[string]bool{"Action": true, "Version": true}
 	keys := make([]string, 0, len(form))
@@ -54,10 +55,17 @@ func decodeQuery(form url.Values, v any) *apiError {
 			return validation("Unknown parameter %q: the action takes no such parameter (names are case-sensitive, lists are Name.member.N)", k)
 		}
 	}
+	if err := checkARNs(reflect.ValueOf(v), nil); err != nil {
+		return err
+	}
 	// Every Describe call's PageSize has ELBv2's range.
 	if f := reflect.ValueOf(v).Elem().FieldByName("PageSize"); f.IsValid() && f.Kind() == reflect.Pointer && !f.IsNil() {
-		if n := f.Elem().Int(); n < 1 || n > 400 {
-			return validation("PageSize %d must be between 1 and 400", n)
+		// AWS's wording for a modelled constraint, the member named in camel case.
+		switch n := f.Elem().Int(); {
+		case n < 1:
+			return validation("1 validation error detected: Value '%d' at 'pageSize' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
+		case n > DefaultPageSize:
+			return validation("1 validation error detected: Value '%d' at 'pageSize' failed to satisfy constraint: Member must have value less than or equal to %d", n, DefaultPageSize)
 		}
 	}
 	return nil

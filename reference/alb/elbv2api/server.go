@@ -279,6 +279,7 @@ func (s *Server) albConfig(m *model, l *listener) (alb.Config, error) {
 	out := alb.Config{}
 	if lb := m.LoadBalancers[l.LoadBalancerArn]; lb != nil {
 		out.LoadBalancerAttributes = emulatorAttributes(lb.Attributes)
+		out.LoadBalancerName, out.LoadBalancerID = lb.Name, lb.Arn[strings.LastIndex(lb.Arn, "/")+1:]
 	}
 	al := alb.Listener{Address: s.opts.ListenerAddress, Port: l.Port, Protocol: l.Protocol, SslPolicy: l.SslPolicy,
 		Attributes: l.Attributes, DefaultActions: []alb.Action{{Type: "forward", TargetGroupArn: tg.Arn}},

@@ -20,12 +20,14 @@ func bundleError(err error) *apiError {
 	return fault("InvalidCaCertificatesBundle", "%s", msg)
 }
 
-// revocationError turns ALB's revocation refusal into the API's error.
+// revocationError turns ALB's revocation refusal into the API's error; the code is the
+// error's, not repeated in its message.
 func revocationError(err error) *apiError {
+	msg := strings.ReplaceAll(err.Error(), alb.ErrTextInvalidRevocation+": ", "")
 	if alb.TooManyRevocationEntries(err) {
-		return fault("TooManyTrustStoreRevocationEntries", "%v", err)
+		return fault("TooManyTrustStoreRevocationEntries", "%s", msg)
 	}
-	return fault("InvalidRevocationContent", "%v", err)
+	return fault("InvalidRevocationContent", "%s", msg)
 }
 
 // s3Content reads an object a trust store call names; missing is notFound.
@@ -90,6 +92,9 @@ func (s *Server) createTrustStore(ctx context.Context, form url.Values, _ *http.
 			if ts.Name == in.Name {
 				return fault("DuplicateTrustStoreName", "A trust store with the name '%s' already exists", in.Name)
 			}
+		}
+		if len(m.TrustStores) >= alb.MaxTrustStores {
+			return fault("TooManyTrustStores", "You've reached the limit on the number of trust stores for your Amazon Web Services account (%d); delete one first", alb.MaxTrustStores)
 		}
 		bundle, blob, err := s.s3Content(m, in.CaCertificatesBundleS3Bucket, in.CaCertificatesBundleS3Key, in.CaCertificatesBundleS3ObjectVersion,
 			"CaCertificatesBundleNotFound", "The CA certificates bundle")
@@ -172,7 +177,14 @@ func (s *Server) describeTrustStores(_ context.Context, form url.Values, _ *http
 	if len(in.Names) > 0 && len(out) < len(in.Names) {
 		return nil, errNotFound(trustStores)
 	}
-	return trustStoresResult(out), nil
+	out, next, err := page(out, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		TrustStores []xTrustStore `xml:"TrustStores>member"`
+		NextMarker  string        `xml:",omitempty"`
+	}{out, next}, nil
 }
 
 func (s *Server) deleteTrustStore(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {
@@ -211,9 +223,39 @@ func (s *Server) describeTrustStoreAssociations(_ context.Context, form url.Valu
 			out = append(out, assoc{l.LoadBalancerArn})
 		}
 	}
+	out, next, err := page(out, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
 	return struct {
 		TrustStoreAssociations []assoc `xml:"TrustStoreAssociations>member"`
-	}{out}, nil
+		NextMarker             string  `xml:",omitempty"`
+	}{out, next}, nil
+}
+
+// deleteSharedTrustStoreAssociation is DeleteSharedTrustStoreAssociation: it removes the
+// association of a trust store shared from another account (AWS RAM) with a load balancer. The
+// endpoint is one account, so every association it holds is within that account, which ELBv2
+// refuses with DeleteAssociationSameAccount; a load balancer the trust store is not associated
+// with is AssociationNotFound. Nothing changes either way.
+func (s *Server) deleteSharedTrustStoreAssociation(_ context.Context, form url.Values, _ *http.Request) (any, *apiError) {
+	var in struct{ TrustStoreArn, ResourceArn string }
+	if err := decodeQuery(form, &in); err != nil {
+		return nil, err
+	}
+	if in.ResourceArn == "" {
+		return nil, validation("ResourceArn is required")
+	}
+	m := s.snapshot()
+	if m.TrustStores[in.TrustStoreArn] == nil {
+		return nil, errNotFound(trustStores)
+	}
+	for _, l := range m.Listeners {
+		if l.Mutual.TrustStoreArn == in.TrustStoreArn && l.LoadBalancerArn == in.ResourceArn {
+			return nil, fault("DeleteAssociationSameAccount", "The specified association can't be within the same account.")
+		}
+	}
+	return nil, fault("AssociationNotFound", "The specified association does not exist.")
 }
 
 // contentURL is where a trust store's content can be fetched from this endpoint.
@@ -251,8 +293,12 @@ func (s *Server) addRevocations(ctx context.Context, form url.Values, _ *http.Re
 		if err != nil {
 			return err
 		}
+		bundle, berr := s.store.blob(ts.Bundle)
+		if berr != nil {
+			return &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: berr.Error()}
+		}
 		var blobs []string
-		for _, rc := range in.RevocationContents {
+		for i, rc := range in.RevocationContents {
 			if rc.RevocationType != "" && rc.RevocationType != alb.RevocationTypeCRL {
 				return validation("RevocationType '%s' must be CRL", rc.RevocationType)
 			}
@@ -260,12 +306,13 @@ func (s *Server) addRevocations(ctx context.Context, form url.Values, _ *http.Re
 			if err != nil {
 				return err
 			}
+			// Each list on its own first, so a refusal names the list as the request gave it.
+			if _, cerr := alb.CheckTrustStore(bundle, [][]byte{b}); cerr != nil && !alb.TooManyRevocationEntries(cerr) {
+				detail := strings.TrimPrefix(revocationError(cerr).Message, "revocation list 1: ")
+				return fault("InvalidRevocationContent", "RevocationContents.member.%d (s3://%s/%s): %s", i+1, rc.S3Bucket, rc.S3Key, detail)
+			}
 			crls = append(crls, b)
 			blobs = append(blobs, blob)
-		}
-		bundle, berr := s.store.blob(ts.Bundle)
-		if berr != nil {
-			return &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: berr.Error()}
 		}
 		sum, cerr := alb.CheckTrustStore(bundle, crls)
 		if cerr != nil {
@@ -325,7 +372,14 @@ func (s *Server) describeRevocations(_ context.Context, form url.Values, _ *http
 			out = append(out, xRev(ts, r))
 		}
 	}
-	return revocationsResult(out), nil
+	out, next, err := page(out, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		TrustStoreRevocations []xRevocation `xml:"TrustStoreRevocations>member"`
+		NextMarker            string        `xml:",omitempty"`
+	}{out, next}, nil
 }
 
 func (s *Server) removeRevocations(ctx context.Context, form url.Values, _ *http.Request) (any, *apiError) {

@@ -1,0 +1,262 @@
+package elbv2api_test
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mtlsgate/mtlsgate/reference/alb"
+)
+
+// Describe calls page as ELBv2 does: PageSize results at most, NextMarker for the rest (none on
+// the last page), a Marker leading to the next page; the SDK's paginators see every result
+// once. A marker the endpoint did not hand out is a ValidationError.
+func TestDescribePagination(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	names := []string{"demo"}
+	for _, n := range []string{"second", "third"} {
+		if _, err := e.elb.CreateTrustStore(ctx, &elb.CreateTrustStoreInput{Name: aws.String(n), CaCertificatesBundleS3Bucket: aws.String("pki"),
+			CaCertificatesBundleS3Key: aws.String("ca.crt")}); err != nil {
+			t.Fatalf("CreateTrustStore %s: %v", n, err)
+		}
+		names = append(names, n)
+	}
+	first, err := e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{PageSize: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.TrustStores) != 2 || first.NextMarker == nil || *first.NextMarker == "" {
+		t.Fatalf("first page of 2: %d trust stores, NextMarker %v", len(first.TrustStores), first.NextMarker)
+	}
+	rest, err := e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{PageSize: aws.Int32(2), Marker: first.NextMarker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest.TrustStores) != 1 || rest.NextMarker != nil {
+		t.Fatalf("last page: %d trust stores, NextMarker %v", len(rest.TrustStores), rest.NextMarker)
+	}
+	var seen []string
+	for _, ts := range append(first.TrustStores, rest.TrustStores...) {
+		seen = append(seen, *ts.Name)
+	}
+	if strings.Join(seen, ",") != strings.Join(names, ",") {
+		t.Fatalf("pages hold %v, want %v once each in creation order", seen, names)
+	}
+	all, err := e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{})
+	if err != nil || len(all.TrustStores) != 3 || all.NextMarker != nil {
+		t.Fatalf("no PageSize: %+v %v", all, err)
+	}
+
+	policies, err := e.elb.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paged []string
+	for in := (&elb.DescribeSSLPoliciesInput{PageSize: aws.Int32(3)}); ; {
+		out, err := e.elb.DescribeSSLPolicies(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.SslPolicies) > 3 {
+			t.Fatalf("a page of %d policies for PageSize 3", len(out.SslPolicies))
+		}
+		for _, sp := range out.SslPolicies {
+			paged = append(paged, *sp.Name)
+		}
+		if out.NextMarker == nil {
+			break
+		}
+		in.Marker = out.NextMarker
+	}
+	if len(paged) != len(policies.SslPolicies) || len(paged) < 4 {
+		t.Fatalf("paginated %d policies, unpaginated %d", len(paged), len(policies.SslPolicies))
+	}
+
+	port := freePort(t)
+	if _, err := e.elb.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: &st.lb, Protocol: elbtypes.ProtocolEnumHttps,
+		Port: aws.Int32(port), Certificates: []elbtypes.Certificate{{CertificateArn: &st.cert}},
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: &st.tg}}}); err != nil {
+		t.Fatal(err)
+	}
+	var ports []int32
+	for p := elb.NewDescribeListenersPaginator(e.elb, &elb.DescribeListenersInput{LoadBalancerArn: &st.lb, PageSize: aws.Int32(1)}); p.HasMorePages(); {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range out.Listeners {
+			ports = append(ports, *l.Port)
+		}
+	}
+	if len(ports) != 2 || ports[0] != st.port || ports[1] != port {
+		t.Fatalf("listeners page by page: %v, want [%d %d]", ports, st.port, port)
+	}
+
+	_, err = e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{Marker: aws.String("not-a-marker")})
+	if msg := wantCode(t, err, "ValidationError"); !strings.Contains(msg, "not-a-marker") {
+		t.Errorf("a foreign marker: %q", msg)
+	}
+}
+
+// A parameter that carries an ELBv2 ARN refuses a value of another shape (a name, an ARN of
+// another kind) with ELBv2's "'X' is not a valid <kind> ARN" ValidationError, and nothing
+// changes.
+func TestARNParametersAreChecked(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	for _, c := range []struct {
+		call func() error
+		want string
+	}{
+		{func() error {
+			_, err := e.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{"mtls-demo"}})
+			return err
+		}, "'mtls-demo' is not a valid load balancer ARN"},
+		{func() error {
+			_, err := e.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{st.lb}})
+			return err
+		}, "'" + st.lb + "' is not a valid listener ARN"},
+		{func() error {
+			_, err := e.elb.DeleteTrustStore(ctx, &elb.DeleteTrustStoreInput{TrustStoreArn: aws.String("demo")})
+			return err
+		}, "'demo' is not a valid trust store ARN"},
+		{func() error {
+			_, err := e.elb.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: &st.listener})
+			return err
+		}, "'" + st.listener + "' is not a valid load balancer ARN"},
+		{func() error {
+			_, err := e.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &st.listener,
+				MutualAuthentication: &elbtypes.MutualAuthenticationAttributes{Mode: aws.String("verify"), TrustStoreArn: &st.tg}})
+			return err
+		}, "'" + st.tg + "' is not a valid trust store ARN"},
+		{func() error {
+			_, err := e.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{st.ts}})
+			return err
+		}, "'" + st.ts + "' is not a valid target group ARN"},
+	} {
+		if msg := wantCode(t, c.call(), "ValidationError"); msg != c.want {
+			t.Errorf("got %q, want %q", msg, c.want)
+		}
+	}
+	lbs, err := e.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{})
+	if err != nil || len(lbs.LoadBalancers) != 1 {
+		t.Fatalf("load balancers after the refusals: %+v %v", lbs, err)
+	}
+	ls, err := e.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{st.listener}})
+	if err != nil || *ls.Listeners[0].MutualAuthentication.TrustStoreArn != st.ts {
+		t.Fatalf("listener after the refusals: %+v %v", ls, err)
+	}
+}
+
+// DeleteSharedTrustStoreAssociation: the endpoint is one account, so an association it holds
+// is within that account (DeleteAssociationSameAccount); a load balancer the trust store is
+// not associated with is AssociationNotFound; an unknown trust store is TrustStoreNotFound.
+// The association stays.
+func TestDeleteSharedTrustStoreAssociation(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	del := func(ts, resource string) error {
+		_, err := e.elb.DeleteSharedTrustStoreAssociation(ctx, &elb.DeleteSharedTrustStoreAssociationInput{TrustStoreArn: &ts, ResourceArn: &resource})
+		return err
+	}
+	if msg := wantCode(t, del(st.ts, st.lb), "DeleteAssociationSameAccount"); msg != "The specified association can't be within the same account." {
+		t.Errorf("same account: %q", msg)
+	}
+	other := strings.Replace(st.lb, "/mtls-demo/", "/other/", 1)
+	wantCode(t, del(st.ts, other), "AssociationNotFound")
+	wantCode(t, del(strings.Replace(st.ts, "truststore/demo/", "truststore/gone/", 1), st.lb), "TrustStoreNotFound")
+	as, err := e.elb.DescribeTrustStoreAssociations(ctx, &elb.DescribeTrustStoreAssociationsInput{TrustStoreArn: &st.ts})
+	if err != nil || len(as.TrustStoreAssociations) != 1 || *as.TrustStoreAssociations[0].ResourceArn != st.lb {
+		t.Fatalf("associations after the refusals: %+v %v", as, err)
+	}
+}
+
+// A revocation list that is no CRL is InvalidRevocationContent naming it as the request gave
+// it (RevocationContents.member.N and its S3 location), without the code repeated in the
+// message; the trust store keeps its revocations.
+func TestInvalidRevocationContentNamesTheList(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	if _, err := e.elb.AddTrustStoreRevocations(ctx, &elb.AddTrustStoreRevocationsInput{TrustStoreArn: &st.ts,
+		RevocationContents: []elbtypes.RevocationContent{{S3Bucket: aws.String("pki"), S3Key: aws.String("crl.pem")}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.elb.AddTrustStoreRevocations(ctx, &elb.AddTrustStoreRevocationsInput{TrustStoreArn: &st.ts,
+		RevocationContents: []elbtypes.RevocationContent{{S3Bucket: aws.String("pki"), S3Key: aws.String("crl.pem")},
+			{S3Bucket: aws.String("pki"), S3Key: aws.String("ca.crt")}}})
+	msg := wantCode(t, err, "InvalidRevocationContent")
+	if !strings.HasPrefix(msg, "RevocationContents.member.2 (s3://pki/ca.crt): ") || strings.Contains(msg, "InvalidRevocationContent") {
+		t.Errorf("message %q: want it to name RevocationContents.member.2 (s3://pki/ca.crt) and not repeat the code", msg)
+	}
+	ts, err := e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{TrustStoreArns: []string{st.ts}})
+	if err != nil || *ts.TrustStores[0].TotalRevokedEntries != 1 {
+		t.Fatalf("trust store after the refusal: %+v %v", ts, err)
+	}
+}
+
+// CreateTrustStore beyond ALB's quota of trust stores per account is TooManyTrustStores and
+// creates nothing.
+func TestTooManyTrustStores(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("pki")}); err != nil {
+		t.Fatal(err)
+	}
+	e.put("ca.crt", "ca.crt")
+	create := func(i int) error {
+		_, err := e.elb.CreateTrustStore(ctx, &elb.CreateTrustStoreInput{Name: aws.String("ts-" + strconv.Itoa(i)),
+			CaCertificatesBundleS3Bucket: aws.String("pki"), CaCertificatesBundleS3Key: aws.String("ca.crt")})
+		return err
+	}
+	for i := range alb.MaxTrustStores {
+		if err := create(i); err != nil {
+			t.Fatalf("trust store %d of %d: %v", i+1, alb.MaxTrustStores, err)
+		}
+	}
+	wantCode(t, create(alb.MaxTrustStores), "TooManyTrustStores")
+	out, err := e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{})
+	if err != nil || len(out.TrustStores) != alb.MaxTrustStores {
+		t.Fatalf("after the refusal: %d trust stores, %v", len(out.TrustStores), err)
+	}
+}
+
+// ACM: DescribeCertificate's InUseBy names each load balancer once, however many of its
+// listeners use the certificate; GetCertificate answers the certificate as imported.
+func TestACMCertificateInUseByAndGet(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	if _, err := e.elb.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: &st.lb, Protocol: elbtypes.ProtocolEnumHttps,
+		Port: aws.Int32(freePort(t)), Certificates: []elbtypes.Certificate{{CertificateArn: &st.cert}},
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: &st.tg}}}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.acm.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: &st.cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.Certificate.InUseBy, []string{st.lb}) {
+		t.Errorf("InUseBy %v, want [%s] once", d.Certificate.InUseBy, st.lb)
+	}
+	g, err := e.acm.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: &st.cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(*g.Certificate) != strings.TrimSpace(string(e.file("server.crt"))) || g.CertificateChain != nil {
+		t.Errorf("GetCertificate: %q, chain %v; want server.crt as imported, no chain", *g.Certificate, g.CertificateChain)
+	}
+	_, err = e.acm.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: aws.String(st.cert + "0")})
+	wantCode(t, err, "ResourceNotFoundException")
+}

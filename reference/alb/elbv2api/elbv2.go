@@ -50,6 +50,9 @@ func (s *Server) queryActions() map[string]queryAction {
 		"DescribeTrustStoreAssociations":    s.describeTrustStoreAssociations,
 		"DeleteSharedTrustStoreAssociation": s.deleteSharedTrustStoreAssociation,
 		"DescribeSSLPolicies":               s.describeSSLPolicies,
+		"AddTags":                           s.addTagsAction,
+		"RemoveTags":                        s.removeTagsAction,
+		"DescribeTags":                      s.describeTagsAction,
 	}
 }
 
@@ -156,7 +159,7 @@ func (s *Server) createLoadBalancer(ctx context.Context, form url.Values, _ *htt
 			DNSName:        fmt.Sprintf("%s-%s.%s.elb.localhost", in.Name, id[:10], s.opts.Region),
 			SecurityGroups: in.SecurityGroups, Subnets: in.Subnets, Created: time.Now()}
 		m.LoadBalancers[arn] = out
-		return nil
+		return addTags(m, arn, in.Tags)
 	})
 	if err != nil {
 		return nil, err
@@ -246,6 +249,7 @@ func (s *Server) deleteLoadBalancer(ctx context.Context, form url.Values, _ *htt
 				delete(m.Listeners, arn)
 			}
 		}
+		dropTags(m)
 		return nil
 	})
 }
@@ -369,7 +373,7 @@ func (s *Server) createTargetGroup(ctx context.Context, form url.Values, _ *http
 		tg.Seq, tg.Arn = m.Seq, s.arn("targetgroup", in.Name)
 		m.TargetGroups[tg.Arn] = tg
 		out = tg
-		return nil
+		return addTags(m, tg.Arn, in.Tags)
 	})
 	if err != nil {
 		return nil, err
@@ -547,6 +551,7 @@ func (s *Server) deleteTargetGroup(ctx context.Context, form url.Values, _ *http
 			}
 		}
 		delete(m.TargetGroups, in.TargetGroupArn)
+		dropTags(m)
 		return nil
 	})
 }
@@ -774,7 +779,7 @@ func (s *Server) createListener(ctx context.Context, form url.Values, _ *http.Re
 		}
 		m.Listeners[l.Arn] = l
 		out = l
-		return nil
+		return addTags(m, l.Arn, in.Tags)
 	})
 	if err != nil {
 		return nil, err
@@ -854,6 +859,7 @@ func (s *Server) deleteListener(ctx context.Context, form url.Values, _ *http.Re
 	}
 	return nil, changeOne(ctx, s, listenerKind, in.ListenerArn, func(m *model, _ *listener) *apiError {
 		delete(m.Listeners, in.ListenerArn)
+		dropTags(m)
 		return nil
 	})
 }

@@ -260,3 +260,61 @@ func TestACMCertificateInUseByAndGet(t *testing.T) {
 	_, err = e.acm.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: aws.String(st.cert + "0")})
 	wantCode(t, err, "ResourceNotFoundException")
 }
+
+// Tags: CreateTrustStore's Tags are kept; AddTags, RemoveTags and DescribeTags work on load
+// balancers, target groups, listeners and trust stores; a key given twice is DuplicateTagKeys,
+// an unknown resource its kind's NotFound, and a refused call changes nothing; a deleted
+// resource's tags go with it.
+func TestTags(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	ts, err := e.elb.CreateTrustStore(ctx, &elb.CreateTrustStoreInput{Name: aws.String("tagged"), CaCertificatesBundleS3Bucket: aws.String("pki"),
+		CaCertificatesBundleS3Key: aws.String("ca.crt"), Tags: []elbtypes.Tag{{Key: aws.String("env"), Value: aws.String("dev")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged := *ts.TrustStores[0].TrustStoreArn
+	tags := func(arns ...string) map[string]string {
+		t.Helper()
+		out, err := e.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: arns})
+		if err != nil {
+			t.Fatalf("DescribeTags: %v", err)
+		}
+		got := map[string]string{}
+		for _, d := range out.TagDescriptions {
+			for _, tg := range d.Tags {
+				got[*d.ResourceArn+" "+*tg.Key] = aws.ToString(tg.Value)
+			}
+		}
+		return got
+	}
+	if got := tags(tagged); len(got) != 1 || got[tagged+" env"] != "dev" {
+		t.Fatalf("CreateTrustStore's tags: %v", got)
+	}
+	all := []string{st.lb, st.tg, st.listener, st.ts}
+	if _, err := e.elb.AddTags(ctx, &elb.AddTagsInput{ResourceArns: all, Tags: []elbtypes.Tag{{Key: aws.String("team"), Value: aws.String("edge")}}}); err != nil {
+		t.Fatalf("AddTags: %v", err)
+	}
+	if got := tags(all...); len(got) != 4 || got[st.listener+" team"] != "edge" {
+		t.Fatalf("after AddTags: %v", got)
+	}
+	_, err = e.elb.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{st.lb}, Tags: []elbtypes.Tag{{Key: aws.String("a"), Value: aws.String("1")}, {Key: aws.String("a"), Value: aws.String("2")}}})
+	wantCode(t, err, "DuplicateTagKeys")
+	_, err = e.elb.AddTags(ctx, &elb.AddTagsInput{ResourceArns: []string{st.lb, st.tg + "0"}, Tags: []elbtypes.Tag{{Key: aws.String("b"), Value: aws.String("1")}}})
+	wantCode(t, err, "TargetGroupNotFound")
+	if got := tags(st.lb); len(got) != 1 {
+		t.Fatalf("after the refusals: %v", got)
+	}
+	if _, err := e.elb.RemoveTags(ctx, &elb.RemoveTagsInput{ResourceArns: []string{st.lb}, TagKeys: []string{"team"}}); err != nil {
+		t.Fatalf("RemoveTags: %v", err)
+	}
+	if got := tags(st.lb, st.tg); len(got) != 1 || got[st.tg+" team"] != "edge" {
+		t.Fatalf("after RemoveTags: %v", got)
+	}
+	if _, err := e.elb.DeleteTrustStore(ctx, &elb.DeleteTrustStoreInput{TrustStoreArn: &tagged}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{tagged}})
+	wantCode(t, err, "TrustStoreNotFound")
+}

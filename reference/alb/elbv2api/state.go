@@ -24,6 +24,8 @@ type model struct {
 	TrustStores   map[string]*trustStore   `json:"trustStores"`
 	Certificates  map[string]*certificate  `json:"certificates"`
 	Buckets       map[string]*bucket       `json:"buckets"`
+	// Tags are the ELBv2 resources' tags, by ARN.
+	Tags map[string][]tag `json:"tags,omitempty"`
 }
 
 type loadBalancer struct {
@@ -121,7 +123,7 @@ type object struct {
 func newModel() *model {
 	return &model{LoadBalancers: map[string]*loadBalancer{}, TargetGroups: map[string]*targetGroup{},
 		Listeners: map[string]*listener{}, TrustStores: map[string]*trustStore{},
-		Certificates: map[string]*certificate{}, Buckets: map[string]*bucket{}}
+		Certificates: map[string]*certificate{}, Buckets: map[string]*bucket{}, Tags: map[string][]tag{}}
 }
 
 // clone deep-copies the model, so a call works on a copy and the live one changes only on success.

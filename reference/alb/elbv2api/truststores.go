@@ -108,7 +108,7 @@ func (s *Server) createTrustStore(ctx context.Context, form url.Values, _ *http.
 		m.Seq++
 		out = &trustStore{Seq: m.Seq, Arn: s.arn("truststore", in.Name), Name: in.Name, Bundle: blob, CACertificates: sum.CACertificates, NextRevocation: 1}
 		m.TrustStores[out.Arn] = out
-		return nil
+		return addTags(m, out.Arn, in.Tags)
 	})
 	if err != nil {
 		return nil, err
@@ -199,6 +199,7 @@ func (s *Server) deleteTrustStore(ctx context.Context, form url.Values, _ *http.
 			}
 		}
 		delete(m.TrustStores, in.TrustStoreArn)
+		dropTags(m)
 		return nil
 	})
 }

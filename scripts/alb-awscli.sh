@@ -118,6 +118,17 @@ step "a trust store in use cannot be deleted"
 if out=$(awsx elbv2 delete-trust-store --trust-store-arn "$TS_ARN" 2>&1); then fail "deleted a trust store a listener uses"; fi
 echo "$out" | grep -q TrustStoreInUse || fail "delete-trust-store: want TrustStoreInUse, got: $out"
 
+step "ELBv2's shapes as the CLI sees them: a page and its NextMarker, ARN checks, the shared-association refusal"
+[ "$(awsx elbv2 describe-ssl-policies --page-size 1 --query 'length(SslPolicies)')" = 1 ] || fail "describe-ssl-policies --page-size 1: want one policy"
+[ "$(awsx elbv2 describe-ssl-policies --page-size 1 --query NextMarker --output text)" != None ] || fail "describe-ssl-policies --page-size 1: want a NextMarker"
+if out=$(awsx elbv2 describe-listeners --listener-arns "$LB_ARN" 2>&1); then fail "a load balancer ARN was taken as a listener ARN"; fi
+echo "$out" | grep -qF "ValidationError" && echo "$out" | grep -qF "'$LB_ARN' is not a valid listener ARN" ||
+  fail "describe-listeners with a load balancer ARN: want ValidationError naming it, got: $out"
+if out=$(awsx elbv2 delete-shared-trust-store-association --trust-store-arn "$TS_ARN" --resource-arn "$LB_ARN" 2>&1); then
+  fail "deleted a same-account trust store association"
+fi
+echo "$out" | grep -q DeleteAssociationSameAccount || fail "delete-shared-trust-store-association: want DeleteAssociationSameAccount, got: $out"
+
 step "the health check's matcher 403 makes the target healthy"
 for _ in $(seq 60); do
   state=$(awsx elbv2 describe-target-health --target-group-arn "$TG_ARN" --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text)

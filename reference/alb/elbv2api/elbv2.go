@@ -37,6 +37,7 @@ func (s *Server) queryActions() map[string]queryAction {
 		"DescribeListeners":                 s.describeListeners,
 		"DeleteListener":                    s.deleteListener,
 		"DescribeListenerAttributes":        s.describeListenerAttributes,
+		"DescribeListenerCertificates":      s.describeListenerCertificates,
 		"ModifyListenerAttributes":          s.modifyListenerAttributes,
 		"CreateTrustStore":                  s.createTrustStore,
 		"ModifyTrustStore":                  s.modifyTrustStore,
@@ -862,6 +863,31 @@ func (s *Server) deleteListener(ctx context.Context, form url.Values, _ *http.Re
 		dropTags(m)
 		return nil
 	})
+}
+
+// describeListenerCertificates is DescribeListenerCertificates: the listener's certificates,
+// the default one marked IsDefault.
+func (s *Server) describeListenerCertificates(_ context.Context, form url.Values, _ *http.Request) (any, *apiError) {
+	var in struct {
+		ListenerArn string
+		Marker      string
+		PageSize    *int
+	}
+	if err := decodeQuery(form, &in); err != nil {
+		return nil, err
+	}
+	l := s.snapshot().Listeners[in.ListenerArn]
+	if l == nil {
+		return nil, errNotFound(listeners)
+	}
+	out, next, err := page(s.xListener(l).Certificates, in.Marker, in.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Certificates []xCertificate `xml:"Certificates>member"`
+		NextMarker   string         `xml:",omitempty"`
+	}{out, next}, nil
 }
 
 // listenerAttributes are the listener's attributes with ALB's defaults filled in.

@@ -318,3 +318,27 @@ func TestTags(t *testing.T) {
 	_, err = e.elb.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{tagged}})
 	wantCode(t, err, "TrustStoreNotFound")
 }
+
+// A trust store name with two hyphens in a row breaks the TrustStoreName pattern: AWS's
+// constraint ValidationError, nothing created. DescribeListenerCertificates answers the
+// listener's certificate as its default.
+func TestTrustStoreNamePatternAndListenerCertificates(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	_, err := e.elb.CreateTrustStore(ctx, &elb.CreateTrustStoreInput{Name: aws.String("a--b"), CaCertificatesBundleS3Bucket: aws.String("pki"),
+		CaCertificatesBundleS3Key: aws.String("ca.crt")})
+	if msg := wantCode(t, err, "ValidationError"); !strings.Contains(msg, "Value 'a--b' at 'name' failed to satisfy constraint") {
+		t.Errorf("a--b: %q", msg)
+	}
+	if out, err := e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{}); err != nil || len(out.TrustStores) != 1 {
+		t.Fatalf("after the refusal: %+v %v", out, err)
+	}
+	certs, err := e.elb.DescribeListenerCertificates(ctx, &elb.DescribeListenerCertificatesInput{ListenerArn: &st.listener})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certs.Certificates) != 1 || *certs.Certificates[0].CertificateArn != st.cert || !*certs.Certificates[0].IsDefault {
+		t.Fatalf("DescribeListenerCertificates: %+v", certs.Certificates)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -29,6 +30,10 @@ func revocationError(err error) *apiError {
 	}
 	return fault("InvalidRevocationContent", "%s", msg)
 }
+
+// trustStoreNameRE is the TrustStoreName shape's pattern: ELB's naming rule, and no two hyphens
+// in a row.
+var trustStoreNameRE = regexp.MustCompile(`^([a-zA-Z0-9]+-)*[a-zA-Z0-9]+$`)
 
 // s3Content reads an object a trust store call names; missing is notFound.
 func (s *Server) s3Content(m *model, bucketName, key, version, notFound, what string) ([]byte, string, *apiError) {
@@ -85,6 +90,9 @@ func (s *Server) createTrustStore(ctx context.Context, form url.Values, _ *http.
 	}
 	if err := checkName("Name", in.Name); err != nil {
 		return nil, err
+	}
+	if !trustStoreNameRE.MatchString(in.Name) {
+		return nil, validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", in.Name, trustStoreNameRE)
 	}
 	var out *trustStore
 	err := s.change(ctx, func(m *model) *apiError {

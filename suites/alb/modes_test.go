@@ -168,7 +168,7 @@ var _ = Describe("Mutual TLS modes", func() {
 		sys := start(ctx, config(alb.ModeVerify))
 		Expect(sys.Apply(ctx, config("verfy"))).To(refusedNaming("MutualAuthentication.Mode", "Mutual authentication mode 'verfy'"))
 		Expect(sys.Apply(ctx, config(alb.ModeVerify, func(c *alb.Config) { c.Listeners[0].MutualAuthentication.TrustStoreArn = "nope" }))).
-			To(refusedNaming("TrustStoreArn", "TrustStoreNotFound: Trust store 'nope' not found"))
+			To(refusedNaming("TrustStoreArn", "'nope' is not a valid trust store ARN"))
 		Expect(sys.Apply(ctx, config(alb.ModeVerify, func(c *alb.Config) { c.Listeners[0].MutualAuthentication.AdvertiseTrustStoreCaNames = "yes" }))).
 			To(MatchError(ContainSubstring("AdvertiseTrustStoreCaNames")))
 		refused(ctx, client(""), anything(sys))

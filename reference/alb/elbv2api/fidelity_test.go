@@ -342,3 +342,25 @@ func TestTrustStoreNamePatternAndListenerCertificates(t *testing.T) {
 		t.Fatalf("DescribeListenerCertificates: %+v", certs.Certificates)
 	}
 }
+
+// A load balancer whose two listeners verify with one trust store is one association of it;
+// DescribeTrustStores with a name given twice finds the store.
+func TestOneAssociationPerLoadBalancer(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	if _, err := e.elb.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: &st.lb, Protocol: elbtypes.ProtocolEnumHttps,
+		Port: aws.Int32(freePort(t)), Certificates: []elbtypes.Certificate{{CertificateArn: &st.cert}},
+		DefaultActions:       []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: &st.tg}},
+		MutualAuthentication: &elbtypes.MutualAuthenticationAttributes{Mode: aws.String("verify"), TrustStoreArn: &st.ts}}); err != nil {
+		t.Fatal(err)
+	}
+	as, err := e.elb.DescribeTrustStoreAssociations(ctx, &elb.DescribeTrustStoreAssociationsInput{TrustStoreArn: &st.ts})
+	if err != nil || len(as.TrustStoreAssociations) != 1 || *as.TrustStoreAssociations[0].ResourceArn != st.lb {
+		t.Fatalf("associations: %+v %v; want the load balancer once", as, err)
+	}
+	ts, err := e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{Names: []string{"demo", "demo"}})
+	if err != nil || len(ts.TrustStores) != 1 {
+		t.Fatalf("a name given twice: %+v %v", ts, err)
+	}
+}

@@ -182,8 +182,10 @@ func (s *Server) describeTrustStores(_ context.Context, form url.Values, _ *http
 			return nil, errNotFound(trustStores)
 		}
 	}
-	if len(in.Names) > 0 && len(out) < len(in.Names) {
-		return nil, errNotFound(trustStores)
+	for _, n := range in.Names {
+		if !slices.ContainsFunc(out, func(x xTrustStore) bool { return x.Name == n }) {
+			return nil, errNotFound(trustStores)
+		}
 	}
 	out, next, err := page(out, in.Marker, in.PageSize)
 	if err != nil {
@@ -228,7 +230,8 @@ func (s *Server) describeTrustStoreAssociations(_ context.Context, form url.Valu
 	type assoc struct{ ResourceArn string }
 	var out []assoc
 	for _, l := range sorted(m.Listeners, func(l *listener) int64 { return l.Seq }) {
-		if l.Mutual.TrustStoreArn == in.TrustStoreArn {
+		// One association per load balancer, however many of its listeners use the store.
+		if l.Mutual.TrustStoreArn == in.TrustStoreArn && !slices.Contains(out, assoc{l.LoadBalancerArn}) {
 			out = append(out, assoc{l.LoadBalancerArn})
 		}
 	}

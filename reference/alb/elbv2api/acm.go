@@ -29,8 +29,8 @@ func acmErr(code, format string, args ...any) *apiError {
 	return fault(code, format, args...)
 }
 
-// serveACM answers ACM's ImportCertificate, DescribeCertificate, GetCertificate and
-// DeleteCertificate.
+// serveACM answers ACM's ImportCertificate, DescribeCertificate, GetCertificate,
+// ListCertificates and DeleteCertificate.
 func (s *Server) serveACM(w http.ResponseWriter, r *http.Request, rid, target string) {
 	op, ok := strings.CutPrefix(target, "CertificateManager.")
 	if !ok || r.Method != http.MethodPost {
@@ -53,8 +53,10 @@ func (s *Server) serveACM(w http.ResponseWriter, r *http.Request, rid, target st
 		out, aerr = s.deleteCertificate(r, body)
 	case "GetCertificate":
 		out, aerr = s.getCertificate(body)
+	case "ListCertificates":
+		out, aerr = s.listCertificates(body)
 	default:
-		aerr = acmErr("UnknownOperationException", "CertificateManager.%s is not emulated; the endpoint answers ImportCertificate, DescribeCertificate, GetCertificate and DeleteCertificate", op)
+		aerr = acmErr("UnknownOperationException", "CertificateManager.%s is not emulated; the endpoint answers ImportCertificate, DescribeCertificate, GetCertificate, ListCertificates and DeleteCertificate", op)
 	}
 	if aerr != nil {
 		writeJSONError(w, rid, aerr)
@@ -143,39 +145,134 @@ func (s *Server) describeCertificate(body []byte) (any, *apiError) {
 	if c == nil {
 		return nil, acmErr("ResourceNotFoundException", "Could not find certificate %s.", in.CertificateArn)
 	}
+	f, aerr := s.certFacts(m, c)
+	if aerr != nil {
+		return nil, aerr
+	}
+	leaf := f.leaf
+	return map[string]any{"Certificate": map[string]any{
+		"CertificateArn": c.Arn, "DomainName": f.domain, "SubjectAlternativeNames": leaf.DNSNames,
+		"Serial": certinfo.SerialHex(leaf), "Subject": leaf.Subject.String(), "Issuer": leaf.Issuer.String(),
+		"ImportedAt": c.Imported.Unix(), "CreatedAt": c.Imported.Unix(), "Status": f.status, "Type": "IMPORTED",
+		"NotBefore": leaf.NotBefore.Unix(), "NotAfter": leaf.NotAfter.Unix(), "InUseBy": orEmpty(f.inUse),
+		"KeyAlgorithm": keyAlgorithm(leaf), "SignatureAlgorithm": strings.ToUpper(strings.ReplaceAll(leaf.SignatureAlgorithm.String(), "-", "")),
+	}}, nil
+}
+
+// certFacts is what DescribeCertificate and ListCertificates say about an imported certificate.
+type certFacts struct {
+	leaf           *x509.Certificate
+	domain, status string
+	// inUse are the load balancers whose listeners use it, each once.
+	inUse []string
+}
+
+func (s *Server) certFacts(m *model, c *certificate) (certFacts, *apiError) {
 	pemBytes, err := s.store.blob(c.Cert)
 	if err != nil {
-		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
+		return certFacts{}, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
 	}
 	p, _ := pem.Decode(pemBytes)
+	if p == nil {
+		return certFacts{}, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "the stored certificate is not PEM"}
+	}
 	leaf, err := x509.ParseCertificate(p.Bytes)
 	if err != nil {
-		return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
+		return certFacts{}, &apiError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: err.Error()}
 	}
-	var inUse []string
+	f := certFacts{leaf: leaf, domain: leaf.Subject.CommonName, status: "ISSUED"}
 	for _, l := range sorted(m.Listeners, func(l *listener) int64 { return l.Seq }) {
 		for _, a := range l.Certificates {
 			// InUseBy lists each load balancer once, however many of its listeners use it.
-			if a == c.Arn && !slices.Contains(inUse, l.LoadBalancerArn) {
-				inUse = append(inUse, l.LoadBalancerArn)
+			if a == c.Arn && !slices.Contains(f.inUse, l.LoadBalancerArn) {
+				f.inUse = append(f.inUse, l.LoadBalancerArn)
 			}
 		}
 	}
-	domain := leaf.Subject.CommonName
-	if domain == "" && len(leaf.DNSNames) > 0 {
-		domain = leaf.DNSNames[0]
+	if f.domain == "" && len(leaf.DNSNames) > 0 {
+		f.domain = leaf.DNSNames[0]
 	}
-	status := "ISSUED"
 	if time.Now().After(leaf.NotAfter) {
-		status = "EXPIRED"
+		f.status = "EXPIRED"
 	}
-	return map[string]any{"Certificate": map[string]any{
-		"CertificateArn": c.Arn, "DomainName": domain, "SubjectAlternativeNames": leaf.DNSNames,
-		"Serial": certinfo.SerialHex(leaf), "Subject": leaf.Subject.String(), "Issuer": leaf.Issuer.String(),
-		"ImportedAt": c.Imported.Unix(), "CreatedAt": c.Imported.Unix(), "Status": status, "Type": "IMPORTED",
-		"NotBefore": leaf.NotBefore.Unix(), "NotAfter": leaf.NotAfter.Unix(), "InUseBy": orEmpty(inUse),
-		"KeyAlgorithm": keyAlgorithm(leaf), "SignatureAlgorithm": strings.ToUpper(strings.ReplaceAll(leaf.SignatureAlgorithm.String(), "-", "")),
-	}}, nil
+	return f, nil
+}
+
+// defaultListKeyTypes are the key types ListCertificates answers when Includes.keyTypes is not
+// given: "Default filtering returns only RSA_1024 and RSA_2048 certificates that have at least
+// one domain" (ACM API reference, Filters).
+var defaultListKeyTypes = []string{"RSA_1024", "RSA_2048"}
+
+// listCertificates is ListCertificates: the imported certificates in import order, filtered by
+// CertificateStatuses and Includes.keyTypes (ACM's default: RSA_1024 and RSA_2048 only), paged
+// by MaxItems and NextToken.
+func (s *Server) listCertificates(body []byte) (any, *apiError) {
+	var in struct {
+		CertificateStatuses []string
+		Includes            *struct {
+			ExtendedKeyUsage []string `json:"extendedKeyUsage"`
+			KeyUsage         []string `json:"keyUsage"`
+			KeyTypes         []string `json:"keyTypes"`
+			ExportOption     string   `json:"exportOption"`
+			ManagedBy        string   `json:"managedBy"`
+		}
+		NextToken string
+		MaxItems  *int
+		SortBy    string
+		SortOrder string
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, err
+	}
+	if in.MaxItems != nil && (*in.MaxItems < 1 || *in.MaxItems > 1000) {
+		return nil, acmErr("ValidationException", "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000", *in.MaxItems)
+	}
+	keyTypes := defaultListKeyTypes
+	if in.Includes != nil && len(in.Includes.KeyTypes) > 0 {
+		keyTypes = in.Includes.KeyTypes
+	}
+	m := s.snapshot()
+	certs := make([]*certificate, 0, len(m.Certificates))
+	for _, c := range m.Certificates {
+		certs = append(certs, c)
+	}
+	slices.SortFunc(certs, func(a, b *certificate) int {
+		if c := a.Imported.Compare(b.Imported); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Arn, b.Arn)
+	})
+	summaries := []map[string]any{}
+	for _, c := range certs {
+		f, aerr := s.certFacts(m, c)
+		if aerr != nil {
+			return nil, aerr
+		}
+		alg := keyAlgorithm(f.leaf)
+		if !slices.Contains(keyTypes, alg) || (len(in.CertificateStatuses) > 0 && !slices.Contains(in.CertificateStatuses, f.status)) {
+			continue
+		}
+		sans := orEmpty(slices.Clone(f.leaf.DNSNames))
+		summaries = append(summaries, map[string]any{
+			"CertificateArn": c.Arn, "DomainName": f.domain, "SubjectAlternativeNameSummaries": sans,
+			"HasAdditionalSubjectAlternativeNames": false, "Status": f.status, "Type": "IMPORTED", "KeyAlgorithm": alg,
+			"InUse": len(f.inUse) > 0, "RenewalEligibility": "INELIGIBLE", "NotBefore": f.leaf.NotBefore.Unix(), "NotAfter": f.leaf.NotAfter.Unix(),
+			"CreatedAt": c.Imported.Unix(), "ImportedAt": c.Imported.Unix(),
+		})
+	}
+	size := 1000
+	if in.MaxItems != nil {
+		size = *in.MaxItems
+	}
+	out, next, perr := page(summaries, in.NextToken, &size)
+	if perr != nil {
+		return nil, acmErr("InvalidArgsException", "NextToken '%s' is not a token this call returned", in.NextToken)
+	}
+	res := map[string]any{"CertificateSummaryList": out}
+	if next != "" {
+		res["NextToken"] = next
+	}
+	return res, nil
 }
 
 // getCertificate is GetCertificate: the certificate as imported, PEM, and its chain when one

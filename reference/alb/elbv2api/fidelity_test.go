@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -362,5 +363,40 @@ func TestOneAssociationPerLoadBalancer(t *testing.T) {
 	ts, err := e.elb.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{Names: []string{"demo", "demo"}})
 	if err != nil || len(ts.TrustStores) != 1 {
 		t.Fatalf("a name given twice: %+v %v", ts, err)
+	}
+}
+
+// ACM ListCertificates: by default only RSA_1024 and RSA_2048 certificates, as ACM filters;
+// Includes.keyTypes widens it; MaxItems pages with NextToken.
+func TestACMListCertificates(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	rsa, err := e.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: e.file("sni-api-rsa.crt"), PrivateKey: e.file("sni-api-rsa.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arns := func(in *acm.ListCertificatesInput) (out []string, pages int) {
+		t.Helper()
+		for p := acm.NewListCertificatesPaginator(e.acm, in); p.HasMorePages(); pages++ {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("ListCertificates: %v", err)
+			}
+			for _, c := range page.CertificateSummaryList {
+				out = append(out, *c.CertificateArn)
+				if *c.CertificateArn == st.cert && (c.InUse == nil || !*c.InUse || c.KeyAlgorithm != acmtypes.KeyAlgorithmEcPrime256v1) {
+					t.Errorf("the listener's certificate: InUse %v, KeyAlgorithm %s", c.InUse, c.KeyAlgorithm)
+				}
+			}
+		}
+		return out, pages
+	}
+	if got, _ := arns(&acm.ListCertificatesInput{}); !slices.Equal(got, []string{*rsa.CertificateArn}) {
+		t.Errorf("default filter: %v, want only the RSA_2048 certificate %s", got, *rsa.CertificateArn)
+	}
+	both := &acm.ListCertificatesInput{MaxItems: aws.Int32(1), Includes: &acmtypes.Filters{KeyTypes: []acmtypes.KeyAlgorithm{acmtypes.KeyAlgorithmRsa2048, acmtypes.KeyAlgorithmEcPrime256v1}}}
+	if got, pages := arns(both); !slices.Equal(got, []string{st.cert, *rsa.CertificateArn}) || pages != 2 {
+		t.Errorf("both key types, one per page: %v in %d pages", got, pages)
 	}
 }

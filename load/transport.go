@@ -44,8 +44,14 @@ type counters struct {
 // classTransport is one class's connection pool: a TLS identity is fixed per connection, so each
 // class gets its own.
 type classTransport struct {
-	rt *http.Transport
+	rt roundTripCloser
 	hs *counters
+}
+
+// roundTripCloser is a class's client: net/http's Transport for HTTP/2, h1Transport otherwise.
+type roundTripCloser interface {
+	http.RoundTripper
+	CloseIdleConnections()
 }
 
 // router sends each request through its class's transport; the class is the index in the URL
@@ -164,6 +170,10 @@ func newClassTransport(p *Plan, c Class, serverName string, hsLine *timeline) cl
 		conf.SessionTicketsDisabled = true
 	}
 	dialer := &net.Dialer{Timeout: p.Timeout, KeepAlive: 30 * time.Second}
+	if !p.HTTP2 {
+		return classTransport{hs: hs, rt: &h1Transport{conf: conf, dialer: dialer, timeout: p.Timeout,
+			keepAlive: p.Mode == KeepAlive, maxIdle: 2 * int(p.MaxWorkers)}}
+	}
 	rt := &http.Transport{
 		Proxy:               nil, // never through a proxy: traffic stays on loopback
 		DialContext:         dialer.DialContext,
@@ -177,10 +187,8 @@ func newClassTransport(p *Plan, c Class, serverName string, hsLine *timeline) cl
 		ResponseHeaderTimeout: p.Timeout,
 		DisableCompression:    true,
 	}
-	if p.HTTP2 {
-		conf.NextProtos = []string{"h2"}
-		rt.Protocols = new(http.Protocols)
-		rt.Protocols.SetHTTP2(true)
-	}
+	conf.NextProtos = []string{"h2"}
+	rt.Protocols = new(http.Protocols)
+	rt.Protocols.SetHTTP2(true)
 	return classTransport{rt: rt, hs: hs}
 }

@@ -170,19 +170,20 @@ func newClassTransport(p *Plan, c Class, serverName string, hsLine *timeline) cl
 		conf.SessionTicketsDisabled = true
 	}
 	dialer := &net.Dialer{Timeout: p.Timeout, KeepAlive: 30 * time.Second}
+	// Room for every worker's connection and one being dialled beside it, so a busy moment does
+	// not close connections that keep-alive would reuse.
+	maxIdle := 2 * int(p.MaxWorkers)
 	if !p.HTTP2 {
 		return classTransport{hs: hs, rt: &h1Transport{conf: conf, dialer: dialer, timeout: p.Timeout,
-			keepAlive: p.Mode == KeepAlive, maxIdle: 2 * int(p.MaxWorkers)}}
+			keepAlive: p.Mode == KeepAlive, maxIdle: maxIdle}}
 	}
 	rt := &http.Transport{
-		Proxy:               nil, // never through a proxy: traffic stays on loopback
-		DialContext:         dialer.DialContext,
-		TLSClientConfig:     conf,
-		TLSHandshakeTimeout: p.Timeout,
-		DisableKeepAlives:   p.Mode != KeepAlive,
-		// Room for every worker's connection and one being dialled beside it, so a busy moment
-		// does not close connections that keep-alive would reuse.
-		MaxIdleConnsPerHost:   2 * int(p.MaxWorkers),
+		Proxy:                 nil, // never through a proxy: traffic stays on loopback
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       conf,
+		TLSHandshakeTimeout:   p.Timeout,
+		DisableKeepAlives:     p.Mode != KeepAlive,
+		MaxIdleConnsPerHost:   maxIdle,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: p.Timeout,
 		DisableCompression:    true,

@@ -166,8 +166,12 @@ type SimResult struct {
 	DialCPU, SimHandshakeCPU Series
 	// DialHandshakes and SimHandshakes are how many handshakes each completed.
 	DialHandshakes, SimHandshakes Series
-	Errors                        []string
-	Skipped                       string
+	// The marginal figures are microseconds of CPU per operation a run of Duration spent beyond
+	// a run of a quarter of it, over the operations it did beyond it: what one more operation
+	// costs, without what a process spends once (start, identities, warm-up, reports).
+	VegetaMarginal, SimMarginal, DialMarginal, SimHandshakeMarginal Series
+	Errors                                                          []string
+	Skipped                                                         string
 	// Off says the comparison was turned off on purpose (--sim-rate 0), so its absence is no
 	// missing baseline.
 	Off bool

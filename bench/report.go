@@ -379,8 +379,25 @@ func renderSim(b *strings.Builder, r *Result) {
 		p("Ratio simulator ÷ vegeta: **%.2f×**. Target ≤ %.1f×: %s.\n\n", ratio, simBound, v)
 	default:
 		v, _ := verdict(&target{bound: simBound}, ratio, sc.Min/vc.Max, sc.Max/vc.Min, true)
-		p("Ratio simulator ÷ vegeta: **%.2f×**. Target ≤ %.1f×: %s. Why: per answer the simulator feeds two vegeta.Metrics (the total and the class's, each a t-digest latency estimator), classifies the answer against its class's expected outcome (keeping up to 64 KiB of body) and keeps a sample for its timeline, then writes index.html, load.json and junit.xml, where the vegeta CLI only encodes each result to its output file; short runs weigh those fixed costs more (try a longer --duration).\n\n", ratio, simBound, v)
+		p("Ratio simulator ÷ vegeta: **%.2f×**. Target ≤ %.1f×: %s. Why: both clients pace requests with vegeta's attacker, so the difference is in what the simulator does per answer beyond writing it to a file (its class's classification, two vegeta.Metrics, a timeline sample: well under a microsecond of CPU each, by Go benchmark) and in its HTTP client. On a few shared cores most of either client's CPU per request is the Go scheduler waking goroutines and threads (profiles put the kernel's context switches and the runtime's sysmon first), so every goroutine a request passes through costs more than the work done in it. Each mtlsgate process also spends tens of milliseconds in package initialisation before it starts (`GODEBUG=inittrace=1`: testcontainers-go's bootstrap reads every process in /proc), which the vegeta CLI does not: the marginal figure below leaves that out.\n\n", ratio, simBound, v)
 	}
+	renderMarginal(b, "request", "vegeta", s.VegetaMarginal, s.SimMarginal)
+}
+
+// renderMarginal quotes each client's marginal CPU per operation and their ratio, for reading
+// beside the judged figure: it leaves out what each process spends once.
+func renderMarginal(b *strings.Builder, op, baseline string, base, sim Series) {
+	bm, sm := base.Summarize(), sim.Summarize()
+	fmt.Fprintf(b, "Marginal CPU per %s (not judged; the fairer figure for sizing a long attack): each client also ran for a quarter of the duration in the same round, and the CPU the full run spent beyond that short one, over the %ss it did beyond it, is what one more %s costs, without what a process spends once whatever its length (start, loading identities, warming up connections, the simulator's index.html, load.json and junit.xml at the end). ", op, op, op)
+	if !bm.Valid || !sm.Valid {
+		fmt.Fprintf(b, "Not computed: a side has no valid round.\n\n")
+		return
+	}
+	fmt.Fprintf(b, "%s: %.1f µs (%.1f – %.1f); simulator: %.1f µs (%.1f – %.1f)", baseline, bm.Median, bm.Min, bm.Max, sm.Median, sm.Min, sm.Max)
+	if ratio, ok := Ratio(sm, bm); ok && bm.Min > 0 {
+		fmt.Fprintf(b, "; ratio simulator ÷ %s %.2f× (rounds allow %.2f×–%.2f×)", baseline, ratio, sm.Min/bm.Max, sm.Max/bm.Min)
+	}
+	fmt.Fprintf(b, ".\n\n")
 }
 
 // cpuRow is one client of a CPU comparison: its CPU per operation and how many it completed.
@@ -418,36 +435,51 @@ func renderSimHandshakes(b *strings.Builder, r *Result) {
 		v, missed := verdict(&target{bound: handshakeBound}, ratio, hc.Min/dc.Max, hc.Max/dc.Min, true)
 		p("Ratio simulator ÷ bare loop: **%.2f×**. Target ≤ %.2f×: %s.", ratio, handshakeBound, v)
 		if missed {
-			p(" Why: per handshake the simulator also runs net/http's transport (a pooled-connection lookup, a request object, header parsing into maps) and vegeta's result pipeline, where the loop writes one fixed request and reads the status line.")
+			p(" Why: both clients dial, handshake, write one request and read the answer in one goroutine; the simulator also builds a request object and parses the answer's headers into a map (http.ReadResponse), and passes each hit through vegeta's pacer, worker and result goroutines, where the loop starts one goroutine per connection and reads the status line.")
 		}
 		p("\n\n")
 	} else {
 		p("Ratio simulator ÷ bare loop: not computed (a side has no valid round).\n\n")
 	}
+	renderMarginal(b, "handshake", "bare loop", s.DialMarginal, s.SimHandshakeMarginal)
 
 	p("### How many simulator cores a gateway needs\n\n")
-	p("One core gives 1,000,000 µs of CPU a second, so what one simulator process sustains per core is 1,000,000 ÷ its CPU per operation (measured above at a rate it kept up with). Set against nginx's peak in this run, that is how many simulator cores it takes to load nginx here; scale by your gateway's own peak.\n\n")
-	p("| operation | simulator CPU (µs) | per simulator core (/s) | nginx peak here (/s) | simulator cores for nginx's peak |\n|---|---:|---:|---:|---:|\n")
+	p("One core gives 1,000,000 µs of CPU a second, so what one simulator process sustains per core is 1,000,000 ÷ its CPU per operation (measured above at a rate it kept up with). Set against nginx's peak in this run, that is how many simulator cores it takes to load nginx here; scale by your gateway's own peak. The marginal columns use the marginal CPU per operation instead, which is what a long attack costs per operation once the process is running; the first columns include a short run's fixed costs, so they overstate the cores a long attack needs.\n\n")
+	p("| operation | simulator CPU (µs) | per simulator core (/s) | nginx peak here (/s) | simulator cores for nginx's peak | marginal CPU (µs) | marginal per core (/s) | marginal cores for nginx's peak |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	nginx := find(r, Nginx)
 	for _, row := range []struct {
-		what string
-		cpu  Summary
-		peak func(*ServerResult) Series
-	}{{"keep-alive request", s.SimCPU.Summarize(), func(x *ServerResult) Series { return x.KeepAlive }},
-		{"full mTLS handshake", hc, func(x *ServerResult) Series { return x.Handshakes }}} {
+		what          string
+		cpu, marginal Summary
+		peak          func(*ServerResult) Series
+	}{{"keep-alive request", s.SimCPU.Summarize(), s.SimMarginal.Summarize(), func(x *ServerResult) Series { return x.KeepAlive }},
+		{"full mTLS handshake", hc, s.SimHandshakeMarginal.Summarize(), func(x *ServerResult) Series { return x.Handshakes }}} {
 		if !row.cpu.Valid || row.cpu.Median <= 0 {
-			p("| %s | not measured | – | – | – |\n", row.what)
+			p("| %s | not measured | – | – | – | – | – | – |\n", row.what)
 			continue
 		}
-		perCore := 1e6 / row.cpu.Median
-		peak, cores := "not measured", "–"
+		var ps Summary
 		if nginx != nil {
-			if ps := row.peak(nginx).Summarize(); ps.Valid {
-				peak = fmt.Sprintf("%.0f", ps.Median)
-				cores = fmt.Sprintf("%.2f", ps.Median/perCore)
-			}
+			ps = row.peak(nginx).Summarize()
 		}
-		p("| %s | %.1f | %.0f | %s | %s |\n", row.what, row.cpu.Median, perCore, peak, cores)
+		// cols is one CPU figure's columns: the CPU, what a core sustains, the cores for nginx.
+		cols := func(cpu Summary, peakCol bool) string {
+			if !cpu.Valid || cpu.Median <= 0 {
+				if peakCol {
+					return "not measured | – | – | –"
+				}
+				return "not measured | – | –"
+			}
+			perCore := 1e6 / cpu.Median
+			peak, cores := "not measured", "–"
+			if ps.Valid {
+				peak, cores = fmt.Sprintf("%.0f", ps.Median), fmt.Sprintf("%.2f", ps.Median/perCore)
+			}
+			if peakCol {
+				return fmt.Sprintf("%.1f | %.0f | %s | %s", cpu.Median, perCore, peak, cores)
+			}
+			return fmt.Sprintf("%.1f | %.0f | %s", cpu.Median, perCore, cores)
+		}
+		p("| %s | %s | %s |\n", row.what, cols(row.cpu, true), cols(row.marginal, false))
 	}
 	p("\n")
 }

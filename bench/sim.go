@@ -69,23 +69,34 @@ func newSimulator(ctx context.Context, opts Options, e *env, work string) (*simu
 // from round to round.
 func (s *simulator) measure(ctx context.Context, r *SimResult, base string, round int) {
 	s.measurePair(ctx, r, round, base, []string{"vegeta CLI", "mtlsgate load"}, "request",
-		[]func(context.Context, string, int) (time.Duration, uint64, error){s.runVegeta, s.runLoadMode("keepalive")},
-		[][2]*Series{{&r.VegetaCPU, &r.VegetaRequests}, {&r.SimCPU, &r.SimRequests}})
+		[]attackFunc{s.runVegeta, s.runLoadMode("keepalive")},
+		[][3]*Series{{&r.VegetaCPU, &r.VegetaRequests, &r.VegetaMarginal}, {&r.SimCPU, &r.SimRequests, &r.SimMarginal}})
 	s.measurePair(ctx, r, round, base, []string{"bare crypto/tls loop", "mtlsgate load --mode handshake"}, "handshake",
-		[]func(context.Context, string, int) (time.Duration, uint64, error){s.runDialLoop, s.runLoadMode("handshake")},
-		[][2]*Series{{&r.DialCPU, &r.DialHandshakes}, {&r.SimHandshakeCPU, &r.SimHandshakes}})
+		[]attackFunc{s.runDialLoop, s.runLoadMode("handshake")},
+		[][3]*Series{{&r.DialCPU, &r.DialHandshakes, &r.DialMarginal}, {&r.SimHandshakeCPU, &r.SimHandshakes, &r.SimHandshakeMarginal}})
 }
 
+// attackFunc runs one client's attack for d against base and returns its CPU and operations;
+// tag names its output files apart.
+type attackFunc func(ctx context.Context, base, tag string, d time.Duration) (time.Duration, uint64, error)
+
+// shortRun is the fraction of Duration the second, short attack of each client lasts, for the
+// marginal CPU per operation.
+const shortRun = 4
+
 // measurePair runs two clients doing the same attack, each as its own process, and records each
-// one's CPU per operation.
+// one's CPU per operation. Each client then attacks again for a quarter of the duration: the
+// CPU the long run spent beyond the short one, over the operations it did beyond it, is the
+// marginal CPU per operation, free of what a process spends once whatever its length (start,
+// identities, connection warm-up, the reports at the end).
 func (s *simulator) measurePair(ctx context.Context, r *SimResult, round int, base string, names []string, op string,
-	runs []func(context.Context, string, int) (time.Duration, uint64, error), series [][2]*Series) {
+	runs []attackFunc, series [][3]*Series) {
 	order := []int{0, 1}
 	if round%2 == 0 {
 		order = []int{1, 0}
 	}
 	for _, i := range order {
-		cpu, n, err := runs[i](ctx, base, round)
+		cpu, n, err := runs[i](ctx, base, strconv.Itoa(round), s.opts.Duration)
 		perReq := math.NaN()
 		if err != nil {
 			r.Errors = append(r.Errors, fmt.Sprintf("round %d: %s: %v", round, names[i], err))
@@ -97,17 +108,30 @@ func (s *simulator) measurePair(ctx context.Context, r *SimResult, round int, ba
 		*series[i][0] = append(*series[i][0], perReq)
 		*series[i][1] = append(*series[i][1], float64(n))
 		progress(s.opts, "  %s: %d %ss, CPU %s, %.1f µs/%s", names[i], n, op, cpu.Round(time.Millisecond), perReq, op)
+
+		marginal := math.NaN()
+		short := s.opts.Duration / shortRun
+		scpu, sn, serr := runs[i](ctx, base, strconv.Itoa(round)+"-short", short)
+		switch {
+		case serr != nil:
+			r.Errors = append(r.Errors, fmt.Sprintf("round %d: %s, %s run: %v", round, names[i], short, serr))
+			progress(s.opts, "  %s, %s run: %v", names[i], short, serr)
+		case err == nil && n > sn:
+			marginal = float64((cpu - scpu).Microseconds()) / float64(n-sn)
+		}
+		*series[i][2] = append(*series[i][2], marginal)
+		progress(s.opts, "  %s, %s run: %d %ss, CPU %s; marginal %.1f µs/%s", names[i], short, sn, op, scpu.Round(time.Millisecond), marginal, op)
 	}
 }
 
 // runVegeta is `vegeta attack` at the rate with keep-alive and the client certificate, then
 // `vegeta report -type json` for the request count (its CPU is not counted).
-func (s *simulator) runVegeta(ctx context.Context, base string, round int) (time.Duration, uint64, error) {
-	out := filepath.Join(s.work, fmt.Sprintf("vegeta-%d.bin", round))
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Duration+time.Minute)
+func (s *simulator) runVegeta(ctx context.Context, base, tag string, d time.Duration) (time.Duration, uint64, error) {
+	out := filepath.Join(s.work, "vegeta-"+tag+".bin")
+	ctx, cancel := context.WithTimeout(ctx, d+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.vegeta, "attack",
-		"-rate", fmt.Sprintf("%d/1s", s.opts.SimRate), "-duration", s.opts.Duration.String(),
+		"-rate", fmt.Sprintf("%d/1s", s.opts.SimRate), "-duration", d.String(),
 		"-cert", s.clientCert, "-key", s.clientKey, "-insecure", "-http2=false", "-keepalive=true",
 		"-max-workers", "256", "-output", out)
 	cmd.Stdin = strings.NewReader("GET " + base + requestPath + "\n")
@@ -136,12 +160,12 @@ func (s *simulator) runVegeta(ctx context.Context, base string, round int) (time
 
 // runDialLoop is `mtlsgate bench dial-loop` at the same rate and duration: the bare crypto/tls
 // baseline of a full handshake's client CPU.
-func (s *simulator) runDialLoop(ctx context.Context, base string, round int) (time.Duration, uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Duration+time.Minute)
+func (s *simulator) runDialLoop(ctx context.Context, base, _ string, d time.Duration) (time.Duration, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, d+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.opts.Binary, "bench", "dial-loop",
 		"--url", base+requestPath, "--cert", s.clientCert, "--key", s.clientKey,
-		"--rate", strconv.Itoa(s.opts.SimRate), "--duration", s.opts.Duration.String(), "--concurrency", "256")
+		"--rate", strconv.Itoa(s.opts.SimRate), "--duration", d.String(), "--concurrency", "256")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -163,21 +187,21 @@ func (s *simulator) runDialLoop(ctx context.Context, base string, round int) (ti
 }
 
 // runLoadMode returns runLoad for one connection mode.
-func (s *simulator) runLoadMode(mode string) func(context.Context, string, int) (time.Duration, uint64, error) {
-	return func(ctx context.Context, base string, round int) (time.Duration, uint64, error) {
-		return s.runLoad(ctx, base, round, mode)
+func (s *simulator) runLoadMode(mode string) attackFunc {
+	return func(ctx context.Context, base, tag string, d time.Duration) (time.Duration, uint64, error) {
+		return s.runLoad(ctx, base, tag, mode, d)
 	}
 }
 
 // runLoad is `mtlsgate load` with only the valid class, the same rate, duration, connection mode
 // and worker cap; the request count comes from its load.json.
-func (s *simulator) runLoad(ctx context.Context, base string, round int, mode string) (time.Duration, uint64, error) {
-	out := filepath.Join(s.work, fmt.Sprintf("load-%s-%d", mode, round))
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Duration+time.Minute)
+func (s *simulator) runLoad(ctx context.Context, base, tag, mode string, d time.Duration) (time.Duration, uint64, error) {
+	out := filepath.Join(s.work, "load-"+mode+"-"+tag)
+	ctx, cancel := context.WithTimeout(ctx, d+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.opts.Binary, "load",
 		"--url", base+requestPath, "--certs", s.pkiDir, "--population", s.population, "--mode", mode,
-		"--rate", strconv.Itoa(s.opts.SimRate), "--duration", s.opts.Duration.String(),
+		"--rate", strconv.Itoa(s.opts.SimRate), "--duration", d.String(),
 		"--max-requests", strconv.FormatUint(s.opts.MaxRequests, 10), "--max-workers", "256", "--out", out)
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output

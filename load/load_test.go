@@ -158,7 +158,7 @@ func TestVerdictAroundAnEvent(t *testing.T) {
 }
 
 // startTLS serves 200 on loopback with conf; it stops with the test.
-func startTLS(t *testing.T, conf *tls.Config) string {
+func startTLS(t testing.TB, conf *tls.Config) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", conf)
 	if err != nil {

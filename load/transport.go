@@ -44,8 +44,14 @@ type counters struct {
 // classTransport is one class's connection pool: a TLS identity is fixed per connection, so each
 // class gets its own.
 type classTransport struct {
-	rt *http.Transport
+	rt roundTripCloser
 	hs *counters
+}
+
+// roundTripCloser is a class's client: net/http's Transport for HTTP/2, h1Transport otherwise.
+type roundTripCloser interface {
+	http.RoundTripper
+	CloseIdleConnections()
 }
 
 // router sends each request through its class's transport; the class is the index in the URL
@@ -164,23 +170,26 @@ func newClassTransport(p *Plan, c Class, serverName string, hsLine *timeline) cl
 		conf.SessionTicketsDisabled = true
 	}
 	dialer := &net.Dialer{Timeout: p.Timeout, KeepAlive: 30 * time.Second}
+	// Room for every worker's connection and one being dialled beside it, so a busy moment does
+	// not close connections that keep-alive would reuse.
+	maxIdle := 2 * int(p.MaxWorkers)
+	if !p.HTTP2 {
+		return classTransport{hs: hs, rt: &h1Transport{conf: conf, dialer: dialer, timeout: p.Timeout,
+			keepAlive: p.Mode == KeepAlive, maxIdle: maxIdle}}
+	}
 	rt := &http.Transport{
-		Proxy:               nil, // never through a proxy: traffic stays on loopback
-		DialContext:         dialer.DialContext,
-		TLSClientConfig:     conf,
-		TLSHandshakeTimeout: p.Timeout,
-		DisableKeepAlives:   p.Mode != KeepAlive,
-		// Room for every worker's connection and one being dialled beside it, so a busy moment
-		// does not close connections that keep-alive would reuse.
-		MaxIdleConnsPerHost:   2 * int(p.MaxWorkers),
+		Proxy:                 nil, // never through a proxy: traffic stays on loopback
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       conf,
+		TLSHandshakeTimeout:   p.Timeout,
+		DisableKeepAlives:     p.Mode != KeepAlive,
+		MaxIdleConnsPerHost:   maxIdle,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: p.Timeout,
 		DisableCompression:    true,
 	}
-	if p.HTTP2 {
-		conf.NextProtos = []string{"h2"}
-		rt.Protocols = new(http.Protocols)
-		rt.Protocols.SetHTTP2(true)
-	}
+	conf.NextProtos = []string{"h2"}
+	rt.Protocols = new(http.Protocols)
+	rt.Protocols.SetHTTP2(true)
 	return classTransport{rt: rt, hs: hs}
 }

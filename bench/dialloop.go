@@ -83,15 +83,26 @@ func DialLoop(ctx context.Context, o DialLoopOptions) (DialLoopResult, error) {
 		}
 		done.Add(1)
 	}
-	tick := time.NewTicker(time.Second / time.Duration(o.Rate))
-	defer tick.Stop()
+	// Connection n is due at begin + n×interval and a late loop catches up, as vegeta's pacer
+	// does: a ticker would drop the ticks it missed, so a loop falling behind would complete
+	// fewer handshakes than the simulator it is compared with and look dearer per handshake.
+	interval := time.Second / time.Duration(o.Rate)
+	begin := time.Now()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	var started uint64
 loop:
 	for o.Max == 0 || started < o.Max {
-		select {
-		case <-launch.Done():
+		if wait := time.Until(begin.Add(time.Duration(started) * interval)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-launch.Done():
+				timer.Stop()
+				break loop
+			case <-timer.C:
+			}
+		} else if launch.Err() != nil {
 			break loop
-		case <-tick.C:
 		}
 		select {
 		case slots <- struct{}{}:

@@ -119,6 +119,7 @@ type kongUpstreams struct {
 	echo     *containers.Container
 	mtls     *containers.Container
 	gw       *sharedAPIGW // started by the first ALB system (container_shared.go)
+	lb       *sharedALB   // the first ALB system's load balancer, restarted by the next (container_shared.go)
 	echoURL  string       // the echo as the suite reaches it, for its CRL control
 	pkiFiles []containers.File
 }
@@ -193,11 +194,14 @@ func (u *kongUpstreams) release(ctx context.Context) error {
 
 func (u *kongUpstreams) stop(ctx context.Context) error {
 	var errs []error
-	var gw *containers.Container
+	var gw, lb *containers.Container
 	if u.gw != nil {
 		gw = u.gw.c
 	}
-	for _, c := range []*containers.Container{gw, u.mtls, u.echo} {
+	if u.lb != nil {
+		lb = u.lb.c
+	}
+	for _, c := range []*containers.Container{lb, gw, u.mtls, u.echo} {
 		if c != nil {
 			errs = append(errs, c.Terminate(ctx))
 		}
@@ -205,7 +209,7 @@ func (u *kongUpstreams) stop(ctx context.Context) error {
 	if u.nw != nil {
 		errs = append(errs, u.nw.Remove(ctx))
 	}
-	u.echo, u.mtls, u.gw, u.nw, u.pki = nil, nil, nil, nil, nil
+	u.echo, u.mtls, u.gw, u.lb, u.nw, u.pki = nil, nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

@@ -22,8 +22,8 @@ type SharedKeeper interface {
 }
 
 // KeepShared implements SharedKeeper: it builds the mtlsgate image now, and the upstream
-// containers and the API Gateway stand-in stay up between systems until release, which removes
-// them once no system uses them.
+// containers, the API Gateway stand-in and the ALB systems' load balancer container stay up
+// between systems until release, which removes them once no system uses them.
 func (t *ReferenceContainerTarget) KeepShared(ctx context.Context) (func(context.Context) error, error) {
 	eng, err := t.engine.get(ctx)
 	if err != nil {
@@ -122,4 +122,61 @@ func (u *kongUpstreams) startAPIGW(ctx context.Context, image, alias string) (*c
 		return nil, fmt.Errorf("start the API Gateway stand-in %s: %w", alias, err)
 	}
 	return gw, nil
+}
+
+// sharedALB is a load balancer container kept for the ALB systems of a target, one at a time:
+// the next system with as many listeners (so the same published ports) restarts it from its own
+// configuration through the control API (POST /restart: a new load balancer, nothing carried
+// over, the connection log emptied) instead of starting and stopping a container of its own.
+type sharedALB struct {
+	c         *containers.Container
+	listeners int
+	busy      bool
+}
+
+// takeALB hands out the kept load balancer container if it is free and publishes the ports of
+// listeners listeners; nil otherwise.
+func (u *kongUpstreams) takeALB(listeners int) *sharedALB {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.lb == nil || u.lb.busy || u.lb.listeners != listeners {
+		return nil
+	}
+	u.lb.busy = true
+	return u.lb
+}
+
+// keepALB makes c, a load balancer container just started with listeners listeners, the kept
+// one if there is none yet, and returns how its system lets it go: back to the keeper, or (when
+// another is kept already) terminated.
+func (u *kongUpstreams) keepALB(c *containers.Container, listeners int) func(context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.lb != nil || u.nw == nil {
+		return c.Terminate
+	}
+	u.lb = &sharedALB{c: c, listeners: listeners, busy: true}
+	return u.freeALB(u.lb)
+}
+
+// freeALB hands the kept load balancer back; it runs its last system's configuration until the
+// next system restarts it.
+func (u *kongUpstreams) freeALB(lb *sharedALB) func(context.Context) error {
+	return func(context.Context) error {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		lb.busy = false
+		return nil
+	}
+}
+
+// dropALB terminates the kept load balancer after a failed restart (no load balancer may run in
+// it) and forgets it, so the next system starts a container of its own.
+func (u *kongUpstreams) dropALB(ctx context.Context, lb *sharedALB) error {
+	u.mu.Lock()
+	if u.lb == lb {
+		u.lb = nil
+	}
+	u.mu.Unlock()
+	return lb.c.Terminate(ctx)
 }

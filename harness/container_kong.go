@@ -118,9 +118,9 @@ type kongUpstreams struct {
 	nw       *containers.Network
 	echo     *containers.Container
 	mtls     *containers.Container
-	gw       *sharedAPIGW // started by the first ALB system (container_shared.go)
-	lb       *sharedALB   // the first ALB system's load balancer, restarted by the next (container_shared.go)
-	echoURL  string       // the echo as the suite reaches it, for its CRL control
+	gws      []*sharedAPIGW // API Gateway stand-ins kept for ALB systems (container_shared.go)
+	lbs      []*sharedALB   // load balancers kept for ALB systems, each restarted by the next (container_shared.go)
+	echoURL  string         // the echo as the suite reaches it, for its CRL control
 	pkiFiles []containers.File
 }
 
@@ -194,14 +194,14 @@ func (u *kongUpstreams) release(ctx context.Context) error {
 
 func (u *kongUpstreams) stop(ctx context.Context) error {
 	var errs []error
-	var gw, lb *containers.Container
-	if u.gw != nil {
-		gw = u.gw.c
+	var kept []*containers.Container
+	for _, lb := range u.lbs {
+		kept = append(kept, lb.c)
 	}
-	if u.lb != nil {
-		lb = u.lb.c
+	for _, gw := range u.gws {
+		kept = append(kept, gw.c)
 	}
-	for _, c := range []*containers.Container{lb, gw, u.mtls, u.echo} {
+	for _, c := range append(kept, u.mtls, u.echo) {
 		if c != nil {
 			errs = append(errs, c.Terminate(ctx))
 		}
@@ -209,7 +209,7 @@ func (u *kongUpstreams) stop(ctx context.Context) error {
 	if u.nw != nil {
 		errs = append(errs, u.nw.Remove(ctx))
 	}
-	u.echo, u.mtls, u.gw, u.lb, u.nw, u.pki = nil, nil, nil, nil, nil, nil
+	u.echo, u.mtls, u.gws, u.lbs, u.nw, u.pki = nil, nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

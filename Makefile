@@ -34,11 +34,15 @@ vet:
 # mostly wait on timeouts and the network), while go test runs every other package beside them;
 # TEST_P test binaries at a time, as the slowest (container and daemon tests) also mostly wait.
 # Both use the race detector and run to the end; the suites' console prints when they finish, and
-# either failing fails the target.
+# either failing fails the target. The tests that start the mtlsgate image get it built once, here
+# (as MTLSGATE_IMAGE, unless the caller set it), instead of each package compiling the static
+# binary at the same time (the two longest tests were those two builds); without Docker they skip.
 TEST_SUITES := ./suites/kong ./suites/alb ./suites/load
 TEST_P ?= 4
 test: vet
 	@pkgs=$$($(GO) list ./...) || exit 1; log=$$(mktemp); status=0; nocolor=; [ -t 1 ] || nocolor=--no-color; \
+	[ -n "$$MTLSGATE_IMAGE" ] || { img=$$($(GO) run ./internal/mtlsgateimage 2>/dev/null) && export MTLSGATE_IMAGE=$$img || \
+	  echo "(the mtlsgate image did not build here: the tests that need it build it themselves, or skip without Docker)"; }; \
 	$(GINKGO) run -race --succinct --silence-skips --keep-going --procs=$(CONFORMANCE_PROCS) $$nocolor $(TEST_SUITES) > $$log 2>&1 & suites=$$!; \
 	$(GO) test -race -count=1 -p $(TEST_P) $$(echo "$$pkgs" | grep -Ev '/suites/(kong|alb|load)$$') || status=1; \
 	wait $$suites || status=1; echo "== suites ($(TEST_SUITES))"; cat $$log; rm -f $$log; exit $$status

@@ -80,8 +80,27 @@ var idPattern = regexp.MustCompile(`^[A-Z]+-[A-Z0-9]+-[0-9]+$|^L-[0-9]+$`)
 //go:embed CATALOG.md
 var catalogueMD string
 
-// rowPattern matches one behaviour row: | ID | feature | title | behaviour | source |.
-var rowPattern = regexp.MustCompile(`(?m)^\| ((?:[KA]-[A-Z0-9]+|L)-[0-9]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$`)
+// rowIDPattern is the first cell of a behaviour row.
+var rowIDPattern = regexp.MustCompile(`^(?:[KA]-[A-Z0-9]+|L)-[0-9]+$`)
+
+// rowCells returns the five cells of a behaviour row, a whole line of the form
+// | ID | feature | title | behaviour | source | (no cell holds a "|", each has a space on either
+// side), or false. Parse runs it on every line: a multi-line regular expression over the whole
+// document cost milliseconds per parse, and every Lookup parses.
+func rowCells(line string) ([]string, bool) {
+	parts := strings.Split(line, "|")
+	if len(parts) != 7 || parts[0] != "" || parts[6] != "" {
+		return nil, false
+	}
+	cells := parts[1:6]
+	for i, c := range cells {
+		if len(c) < 3 || c[0] != ' ' || c[len(c)-1] != ' ' {
+			return nil, false
+		}
+		cells[i] = c[1 : len(c)-1]
+	}
+	return cells, rowIDPattern.MatchString(cells[0])
+}
 
 // features lists every feature a row may name; Parse refuses any other, so a typo in the
 // catalogue cannot create a feature no target knows.
@@ -112,9 +131,13 @@ func profileOf(id ID) (Profile, error) {
 func Parse(md string) ([]Behaviour, error) {
 	var out []Behaviour
 	seen := map[ID]bool{}
-	for _, m := range rowPattern.FindAllStringSubmatch(md, -1) {
-		b := Behaviour{ID: ID(m[1]), Feature: Feature(strings.TrimSpace(m[2])),
-			Title: strings.TrimSpace(m[3]), Text: strings.TrimSpace(m[4]), Source: strings.TrimSpace(m[5])}
+	for line := range strings.Lines(md) {
+		m, ok := rowCells(strings.TrimSuffix(line, "\n"))
+		if !ok {
+			continue
+		}
+		b := Behaviour{ID: ID(m[0]), Feature: Feature(strings.TrimSpace(m[1])),
+			Title: strings.TrimSpace(m[2]), Text: strings.TrimSpace(m[3]), Source: strings.TrimSpace(m[4])}
 		if seen[b.ID] {
 			return nil, fmt.Errorf("catalogue: %s is listed twice; give the second row a new ID", b.ID)
 		}

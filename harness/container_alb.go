@@ -43,7 +43,9 @@ const (
 // file it names is copied into the load balancer's container at the same absolute path, before
 // the start and before each Apply; Apply, target health, the connection log and the stand-in's
 // domains go through the containers' control APIs, so a refused configuration returns the
-// emulator's own error and leaves the running one in force.
+// emulator's own error and leaves the running one in force. The load balancer's container
+// outlives its system: the next system with as many listeners restarts it from its own
+// configuration (a new load balancer, nothing carried over) instead of starting another.
 func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup) (*ALBSystem, error) {
 	if setup.PKI == nil {
 		return nil, errors.New("start reference-container alb: ALBSetup.PKI is required")
@@ -122,27 +124,48 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 	if err != nil {
 		return fail(err)
 	}
-	ports := []string{containerStatusPort}
-	for i := range first.Listeners {
-		ports = append(ports, strconv.Itoa(albListenerPort+i)+"/tcp")
-	}
-	lb, err := nw.Start(ctx, containers.Request{
-		Image: img, Alias: lbAlias, Ports: ports,
-		Files: append(files, containers.File{Path: albConfigPath, Content: yml}),
-		// The container holds only the files the harness copies in, at their host paths: the
-		// control API may name any of them.
-		Cmd:  []string{"serve", "alb", "--config", albConfigPath, "--watch-interval", "0", "--status-listen", "0.0.0.0:8100", "--control-root", "/"},
-		Wait: wait.ForHTTP(controlapi.PathReady).WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
-	})
-	if lb != nil {
-		stops = append(stops, lb.Terminate)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	lbControl, err := lb.URL(ctx, containerStatusPort, "http")
-	if err != nil {
-		return fail(err)
+	// The load balancer container of an earlier system, when free, is restarted from this
+	// configuration (a new load balancer, as a new container would run); otherwise one starts.
+	var lb *containers.Container
+	var lbControl string
+	var ctl *alb.ControlClient
+	if kept := t.ups.takeALB(len(first.Listeners)); kept != nil {
+		lb = kept.c
+		if lbControl, err = lb.URL(ctx, containerStatusPort, "http"); err != nil {
+			return fail(errors.Join(err, t.ups.dropALB(context.Background(), kept)))
+		}
+		ctl = &alb.ControlClient{Client: controlapi.Client{Base: lbControl, HTTP: &http.Client{Timeout: albControlPerReq}}}
+		if err := lb.CopyFiles(ctx, files); err != nil {
+			return fail(errors.Join(err, t.ups.dropALB(context.Background(), kept)))
+		}
+		if err := ctl.Restart(ctx, first); err != nil {
+			return fail(errors.Join(err, t.ups.dropALB(context.Background(), kept)))
+		}
+		stops = append(stops, t.ups.freeALB(kept))
+	} else {
+		ports := []string{containerStatusPort}
+		for i := range first.Listeners {
+			ports = append(ports, strconv.Itoa(albListenerPort+i)+"/tcp")
+		}
+		lb, err = nw.Start(ctx, containers.Request{
+			Image: img, Alias: lbAlias, Ports: ports,
+			Files: append(files, containers.File{Path: albConfigPath, Content: yml}),
+			// The container holds only the files the harness copies in, at their host paths: the
+			// control API may name any of them.
+			Cmd:  []string{"serve", "alb", "--config", albConfigPath, "--watch-interval", "0", "--status-listen", "0.0.0.0:8100", "--control-root", "/"},
+			Wait: wait.ForHTTP(controlapi.PathReady).WithPort(containerStatusPort).WithStartupTimeout(albControlWait),
+		})
+		if err != nil {
+			if lb != nil {
+				stops = append(stops, lb.Terminate)
+			}
+			return fail(err)
+		}
+		stops = append(stops, t.ups.keepALB(lb, len(first.Listeners)))
+		if lbControl, err = lb.URL(ctx, containerStatusPort, "http"); err != nil {
+			return fail(err)
+		}
+		ctl = &alb.ControlClient{Client: controlapi.Client{Base: lbControl, HTTP: &http.Client{Timeout: albControlPerReq}}}
 	}
 	for i := range first.Listeners {
 		u, err := lb.URL(ctx, strconv.Itoa(albListenerPort+i)+"/tcp", "https")
@@ -155,7 +178,6 @@ func (t *ReferenceContainerTarget) StartALB(ctx context.Context, setup ALBSetup)
 	if sys.ClientIP, err = nw.Gateway(ctx); err != nil {
 		return fail(err)
 	}
-	ctl := &alb.ControlClient{Client: controlapi.Client{Base: lbControl, HTTP: &http.Client{Timeout: albControlPerReq}}}
 	// The followed log lasts as long as the system: no timeout.
 	connLog := &albConnLog{ctl: ctl, follower: &alb.ControlClient{Client: controlapi.Client{Base: lbControl}}, out: sys.log, path: setup.Config.ConnectionLogs.Path}
 	followCtx, stopFollow := context.WithCancel(context.Background())

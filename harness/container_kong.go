@@ -118,8 +118,9 @@ type kongUpstreams struct {
 	nw       *containers.Network
 	echo     *containers.Container
 	mtls     *containers.Container
-	gw       *sharedAPIGW // started by the first ALB system (container_shared.go)
-	echoURL  string       // the echo as the suite reaches it, for its CRL control
+	gws      []*sharedAPIGW // API Gateway stand-ins kept for ALB systems (container_shared.go)
+	lbs      []*sharedALB   // load balancers kept for ALB systems, each restarted by the next (container_shared.go)
+	echoURL  string         // the echo as the suite reaches it, for its CRL control
 	pkiFiles []containers.File
 }
 
@@ -193,11 +194,14 @@ func (u *kongUpstreams) release(ctx context.Context) error {
 
 func (u *kongUpstreams) stop(ctx context.Context) error {
 	var errs []error
-	var gw *containers.Container
-	if u.gw != nil {
-		gw = u.gw.c
+	var kept []*containers.Container
+	for _, lb := range u.lbs {
+		kept = append(kept, lb.c)
 	}
-	for _, c := range []*containers.Container{gw, u.mtls, u.echo} {
+	for _, gw := range u.gws {
+		kept = append(kept, gw.c)
+	}
+	for _, c := range append(kept, u.mtls, u.echo) {
 		if c != nil {
 			errs = append(errs, c.Terminate(ctx))
 		}
@@ -205,7 +209,7 @@ func (u *kongUpstreams) stop(ctx context.Context) error {
 	if u.nw != nil {
 		errs = append(errs, u.nw.Remove(ctx))
 	}
-	u.echo, u.mtls, u.gw, u.nw, u.pki = nil, nil, nil, nil, nil
+	u.echo, u.mtls, u.gws, u.lbs, u.nw, u.pki = nil, nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mtlsgate/mtlsgate/fixtures"
+	"github.com/mtlsgate/mtlsgate/harness/containers"
 )
 
 // The shared containers outlive their last system while KeepShared holds them, and are removed
@@ -42,5 +43,33 @@ func TestKeepSharedHoldsTheUpstreams(t *testing.T) {
 	}
 	if u.pki != nil {
 		t.Fatal("the last system's release did not stop the upstreams once the hold was gone")
+	}
+}
+
+// A kept load balancer container goes to one system at a time, only to a system with as many
+// listeners (its published ports), and at most maxKept are kept.
+func TestKeptLoadBalancers(t *testing.T) {
+	ctx := context.Background()
+	u := &kongUpstreams{nw: &containers.Network{}}
+	first := &containers.Container{}
+	free := u.keepALB(first, 1)
+	if u.takeALB(1) != nil {
+		t.Fatal("a load balancer in use was handed out")
+	}
+	if err := free(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if u.takeALB(2) != nil {
+		t.Fatal("a one-listener load balancer was handed to a two-listener system")
+	}
+	lb := u.takeALB(1)
+	if lb == nil || lb.c != first {
+		t.Fatal("the free load balancer was not handed out")
+	}
+	for range maxKept + 2 {
+		u.keepALB(&containers.Container{}, 1)
+	}
+	if len(u.lbs) != maxKept {
+		t.Fatalf("%d load balancers kept, want at most %d", len(u.lbs), maxKept)
 	}
 }

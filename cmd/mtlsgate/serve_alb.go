@@ -25,7 +25,8 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	watch := fs.Duration("watch-interval", 2*time.Second, "how often to check the configuration and the files it names for changes (0 turns polling off; SIGHUP still reloads)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	status := addStatusFlags(fs, "GET /status/ready, GET /target-health?group=NAME (JSON), GET /connection-log (lines; ?follow=true streams new ones), GET /connection-log/file (ConnectionLogs.Path's content), "+
-		"POST /config (YAML body, Content-Type application/yaml; 204, or 400 with the error and the running configuration kept).")
+		"POST /config (YAML body, Content-Type application/yaml; 204, or 400 with the error and the running configuration kept), "+
+		"POST /restart (the same, but the load balancer is stopped and a new one started from the body, as a new process would: nothing carried over, the connection log emptied).")
 	root := fs.String("control-root", "", "the directory files named by a configuration posted to the control API must be in (certificates, CA bundles, CRLs, ConnectionLogs.Path; relative names are resolved against it); default: the --config file's directory")
 	api := addALBAPIFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -77,7 +78,7 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if ctl != nil {
 				_ = ctl.Close(context.Background())
 			}
-			_ = lb.Close(context.Background())
+			_ = r.Close(context.Background())
 			return fmt.Errorf("serve alb: %w", err)
 		}
 		defer apiSrv.Close(context.Background())  //nolint:errcheck // shutting down
@@ -108,7 +109,7 @@ func serveALB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ctl != nil {
 		errs = append(errs, ctl.Close(shutdown))
 	}
-	errs = append(errs, lb.Close(shutdown))
+	errs = append(errs, r.Close(shutdown))
 	return errors.Join(errs...)
 }
 

@@ -374,3 +374,86 @@ ConnectionLogs: {Path: ` + logPath + `}
 	cancel()
 	g.Eventually(done).WithTimeout(10 * time.Second).Should(Receive(BeNil()))
 }
+
+// TestServeALBControlAPIRestart: POST /restart refuses a bad configuration and changes nothing;
+// a good one stops the load balancer (its connections close) and starts a new one from the
+// body, on the same port, with an empty connection log, as a new process would.
+func TestServeALBControlAPIRestart(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pki, dir, echoPort := albTestbed(ctx, t)
+	conf := func(port, mode string) string {
+		return `Listeners:
+  - Port: ` + port + `
+    Address: 127.0.0.1
+    Protocol: HTTPS
+    Certificates: [{CertificateFile: server.crt, PrivateKeyFile: server.key}]
+    MutualAuthentication: {Mode: ` + mode + `, TrustStoreArn: ts}
+    DefaultActions: [{Type: forward, TargetGroupArn: echo}]
+TrustStores:
+  - Name: ts
+    CaCertificatesBundleFile: ca.crt
+TargetGroups:
+  - TargetGroupName: echo
+    Protocol: HTTP
+    HealthCheckEnabled: false
+    Targets: [{Id: 127.0.0.1, Port: ` + echoPort + `}]
+`
+	}
+	g.Expect(os.WriteFile(filepath.Join(dir, "alb.yaml"), []byte(conf("0", "verify")), 0o644)).To(Succeed())
+	stdout, outLines := lines(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "alb", "--config", filepath.Join(dir, "alb.yaml"), "--watch-interval", "0", "--status-listen", "127.0.0.1:0"}, stdout, &syncBuffer{})
+		stdout.Close()
+	}()
+	listener := strings.Fields(waitLine(t, outLines, "alb listener 0"))
+	base := listener[len(listener)-1]
+	port := base[strings.LastIndexByte(base, ':')+1:]
+	ctl := strings.TrimSpace(strings.TrimPrefix(waitLine(t, outLines, "alb control "), "alb control "))
+	go func() {
+		for range outLines { //nolint:revive // drain
+		}
+	}()
+	typed := &alb.ControlClient{Client: controlapi.Client{Base: ctl}}
+	logLines := func() []string {
+		b, err := typed.Do(ctx, "GET", alb.ControlPathConnectionLog, "", nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return strings.Split(s, "\n")
+		}
+		return nil
+	}
+
+	// A connection held open across the restarts; it and a refused handshake are logged.
+	held, err := tls.Dial("tcp", base[len("https://"):], &tls.Config{InsecureSkipVerify: true, //nolint:gosec // test client
+		Certificates: []tls.Certificate{pki.Get(fixtures.Client).TLSCertificate()}})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer held.Close()
+	g.Expect(tlsGet(pki, base+"/anything", "")).NotTo(Succeed(), "verify mode wants a certificate")
+	g.Eventually(logLines).WithTimeout(5 * time.Second).WithPolling(20 * time.Millisecond).Should(HaveLen(2))
+
+	bad, err := alb.Parse([]byte(conf(port, "verfy")))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(typed.Restart(ctx, bad)).To(MatchError(And(ContainSubstring(`MutualAuthentication.Mode "verfy"`), ContainSubstring("running load balancer stays"))))
+	g.Expect(tlsGet(pki, base+"/anything", fixtures.Client)).To(Succeed(), "the refused restart changed nothing")
+	g.Expect(held.SetReadDeadline(time.Now().Add(50 * time.Millisecond))).To(Succeed())
+	_, err = held.Read(make([]byte, 1))
+	g.Expect(err).To(MatchError(os.ErrDeadlineExceeded), "the held connection is still open")
+	g.Expect(logLines()).NotTo(BeEmpty())
+
+	good, err := alb.Parse([]byte(conf(port, "off")))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(typed.Restart(ctx, good)).To(Succeed())
+	g.Expect(logLines()).To(BeEmpty(), "the new load balancer starts with an empty connection log")
+	g.Expect(held.SetReadDeadline(time.Now().Add(5 * time.Second))).To(Succeed())
+	_, err = held.Read(make([]byte, 1))
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err).NotTo(MatchError(os.ErrDeadlineExceeded), "the old load balancer's connections are closed")
+	g.Expect(tlsGet(pki, base+"/anything", "")).To(Succeed(), "the new configuration (mode off) is in force on the same port")
+	g.Eventually(logLines).WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).Should(HaveLen(1), "only the new load balancer's connection")
+
+	cancel()
+	g.Eventually(done).WithTimeout(10 * time.Second).Should(Receive(BeNil()))
+}

@@ -74,6 +74,18 @@ func Start(ctx context.Context, cfg Config, opts Options) (*ALB, error) {
 	return a, nil
 }
 
+// check loads cfg as Start would, without binding or starting anything, and returns why it
+// does not load.
+func check(cfg Config, opts Options) error {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &ALB{opts: opts, files: map[string]*os.File{}, buffers: bufpool.New()}
+	defer a.closeFiles()
+	_, err := a.build(cfg, nil)
+	return err
+}
+
 // Reload replaces the configuration for new connections and requests. Nothing changes when
 // the new configuration fails to load: the error names the item and the last good one stays.
 // The listeners themselves (their number and ports) are fixed at Start.

@@ -17,6 +17,7 @@ const (
 	ControlPathConnectionLog     = "/connection-log"
 	ControlPathConnectionLogFile = "/connection-log/file"
 	ControlPathConfig            = "/config"
+	ControlPathRestart           = "/restart"
 )
 
 // ControlClient is a typed client of `serve alb`'s control API, for harnesses that run the
@@ -33,6 +34,19 @@ func (c *ControlClient) Apply(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("apply ALB configuration: render it: %w", err)
 	}
 	_, err = c.Do(ctx, "POST", ControlPathConfig, "application/yaml", yml)
+	return err
+}
+
+// Restart posts a whole configuration and has the emulator stop its load balancer and start a
+// new one from it, as a new process would (nothing carried over, the connection log emptied), so
+// a harness can reuse one container for many systems; a configuration that does not load is
+// refused with the emulator's error and changes nothing.
+func (c *ControlClient) Restart(ctx context.Context, cfg Config) error {
+	yml, err := cfg.Marshal()
+	if err != nil {
+		return fmt.Errorf("restart ALB: render the configuration: %w", err)
+	}
+	_, err = c.Do(ctx, "POST", ControlPathRestart, "application/yaml", yml)
 	return err
 }
 

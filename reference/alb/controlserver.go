@@ -98,6 +98,50 @@ func (r *Runner) Apply(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// Restart stops the load balancer and starts a new one from cfg, as restarting the process with
+// cfg would: no target health, TLS session state, connection or (when conns is set) connection
+// log line is carried over, and the listeners may differ. A configuration that does not load is
+// refused first and changes nothing; if the new load balancer then cannot bind its listeners,
+// none runs until a restart succeeds (the error says so).
+func (r *Runner) Restart(ctx context.Context, cfg Config, conns *LineRing) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	opts := r.lb.opts
+	if err := check(cfg, opts); err != nil {
+		r.log.Error("alb: restart from the control API refused; the running load balancer stays", "err", err)
+		return fmt.Errorf("restart ALB: %w (the running load balancer stays)", err)
+	}
+	if err := r.lb.Close(ctx); err != nil {
+		r.log.Warn("alb: restart: stopping the running load balancer", "err", err)
+	}
+	if conns != nil {
+		conns.Clear()
+	}
+	lb, err := Start(ctx, cfg, opts)
+	if err != nil {
+		r.log.Error("alb: restart failed; no load balancer runs until a restart succeeds", "err", err)
+		return fmt.Errorf("restart ALB: %w (the previous load balancer is stopped: restart again)", err)
+	}
+	r.lb, r.cfg = lb, cfg
+	r.seen = stamps(r.path, cfg)
+	r.log.Info("alb: restarted", "trigger", "control API")
+	return nil
+}
+
+// TargetHealth is DescribeTargetHealth for one target group of the running load balancer.
+func (r *Runner) TargetHealth(group string) ([]TargetHealth, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lb.TargetHealth(group)
+}
+
+// Close stops the running load balancer (ctx bounds the wait for in-flight requests).
+func (r *Runner) Close(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lb.Close(ctx)
+}
+
 // Config is the configuration in force, whichever way it came.
 func (r *Runner) Config() Config {
 	r.mu.Lock()
@@ -123,7 +167,7 @@ func ControlHandler(ctx context.Context, r *Runner, conns *LineRing) http.Handle
 			http.Error(w, "target health: give the target group: /target-health?group=NAME", http.StatusBadRequest)
 			return
 		}
-		hs, err := r.lb.TargetHealth(group)
+		hs, err := r.TargetHealth(group)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return
@@ -148,7 +192,15 @@ func ControlHandler(ctx context.Context, r *Runner, conns *LineRing) http.Handle
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(b)
 	})
-	mux.HandleFunc("POST "+ControlPathConfig, func(w http.ResponseWriter, req *http.Request) {
+	mux.HandleFunc("POST "+ControlPathConfig, postConfig(r, r.Apply))
+	mux.HandleFunc("POST "+ControlPathRestart, postConfig(r, func(ctx context.Context, cfg Config) error { return r.Restart(ctx, cfg, conns) }))
+	return mux
+}
+
+// postConfig handles a configuration posted to the control API: read, parse, confine its files
+// to the runner's root, and hand it to load (a reload or a restart); 204, or 400 with the error.
+func postConfig(r *Runner, load func(context.Context, Config) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
 		b, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxConfigBody))
 		if err != nil {
 			http.Error(w, fmt.Sprintf("read the configuration: %v", err), http.StatusBadRequest)
@@ -159,15 +211,14 @@ func ControlHandler(ctx context.Context, r *Runner, conns *LineRing) http.Handle
 			err = confineFiles(&cfg, r.root)
 		}
 		if err == nil {
-			err = r.Apply(req.Context(), cfg)
+			err = load(req.Context(), cfg)
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
-	return mux
+	}
 }
 
 // LineRing is the in-memory connection log behind GET /connection-log: it keeps the last max
@@ -202,6 +253,15 @@ func (l *LineRing) Write(p []byte) (int, error) {
 		l.changed = nil
 	}
 	return len(p), nil
+}
+
+// Clear drops every kept line (and an unfinished one), as a new process starts with an empty
+// log; a follower goes on with the next line written.
+func (l *LineRing) Clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dropped += len(l.lines)
+	l.lines, l.partial = nil, ""
 }
 
 // since returns the kept lines from line number from (0 is the first line ever written), the

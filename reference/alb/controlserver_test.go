@@ -25,4 +25,15 @@ func TestLineRing(t *testing.T) {
 	g.Expect(lines).To(Equal([]string{"c", "d", "e"}), "only max lines are kept")
 	lines, _, _ = r.since(4)
 	g.Expect(lines).To(Equal([]string{"e"}))
+
+	_, _ = io.WriteString(r, "f")
+	r.Clear()
+	lines, _, _ = r.since(0)
+	g.Expect(lines).To(BeEmpty(), "a cleared ring holds no line, nor the unfinished one")
+	_, _ = io.WriteString(r, "g\n")
+	lines, n, _ := r.since(next)
+	g.Expect(lines).To(Equal([]string{"g"}), "a follower goes on with the next line")
+	g.Expect(n).To(Equal(6))
+	lines, _, _ = r.since(0)
+	g.Expect(lines).To(Equal([]string{"g"}))
 }

@@ -39,6 +39,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// NetConn returns the wrapped connection (as tls.Conn's NetConn does), so a pool can check an
+// idle connection's socket without reading through the deadlines.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
+
 // CloseWrite shuts the wrapped connection's writing side where it can (a TCP connection), so an
 // HTTP server's lingering close (answer, half-close, then drain) still works through a Conn.
 func (c *Conn) CloseWrite() error {

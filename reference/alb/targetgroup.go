@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/h1upstream"
 	"github.com/mtlsgate/mtlsgate/internal/idleconn"
 )
 
@@ -80,10 +81,11 @@ type targetGroup struct {
 	cfg    TargetGroup
 	scheme string
 	// transport carries health checks; byPolicy the requests of listeners, one per back-end
-	// policy (BackendPolicy), made on first use.
+	// policy (BackendPolicy), made on first use: plain HTTP requests without a body over
+	// h1upstream's pool, the rest over its http.Transport.
 	transport *http.Transport
 	mu        sync.Mutex
-	byPolicy  map[string]*http.Transport
+	byPolicy  map[string]*h1upstream.Transport
 	// idle gives the load balancer's idle timeout in force, read at each new connection.
 	idle    func() time.Duration
 	targets []*target
@@ -199,16 +201,16 @@ func schemeOf(protocol string) (string, error) {
 }
 
 // transportFor is the transport to the group's targets under the back-end policy named policy.
-func (g *targetGroup) transportFor(policy string) *http.Transport {
+func (g *targetGroup) transportFor(policy string) *h1upstream.Transport {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if t := g.byPolicy[policy]; t != nil {
 		return t
 	}
 	if g.byPolicy == nil {
-		g.byPolicy = map[string]*http.Transport{}
+		g.byPolicy = map[string]*h1upstream.Transport{}
 	}
-	t := targetTransport(policy, g.idle)
+	t := h1upstream.New(targetTransport(policy, g.idle))
 	g.byPolicy[policy] = t
 	return t
 }

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtlsgate/mtlsgate/internal/h1upstream"
 	"github.com/mtlsgate/mtlsgate/internal/idleconn"
 	"github.com/mtlsgate/mtlsgate/internal/version"
 )
@@ -349,27 +350,28 @@ func (rtp roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// transportPool keeps one http.Transport per distinct connection identity, so pooled upstream
-// connections are reused only while the service's TLS identity and trust are unchanged.
+// transportPool keeps one transport per distinct connection identity, so pooled upstream
+// connections are reused only while the service's TLS identity and trust are unchanged. Plain
+// HTTP requests without a body go over h1upstream's pool, the rest over its http.Transport.
 type transportPool struct {
 	mu   sync.Mutex
-	pool map[string]*http.Transport
+	pool map[string]*h1upstream.Transport
 	tls  func(*service) *tls.Config
 	// maxHeader is proxy_buffer_size: the most an upstream's response headers may take.
 	maxHeader int64
 }
 
 func newTransportPool(tlsFor func(*service) *tls.Config) *transportPool {
-	return &transportPool{pool: map[string]*http.Transport{}, tls: tlsFor}
+	return &transportPool{pool: map[string]*h1upstream.Transport{}, tls: tlsFor}
 }
 
-func (p *transportPool) get(s *service) *http.Transport {
+func (p *transportPool) get(s *service) *h1upstream.Transport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.pool[s.transportKey]; ok {
 		return t
 	}
-	t := &http.Transport{
+	t := h1upstream.New(&http.Transport{
 		DialContext: idleconn.Dialer(s.connectTimeout, func() (time.Duration, time.Duration) {
 			return s.readTimeout, s.writeTimeout
 		}),
@@ -381,7 +383,7 @@ func (p *transportPool) get(s *service) *http.Transport {
 		DisableCompression:     true, // forward Accept-Encoding as the client sent it
 		IdleConnTimeout:        60 * time.Second,
 		ForceAttemptHTTP2:      false,
-	}
+	})
 	p.pool[s.transportKey] = t
 	return t
 }

@@ -52,6 +52,7 @@ type Policy struct {
 	MinVersion, MaxVersion uint16
 	// Ciphers are the TLS 1.0–1.2 suites, in OpenSSL names, in the policy's order. Suites Go does
 	// not implement (ECDHE-*-AES256-SHA384, AES256-SHA256) are listed in Unsupported instead.
+	// DES-CBC3-SHA (ELBSecurityPolicy-TLS-1-0-2015-04 only) Go implements and serves when listed.
 	Ciphers     []string
 	Unsupported []string
 	// Listed are the TLS 1.0–1.2 suites in the policy's own order, supported by Go or not, as
@@ -69,7 +70,8 @@ type Policy struct {
 	Groups []tls.CurveID
 }
 
-// The cipher sets of ELB's TLS 1.3 policies (describe-ssl-policies, 2021-06 generation).
+// The cipher sets of ELB's security policies (describe-ssl-policies): the TLS 1.3 ones (2021-06
+// generation and later), ELBSecurityPolicy-2016-08 and the pre-2021 TLS-* and FS-* policies.
 func policyTable() []Policy {
 	tls13 := []string{"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
 	groups := []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
@@ -104,6 +106,26 @@ func policyTable() []Policy {
 		"ECDHE-RSA-AES256-SHA", "ECDHE-ECDSA-AES256-SHA", "AES128-GCM-SHA256", "AES128-SHA256", "AES128-SHA",
 		"AES256-GCM-SHA384", "AES256-SHA256", "AES256-SHA"})
 	legacy.MaxVersion, legacy.TLS13Ciphers = tls.VersionTLS12, nil
+	// The pre-2021 policies ELB still lists and accepts (describe-ssl-policies: "FS supported
+	// policies", "TLS security policies"): TLS 1.0–1.2 at most, no TLS 1.3, each a subset of
+	// ELBSecurityPolicy-2016-08's suites in its order, ELBSecurityPolicy-TLS-1-0-2015-04 adding
+	// DES-CBC3-SHA. ECDHE-*-AES256-SHA384 and AES256-SHA256 land in Unsupported, as in mk.
+	tls12Only := func(name string, minV uint16, keep func(cipher string) bool) Policy {
+		var ciphers []string
+		for _, c := range append(slices.Clone(legacy.Listed), "DES-CBC3-SHA") {
+			if keep(c) {
+				ciphers = append(ciphers, c)
+			}
+		}
+		p := mk(name, minV, ciphers)
+		p.MaxVersion, p.TLS13Ciphers = tls.VersionTLS12, nil
+		return p
+	}
+	all := func(c string) bool { return c != "DES-CBC3-SHA" }
+	noSHA1 := func(c string) bool { return all(c) && !strings.HasSuffix(c, "-SHA") }
+	fs := func(c string) bool { return strings.HasPrefix(c, "ECDHE-") }
+	fsNoSHA1 := func(c string) bool { return fs(c) && noSHA1(c) }
+	fsGCM := func(c string) bool { return fs(c) && strings.Contains(c, "-GCM-") }
 	// ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04, the back-end policy behind FIPS listeners: TLS
 	// 1.0–1.3, AES suites only, NIST curves (mtlsgate takes its TLS 1.2 suites as Ext2's AES set).
 	fipsBackend := mk(targetPolicyFIPS, tls.VersionTLS10, ext2)
@@ -121,6 +143,18 @@ func policyTable() []Policy {
 		resPQ,
 		legacy,
 		fipsBackend,
+		// In the order of describe-ssl-policies' own listing (AWS CLI example).
+		tls12Only("ELBSecurityPolicy-TLS-1-2-2017-01", tls.VersionTLS12, noSHA1),
+		tls12Only("ELBSecurityPolicy-TLS-1-1-2017-01", tls.VersionTLS11, all),
+		tls12Only("ELBSecurityPolicy-TLS-1-2-Ext-2018-06", tls.VersionTLS12, all),
+		tls12Only("ELBSecurityPolicy-FS-2018-06", tls.VersionTLS10, fs),
+		// "identical to ELBSecurityPolicy-2016-08".
+		tls12Only("ELBSecurityPolicy-2015-05", tls.VersionTLS10, all),
+		tls12Only("ELBSecurityPolicy-TLS-1-0-2015-04", tls.VersionTLS10, func(string) bool { return true }),
+		tls12Only("ELBSecurityPolicy-FS-1-2-Res-2019-08", tls.VersionTLS12, fsNoSHA1),
+		tls12Only("ELBSecurityPolicy-FS-1-1-2019-08", tls.VersionTLS11, fs),
+		tls12Only("ELBSecurityPolicy-FS-1-2-2019-08", tls.VersionTLS12, fs),
+		tls12Only("ELBSecurityPolicy-FS-1-2-Res-2020-10", tls.VersionTLS12, fsGCM),
 	}
 }
 

@@ -263,7 +263,7 @@ func TestPolicyTable(t *testing.T) {
 			t.Errorf("behind %s: back-end policy %s, want %s", listener, got, backend)
 		}
 	}
-	if len(Policies()) != len(want)+1 {
+	if len(Policies()) != len(want)+1+10 { // ELBSecurityPolicy-2016-08 and the ten pre-2021 ones (policy_test.go)
 		t.Errorf("%d policies, want %d", len(Policies()), len(want))
 	}
 	for name, w := range want {
@@ -288,7 +288,7 @@ func TestPolicyTable(t *testing.T) {
 	if def.Name != "ELBSecurityPolicy-2016-08" {
 		t.Errorf("a listener without SslPolicy gets %s, want the API's default ELBSecurityPolicy-2016-08", def.Name)
 	}
-	if _, err := LookupPolicy("ELBSecurityPolicy-2015-05"); err == nil || !strings.Contains(err.Error(), `SslPolicy "ELBSecurityPolicy-2015-05"`) {
+	if _, err := LookupPolicy("ELBSecurityPolicy-TLS13-1-3-2099-01"); err == nil || !strings.Contains(err.Error(), `SslPolicy "ELBSecurityPolicy-TLS13-1-3-2099-01"`) {
 		t.Errorf("unknown policy: %v", err)
 	}
 	if OpenSSLCipherName(tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) != "ECDHE-RSA-AES128-GCM-SHA256" || ProtocolName(tls.VersionTLS13) != "TLSv1.3" {

@@ -865,3 +865,81 @@ func TestConnectionLogsToS3(t *testing.T) {
 		t.Fatalf("connection log in S3: %q", lines)
 	}
 }
+
+// The pre-2021 policies AWS still lists and accepts: CreateListener and ModifyListener take them,
+// the listener serves, and DescribeSSLPolicies gives their protocols and ciphers in ELB's order.
+func TestPre2021PolicyThroughTheAPI(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	st := e.story()
+	port := freePort(t)
+	l, err := e.elb.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: &st.lb, Protocol: elbtypes.ProtocolEnumHttps,
+		Port: aws.Int32(port), SslPolicy: aws.String("ELBSecurityPolicy-FS-1-2-Res-2020-10"),
+		Certificates:         []elbtypes.Certificate{{CertificateArn: &st.cert}},
+		DefaultActions:       []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: &st.tg}},
+		MutualAuthentication: &elbtypes.MutualAuthenticationAttributes{Mode: aws.String("verify"), TrustStoreArn: &st.ts}})
+	if err != nil {
+		t.Fatalf("CreateListener with ELBSecurityPolicy-FS-1-2-Res-2020-10: %v", err)
+	}
+	if got := *l.Listeners[0].SslPolicy; got != "ELBSecurityPolicy-FS-1-2-Res-2020-10" {
+		t.Fatalf("the new listener's SslPolicy is %s", got)
+	}
+	if code, _, err := e.get(port, fixtures.Client, 0); err != nil || code != 200 {
+		t.Fatalf("good client on the FS-1-2-Res-2020-10 listener: %d %v", code, err)
+	}
+	if _, err := e.elb.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: &st.listener,
+		SslPolicy: aws.String("ELBSecurityPolicy-TLS-1-0-2015-04")}); err != nil {
+		t.Fatalf("ModifyListener to ELBSecurityPolicy-TLS-1-0-2015-04: %v", err)
+	}
+	ls, err := e.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{ListenerArns: []string{st.listener}})
+	if err != nil || *ls.Listeners[0].SslPolicy != "ELBSecurityPolicy-TLS-1-0-2015-04" {
+		t.Fatalf("DescribeListeners after ModifyListener: %+v %v", ls, err)
+	}
+	if code, _, err := e.get(st.port, fixtures.Client, tls.VersionTLS12); err != nil || code != 200 {
+		t.Fatalf("good client on the TLS-1-0-2015-04 listener: %d %v", code, err)
+	}
+
+	for name, want := range map[string]struct{ protocols, ciphers string }{
+		"ELBSecurityPolicy-FS-1-2-Res-2020-10": {"TLSv1.2",
+			"ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-RSA-AES128-GCM-SHA256 ECDHE-ECDSA-AES256-GCM-SHA384 ECDHE-RSA-AES256-GCM-SHA384"},
+		"ELBSecurityPolicy-TLS-1-0-2015-04": {"TLSv1 TLSv1.1 TLSv1.2",
+			"ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-RSA-AES128-GCM-SHA256 ECDHE-ECDSA-AES128-SHA256 ECDHE-RSA-AES128-SHA256 " +
+				"ECDHE-ECDSA-AES128-SHA ECDHE-RSA-AES128-SHA ECDHE-ECDSA-AES256-GCM-SHA384 ECDHE-RSA-AES256-GCM-SHA384 " +
+				"ECDHE-ECDSA-AES256-SHA384 ECDHE-RSA-AES256-SHA384 ECDHE-RSA-AES256-SHA ECDHE-ECDSA-AES256-SHA " +
+				"AES128-GCM-SHA256 AES128-SHA256 AES128-SHA AES256-GCM-SHA384 AES256-SHA256 AES256-SHA DES-CBC3-SHA"},
+	} {
+		pol, err := e.elb.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{Names: []string{name}})
+		if err != nil || len(pol.SslPolicies) != 1 {
+			t.Fatalf("DescribeSSLPolicies %s: %+v %v", name, pol, err)
+		}
+		p := pol.SslPolicies[0]
+		var ciphers []string
+		for i, c := range p.Ciphers {
+			if int(*c.Priority) != i+1 {
+				t.Errorf("%s: %s has priority %d, want %d", name, *c.Name, *c.Priority, i+1)
+			}
+			ciphers = append(ciphers, *c.Name)
+		}
+		if got := strings.Join(p.SslProtocols, " "); got != want.protocols {
+			t.Errorf("%s: SslProtocols %s, want %s", name, got, want.protocols)
+		}
+		if got := strings.Join(ciphers, " "); got != want.ciphers {
+			t.Errorf("%s: ciphers\n got %s\nwant %s", name, got, want.ciphers)
+		}
+	}
+	all, err := e.elb.DescribeSSLPolicies(ctx, &elb.DescribeSSLPoliciesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range all.SslPolicies {
+		names = append(names, *p.Name)
+	}
+	for _, n := range []string{"ELBSecurityPolicy-TLS-1-2-2017-01", "ELBSecurityPolicy-TLS-1-1-2017-01", "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+		"ELBSecurityPolicy-FS-2018-06", "ELBSecurityPolicy-2015-05", "ELBSecurityPolicy-TLS-1-0-2015-04", "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+		"ELBSecurityPolicy-FS-1-1-2019-08", "ELBSecurityPolicy-FS-1-2-2019-08", "ELBSecurityPolicy-FS-1-2-Res-2020-10"} {
+		if !slices.Contains(names, n) {
+			t.Errorf("DescribeSSLPolicies without Names lacks %s: %v", n, names)
+		}
+	}
+}

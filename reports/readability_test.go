@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -236,7 +237,12 @@ func TestOneLine(t *testing.T) {
 func TestGenerate(t *testing.T) {
 	dir := t.TempDir()
 	js := filepath.Join(dir, "ginkgo.json")
-	if err := os.WriteFile(js, []byte(`[{"SuitePath":"/x/suites/kong","SuiteSucceeded":true,"SpecReports":[{"LeafNodeType":"It","LeafNodeText":"K-MTLS-1: a","State":"passed"}]}]`), 0o644); err != nil {
+	b, err := json.Marshal([]types.Report{{SuitePath: "/x/suites/kong", SuiteSucceeded: true,
+		SpecReports: types.SpecReports{spec("K-MTLS-1: a", types.SpecStatePassed, "")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(js, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder

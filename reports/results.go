@@ -81,7 +81,8 @@ type Run struct {
 	Duration      time.Duration `json:"duration_ns"`
 	Results       []IDResult    `json:"results"`
 	SuiteFailures []string      `json:"suite_failures,omitempty"`
-	// Unattributed lists specs whose names carry no SPEC ID.
+	// Unattributed lists specs that carry no conformance value (declared with Ginkgo's It, not a
+	// conformance.Suite's), so belong to no SPEC ID.
 	Unattributed []Spec `json:"unattributed,omitempty"`
 }
 
@@ -97,9 +98,6 @@ func ReadGinkgoJSON(path string) ([]types.Report, error) {
 	}
 	return rs, nil
 }
-
-// SpecID returns the SPEC ID a spec name starts with ("K-MTLS-1: …"), if any.
-func SpecID(name string) (catalog.ID, bool) { return record.SpecID(name) }
 
 // Options say what a run covered beyond what its Ginkgo reports hold.
 type Options struct {
@@ -186,15 +184,13 @@ func FromGinkgo(rs []types.Report, opts Options) Run {
 			case spec.Outcome != Passed:
 				spec.Reason = OneLine(s.FailureMessage())
 			}
-			id, ok := rec.ID, hasRec
-			if !ok {
-				id, ok = SpecID(s.LeafNodeText)
-			}
-			if !ok {
+			// A spec belongs to the ID its value names (conformance attaches it to every spec it
+			// declared, run or not), never to an ID read out of its name.
+			if !hasRec {
 				run.Unattributed = append(run.Unattributed, spec)
 				continue
 			}
-			byID[id] = append(byID[id], spec)
+			byID[rec.ID] = append(byID[rec.ID], spec)
 		}
 	}
 	if len(run.Targets) == 0 && opts.Target != "" {

@@ -27,7 +27,6 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
-	"github.com/mtlsgate/mtlsgate/reports"
 )
 
 // apiALB is an ALB configured through the ELBv2 API with the SDK: the seed story's resources.
@@ -57,7 +56,7 @@ func startAPI(ctx context.Context) *apiALB {
 	sys, err := apiTarget.StartALBAPI(ctx, harness.ALBAPISetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	AddReportEntry(reports.TargetVersionEntry, sys.Version, ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(conformance.TargetVersionEntry, sys.Version, ReportEntryVisibilityFailureOrVerbose)
 	a := &apiALB{sys: sys, elb: elb.NewFromConfig(sys.AWS), acm: acm.NewFromConfig(sys.AWS), bucket: "pki",
 		s3: s3.NewFromConfig(sys.AWS, func(o *s3.Options) { o.UsePathStyle = sys.Endpoint != "" })}
 	if sys.Named != nil {
@@ -150,7 +149,7 @@ func (a *apiALB) startNamed(ctx context.Context) {
 func (a *apiALB) certified() {
 	for _, r := range [][2]string{{"region", a.sys.AWS.Region}, {"listener", a.listener}, {"trust store", a.ts}, {"endpoint", a.sys.Endpoint}} {
 		if r[1] != "" {
-			AddReportEntry(reports.TargetResourcesEntry, r[0]+": "+r[1], ReportEntryVisibilityNever)
+			AddReportEntry(conformance.TargetResourcesEntry, r[0]+": "+r[1], ReportEntryVisibilityNever)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance/record"
 )
 
 // summary renders a run's summary.md.
@@ -191,7 +192,7 @@ func TestNotSelected(t *testing.T) {
 func TestConsoleGreenRun(t *testing.T) {
 	run := FromGinkgo([]types.Report{{SuitePath: "/src/suites/kong", SuiteSucceeded: true, StartTime: time.Unix(1, 0), SpecReports: types.SpecReports{
 		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed,
-			ReportEntries: types.ReportEntries{{Name: TargetEntry, Value: types.WrapEntryValue("reference")}}},
+			ReportEntries: types.ReportEntries{{Name: record.TargetEntry, Value: types.WrapEntryValue("reference")}}},
 		spec("K-MTLS-1: no certificate → 401", types.SpecStatePassed, ""),
 	}}}, Options{IDs: []catalog.ID{"K-MTLS-1"}})
 	got := console(t, run)

@@ -36,19 +36,6 @@ const (
 	NotSelected Outcome = "not selected"
 )
 
-// The names of the report entries a suite adds to say what it ran against; conformance/record
-// declares them.
-const (
-	// TargetEntry names the target a suite ran against.
-	TargetEntry = record.TargetEntry
-	// TargetVersionEntry says which version of the target.
-	TargetVersionEntry = record.TargetVersionEntry
-	// TargetProvenanceEntry says which of the target's claims were proven against the real system.
-	TargetProvenanceEntry = record.TargetProvenanceEntry
-	// TargetResourcesEntry names the cloud resources a run certified.
-	TargetResourcesEntry = record.TargetResourcesEntry
-)
-
 // Spec is one Ginkgo spec's result.
 type Spec struct {
 	Name     string        `json:"name"`
@@ -151,13 +138,13 @@ func FromGinkgo(rs []types.Report, opts Options) Run {
 			for _, e := range s.ReportEntries {
 				v := strings.Trim(e.StringRepresentation(), `"`)
 				switch {
-				case e.Name == TargetEntry && !slices.Contains(run.Targets, v):
+				case e.Name == record.TargetEntry && !slices.Contains(run.Targets, v):
 					run.Targets = append(run.Targets, v)
-				case e.Name == TargetVersionEntry && !slices.Contains(run.TargetVersions, v):
+				case e.Name == record.TargetVersionEntry && !slices.Contains(run.TargetVersions, v):
 					run.TargetVersions = append(run.TargetVersions, v)
-				case e.Name == TargetProvenanceEntry && !slices.Contains(run.Provenance, v):
+				case e.Name == record.TargetProvenanceEntry && !slices.Contains(run.Provenance, v):
 					run.Provenance = append(run.Provenance, v)
-				case e.Name == TargetResourcesEntry && !slices.Contains(run.Resources, v):
+				case e.Name == record.TargetResourcesEntry && !slices.Contains(run.Resources, v):
 					run.Resources = append(run.Resources, v)
 				}
 			}

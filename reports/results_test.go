@@ -82,8 +82,8 @@ func TestNotSupportedIsTheRecordNotTheText(t *testing.T) {
 func TestAggregatesPerSpecID(t *testing.T) {
 	r := types.Report{SuiteDescription: "kong", StartTime: time.Unix(1, 0), SpecReports: types.SpecReports{
 		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed,
-			ReportEntries: types.ReportEntries{{Name: TargetEntry, Value: types.WrapEntryValue("reference")},
-				{Name: TargetProvenanceEntry, Value: types.WrapEntryValue("proven against a real Kong image: none")}}},
+			ReportEntries: types.ReportEntries{{Name: record.TargetEntry, Value: types.WrapEntryValue("reference")},
+				{Name: record.TargetProvenanceEntry, Value: types.WrapEntryValue("proven against a real Kong image: none")}}},
 		spec("K-MTLS-1: no certificate → 401", types.SpecStatePassed, ""),
 		spec("K-MTLS-1: TLS without certificate → 401", types.SpecStatePassed, ""),
 		spec("K-MTLS-2: expired → 401", types.SpecStatePassed, ""),
@@ -180,8 +180,8 @@ func TestConformanceResult(t *testing.T) {
 // An ALB certified through the ELBv2 API names its region and ARNs in every report, once each
 // however many specs recorded them.
 func TestCarriesCertifiedResources(t *testing.T) {
-	res := types.ReportEntries{{Name: TargetResourcesEntry, Value: types.WrapEntryValue("region: eu-west-1")},
-		{Name: TargetResourcesEntry, Value: types.WrapEntryValue("listener: arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/a/1/2")}}
+	res := types.ReportEntries{{Name: record.TargetResourcesEntry, Value: types.WrapEntryValue("region: eu-west-1")},
+		{Name: record.TargetResourcesEntry, Value: types.WrapEntryValue("listener: arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/a/1/2")}}
 	a, b := spec("A-API-1: seed story", types.SpecStatePassed, ""), spec("A-API-1: change", types.SpecStatePassed, "")
 	a.ReportEntries, b.ReportEntries = res, res
 	run := FromGinkgo([]types.Report{{SuiteDescription: "alb", SpecReports: types.SpecReports{a, b}}}, Options{IDs: []catalog.ID{"A-API-1"}})

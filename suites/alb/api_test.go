@@ -3,9 +3,7 @@ package alb_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -27,6 +25,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // apiALB is an ALB configured through the ELBv2 API with the SDK: the seed story's resources.
@@ -222,19 +221,14 @@ var _ = Describe("ELBv2 API", func() {
 	suite.It("A-API-1", "a change applies to new connections and leaves established ones alone", viaAPI, func(ctx SpecContext) {
 		a := startAPI(ctx)
 		cert := pki.Get(fixtures.ClientRevoked).TLSCertificate()
-		kept := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, TLSClientConfig: &tls.Config{InsecureSkipVerify: true, //nolint:gosec // like curl -k
-			Certificates: []tls.Certificate{cert}}}, Timeout: 15 * time.Second}
+		kept := framework.NewClient(framework.ClientOptions{Certificate: &cert, KeepAlive: true})
 		DeferCleanup(kept.CloseIdleConnections)
 		get := func() (int, bool) {
 			reused := false
-			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-				GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}), http.MethodGet, a.url, nil)
+			r, err := framework.Get(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+				GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}), kept, a.url)
 			Expect(err).NotTo(HaveOccurred())
-			resp, err := kept.Do(req)
-			Expect(err).NotTo(HaveOccurred())
-			_, _ = io.Copy(io.Discard, resp.Body) // read to the end, so the connection is kept
-			resp.Body.Close()
-			return resp.StatusCode, reused
+			return r.Status, reused
 		}
 		status, _ := get()
 		Expect(status).To(Equal(http.StatusOK))

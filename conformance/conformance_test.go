@@ -25,7 +25,7 @@ func (fakeTarget) Supports(f catalog.Feature) (bool, string) {
 	return f == catalog.Declarative, "fake has no extras"
 }
 
-var suite = conformance.NewSuite(catalog.Kong)
+var suite = conformance.NewSuite(catalog.Kong).ConfiguresThrough(catalog.AdminAPI)
 
 func TestAdmit(t *testing.T) {
 	t.Setenv(conformance.FeaturesEnv, "K-MTLS-5")
@@ -35,13 +35,12 @@ func TestAdmit(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	suite.SetTarget(fakeTarget{})
-	suite.ConfiguresThrough(catalog.AdminAPI)
 	Expect(suite.Idle()).To(BeFalse(), "fake claims Kong behaviours")
 	alb := conformance.NewSuite(catalog.ALB)
 	alb.SetTarget(fakeTarget{})
 	Expect(alb.Idle()).To(BeTrue(), "fake claims no ALB behaviour")
 })
-var _ = BeforeEach(suite.Admit)
+var _ = suite.Admit()
 
 var ran = map[string]bool{}
 
@@ -55,11 +54,17 @@ var _ = Describe("admission", func() {
 	suite.It("K-MTLS-5", "unclaimed but forced on", func() { ran["K-MTLS-5"] = true })
 	suite.It("K-MTLS-7", "claimed and configured through a feature the target supports", conformance.ConfiguresWith(catalog.Declarative),
 		func() { ran["K-MTLS-7"] = true })
+	suite.It("K-MTLS-9", "pending, never judged", Pending, func() { ran["K-MTLS-9"] = true })
+	Describe("a black-box container", Label(conformance.BlackBox), func() {
+		DescribeTable("its table", func(id string) { ran[id] = true },
+			suite.Entry("K-MTLS-3", "an entry of a black-box container", "K-MTLS-3 entry"))
+	})
 })
 
 var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 	got := map[string]string{}
 	recs := map[catalog.ID]record.Spec{}
+	var entry record.Spec
 	for _, s := range r.SpecReports {
 		if s.LeafNodeType != types.NodeTypeIt {
 			continue
@@ -67,6 +72,11 @@ var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 		rec, ok, err := record.FromEntries(s.ReportEntries)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ok).To(BeTrue(), "spec %q carries no record", s.FullText())
+		Expect(rec.Name).To(Equal(s.LeafNodeText), "the value is the spec's own")
+		if rec.Name == "K-MTLS-3: an entry of a black-box container" {
+			entry = rec
+			continue
+		}
 		got[string(rec.ID)] = s.State.String()
 		recs[rec.ID] = rec
 		if rec.NotSupported {
@@ -82,15 +92,20 @@ var _ = ReportAfterSuite("outcomes", func(r types.Report) {
 		"K-MTLS-5": "passed",
 		"K-MTLS-6": "skipped (not supported)",
 		"K-MTLS-7": "passed",
+		"K-MTLS-9": "pending",
 	}))
-	Expect(recs["K-MTLS-2"]).To(Equal(record.Spec{ID: "K-MTLS-2", Feature: catalog.MTLSAuth, Profile: catalog.Kong,
+	Expect(recs["K-MTLS-9"]).To(Equal(record.Spec{Name: "K-MTLS-9: pending, never judged", ID: "K-MTLS-9", Feature: catalog.MTLSAuth,
+		Profile: catalog.Kong, SetsUpThrough: catalog.AdminAPI}), "a spec that never runs still carries its value, unjudged")
+	Expect(recs["K-MTLS-2"]).To(Equal(record.Spec{Name: "K-MTLS-2: claimed but needs revocation", ID: "K-MTLS-2", Feature: catalog.MTLSAuth, Profile: catalog.Kong,
 		Requires: []string{string(catalog.Revocation)}, SetsUpThrough: catalog.AdminAPI,
 		NotSupported: true, Reason: "target fake does not support admin-api, through which this K-MTLS-2 spec sets up its scenario: fake has no extras"}))
 	Expect(recs["K-MTLS-6"].Requires).To(Equal([]string{"A-MODE-3"}))
 	Expect(recs["K-MTLS-6"].SetsUpThrough).To(BeEmpty(), "a black-box spec sets nothing up")
 	Expect(recs["K-MTLS-7"].SetsUpThrough).To(Equal(catalog.Declarative))
 	Expect(recs["K-MTLS-5"].NotSupported).To(BeFalse(), "forced on")
-	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-5": true, "K-MTLS-7": true}))
+	Expect(entry.BlackBox).To(BeTrue(), "Label(BlackBox) on the container the entry is declared in")
+	Expect(entry.NotSupported).To(BeFalse(), "a black-box spec needs no Admin API")
+	Expect(ran).To(Equal(map[string]bool{"K-MTLS-3": true, "K-MTLS-3 entry": true, "K-MTLS-5": true, "K-MTLS-7": true}))
 })
 
 func TestCheckLabelsRefusesAMistypedLabel(t *testing.T) {

@@ -16,12 +16,6 @@ const LoadLabel = "load"
 // quietly changing what Admit or a --label-filter selects.
 func plainLabels() []string { return []string{BlackBox, LoadLabel} }
 
-// The prefixes of the labels the suite's helpers mint.
-const (
-	featurePrefix = "feature:"
-	gatewayPrefix = "gateway:"
-)
-
 // CheckLabels refuses any label that is not on the allow-list: a catalogue ID, feature:<feature>,
 // gateway:<profile>, requires:<feature or ID>, configures:<feature>, blackbox or load. The
 // error names the label and what it may be.

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance/record"
 )
 
 // summary renders a run's summary.md.
@@ -190,7 +192,7 @@ func TestNotSelected(t *testing.T) {
 func TestConsoleGreenRun(t *testing.T) {
 	run := FromGinkgo([]types.Report{{SuitePath: "/src/suites/kong", SuiteSucceeded: true, StartTime: time.Unix(1, 0), SpecReports: types.SpecReports{
 		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed,
-			ReportEntries: types.ReportEntries{{Name: TargetEntry, Value: types.WrapEntryValue("reference")}}},
+			ReportEntries: types.ReportEntries{{Name: record.TargetEntry, Value: types.WrapEntryValue("reference")}}},
 		spec("K-MTLS-1: no certificate → 401", types.SpecStatePassed, ""),
 	}}}, Options{IDs: []catalog.ID{"K-MTLS-1"}})
 	got := console(t, run)
@@ -236,7 +238,12 @@ func TestOneLine(t *testing.T) {
 func TestGenerate(t *testing.T) {
 	dir := t.TempDir()
 	js := filepath.Join(dir, "ginkgo.json")
-	if err := os.WriteFile(js, []byte(`[{"SuitePath":"/x/suites/kong","SuiteSucceeded":true,"SpecReports":[{"LeafNodeType":"It","LeafNodeText":"K-MTLS-1: a","State":"passed"}]}]`), 0o644); err != nil {
+	b, err := json.Marshal([]types.Report{{SuitePath: "/x/suites/kong", SuiteSucceeded: true,
+		SpecReports: types.SpecReports{spec("K-MTLS-1: a", types.SpecStatePassed, "")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(js, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder

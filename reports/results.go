@@ -36,19 +36,6 @@ const (
 	NotSelected Outcome = "not selected"
 )
 
-// The names of the report entries a suite adds to say what it ran against; conformance/record
-// declares them.
-const (
-	// TargetEntry names the target a suite ran against.
-	TargetEntry = record.TargetEntry
-	// TargetVersionEntry says which version of the target.
-	TargetVersionEntry = record.TargetVersionEntry
-	// TargetProvenanceEntry says which of the target's claims were proven against the real system.
-	TargetProvenanceEntry = record.TargetProvenanceEntry
-	// TargetResourcesEntry names the cloud resources a run certified.
-	TargetResourcesEntry = record.TargetResourcesEntry
-)
-
 // Spec is one Ginkgo spec's result.
 type Spec struct {
 	Name     string        `json:"name"`
@@ -81,7 +68,8 @@ type Run struct {
 	Duration      time.Duration `json:"duration_ns"`
 	Results       []IDResult    `json:"results"`
 	SuiteFailures []string      `json:"suite_failures,omitempty"`
-	// Unattributed lists specs whose names carry no SPEC ID.
+	// Unattributed lists specs that carry no conformance value (declared with Ginkgo's It, not a
+	// conformance.Suite's), so belong to no SPEC ID.
 	Unattributed []Spec `json:"unattributed,omitempty"`
 }
 
@@ -97,9 +85,6 @@ func ReadGinkgoJSON(path string) ([]types.Report, error) {
 	}
 	return rs, nil
 }
-
-// SpecID returns the SPEC ID a spec name starts with ("K-MTLS-1: …"), if any.
-func SpecID(name string) (catalog.ID, bool) { return record.SpecID(name) }
 
 // Options say what a run covered beyond what its Ginkgo reports hold.
 type Options struct {
@@ -153,13 +138,13 @@ func FromGinkgo(rs []types.Report, opts Options) Run {
 			for _, e := range s.ReportEntries {
 				v := strings.Trim(e.StringRepresentation(), `"`)
 				switch {
-				case e.Name == TargetEntry && !slices.Contains(run.Targets, v):
+				case e.Name == record.TargetEntry && !slices.Contains(run.Targets, v):
 					run.Targets = append(run.Targets, v)
-				case e.Name == TargetVersionEntry && !slices.Contains(run.TargetVersions, v):
+				case e.Name == record.TargetVersionEntry && !slices.Contains(run.TargetVersions, v):
 					run.TargetVersions = append(run.TargetVersions, v)
-				case e.Name == TargetProvenanceEntry && !slices.Contains(run.Provenance, v):
+				case e.Name == record.TargetProvenanceEntry && !slices.Contains(run.Provenance, v):
 					run.Provenance = append(run.Provenance, v)
-				case e.Name == TargetResourcesEntry && !slices.Contains(run.Resources, v):
+				case e.Name == record.TargetResourcesEntry && !slices.Contains(run.Resources, v):
 					run.Resources = append(run.Resources, v)
 				}
 			}
@@ -186,15 +171,13 @@ func FromGinkgo(rs []types.Report, opts Options) Run {
 			case spec.Outcome != Passed:
 				spec.Reason = OneLine(s.FailureMessage())
 			}
-			id, ok := rec.ID, hasRec
-			if !ok {
-				id, ok = SpecID(s.LeafNodeText)
-			}
-			if !ok {
+			// A spec belongs to the ID its value names (conformance attaches it to every spec it
+			// declared, run or not), never to an ID read out of its name.
+			if !hasRec {
 				run.Unattributed = append(run.Unattributed, spec)
 				continue
 			}
-			byID[id] = append(byID[id], spec)
+			byID[rec.ID] = append(byID[rec.ID], spec)
 		}
 	}
 	if len(run.Targets) == 0 && opts.Target != "" {

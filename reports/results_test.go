@@ -15,16 +15,23 @@ import (
 	"github.com/mtlsgate/mtlsgate/conformance/record"
 )
 
+// spec is a spec's result as a Ginkgo JSON report holds it. A text "<ID>: …" is a spec conformance
+// declared, so it carries its value (read back from JSON, as `mtlsgate report` reads it); any other
+// text is a plain Ginkgo spec, which carries none.
 func spec(text string, state types.SpecState, msg string) types.SpecReport {
-	return types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: text, State: state, Failure: types.Failure{Message: msg}, RunTime: time.Millisecond}
+	s := types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: text, State: state, Failure: types.Failure{Message: msg}, RunTime: time.Millisecond}
+	if head, _, ok := strings.Cut(text, ":"); ok {
+		if _, declared := catalog.Lookup(catalog.ID(head)); declared {
+			rec := record.For(catalog.ID(head))
+			rec.Name = text
+			s.ReportEntries = viaJSON(rec)
+		}
+	}
+	return s
 }
 
-// notSupported is a spec conformance skipped as not supported, its record.Spec read back from JSON
-// as `mtlsgate report` reads it from a Ginkgo JSON report.
-func notSupported(text, why string) types.SpecReport {
-	id, _ := SpecID(text)
-	rec := record.For(id)
-	rec.NotSupported, rec.Reason = true, why
+// viaJSON is rec as a report entry read back from a Ginkgo JSON report.
+func viaJSON(rec record.Spec) types.ReportEntries {
 	var entries types.ReportEntries
 	b, err := json.Marshal(types.ReportEntries{{Name: record.SpecEntry, Value: types.WrapEntryValue(rec)}})
 	if err == nil {
@@ -33,8 +40,18 @@ func notSupported(text, why string) types.SpecReport {
 	if err != nil {
 		panic(fmt.Sprintf("round-trip a record through JSON: %v", err))
 	}
+	return entries
+}
+
+// notSupported is a spec conformance skipped as not supported.
+func notSupported(text, why string) types.SpecReport {
 	s := spec(text, types.SpecStateSkipped, record.NotSupportedPrefix+why)
-	s.ReportEntries = entries
+	rec, ok, err := record.FromEntries(s.ReportEntries)
+	if !ok || err != nil {
+		panic(fmt.Sprintf("fixture %q names no SPEC ID: %v", text, err))
+	}
+	rec.NotSupported, rec.Reason = true, why
+	s.ReportEntries = viaJSON(rec)
 	return s
 }
 
@@ -65,8 +82,8 @@ func TestNotSupportedIsTheRecordNotTheText(t *testing.T) {
 func TestAggregatesPerSpecID(t *testing.T) {
 	r := types.Report{SuiteDescription: "kong", StartTime: time.Unix(1, 0), SpecReports: types.SpecReports{
 		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed,
-			ReportEntries: types.ReportEntries{{Name: TargetEntry, Value: types.WrapEntryValue("reference")},
-				{Name: TargetProvenanceEntry, Value: types.WrapEntryValue("proven against a real Kong image: none")}}},
+			ReportEntries: types.ReportEntries{{Name: record.TargetEntry, Value: types.WrapEntryValue("reference")},
+				{Name: record.TargetProvenanceEntry, Value: types.WrapEntryValue("proven against a real Kong image: none")}}},
 		spec("K-MTLS-1: no certificate → 401", types.SpecStatePassed, ""),
 		spec("K-MTLS-1: TLS without certificate → 401", types.SpecStatePassed, ""),
 		spec("K-MTLS-2: expired → 401", types.SpecStatePassed, ""),
@@ -163,8 +180,8 @@ func TestConformanceResult(t *testing.T) {
 // An ALB certified through the ELBv2 API names its region and ARNs in every report, once each
 // however many specs recorded them.
 func TestCarriesCertifiedResources(t *testing.T) {
-	res := types.ReportEntries{{Name: TargetResourcesEntry, Value: types.WrapEntryValue("region: eu-west-1")},
-		{Name: TargetResourcesEntry, Value: types.WrapEntryValue("listener: arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/a/1/2")}}
+	res := types.ReportEntries{{Name: record.TargetResourcesEntry, Value: types.WrapEntryValue("region: eu-west-1")},
+		{Name: record.TargetResourcesEntry, Value: types.WrapEntryValue("listener: arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/a/1/2")}}
 	a, b := spec("A-API-1: seed story", types.SpecStatePassed, ""), spec("A-API-1: change", types.SpecStatePassed, "")
 	a.ReportEntries, b.ReportEntries = res, res
 	run := FromGinkgo([]types.Report{{SuiteDescription: "alb", SpecReports: types.SpecReports{a, b}}}, Options{IDs: []catalog.ID{"A-API-1"}})
@@ -180,5 +197,18 @@ func TestCarriesCertifiedResources(t *testing.T) {
 	}
 	if !strings.Contains(md.String(), "- certified: listener: arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/a/1/2") {
 		t.Errorf("summary lacks the listener ARN:\n%s", md.String())
+	}
+}
+
+// A spec belongs to the ID its value names, never to one its name starts with: a spec that
+// carries no value is unattributed, whatever its name says.
+func TestANameIsNotABinding(t *testing.T) {
+	bare := types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: "K-MTLS-4: named like a spec, declared with Ginkgo's It", State: types.SpecStatePassed}
+	run := FromGinkgo([]types.Report{{SpecReports: types.SpecReports{bare}}}, Options{IDs: []catalog.ID{"K-MTLS-4"}})
+	if r := result(run, "K-MTLS-4"); r.Outcome != NotCovered {
+		t.Errorf("K-MTLS-4: %q, want %q: a name binds nothing", r.Outcome, NotCovered)
+	}
+	if len(run.Unattributed) != 1 || run.Unattributed[0].Name != bare.LeafNodeText {
+		t.Errorf("unattributed: %v, want the bare spec", run.Unattributed)
 	}
 }

@@ -1,6 +1,6 @@
 // Package record holds what a conformance run writes into its Ginkgo report for reports to read:
-// the names of the run-level report entries and, per spec, a typed Spec record (its SPEC ID,
-// feature and profile, and whether the target did not support it and why). It imports only the
+// the names of the run-level report entries and, per spec, its Spec value (its SPEC ID, feature,
+// profile and requirements, and whether the target did not support it and why). It imports only the
 // catalogue and Ginkgo's report types, so conformance (which writes it) and reports (which reads
 // it) both depend on it and never on each other the wrong way round.
 package record
@@ -8,7 +8,6 @@ package record
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
 
@@ -37,14 +36,23 @@ const SpecEntry = "mtlsgate.spec"
 // console says so too; reports read the Spec record, not this text.
 const NotSupportedPrefix = "not supported: "
 
-// Spec is what conformance records about one spec: which behaviour it checks and, when the target
-// does not support it, why. A report tells "not supported" from any other skip by this record.
+// Spec is one spec as a value, from its declaration to the report: which behaviour it checks (its
+// SPEC ID, feature and profile), what else it needs, how it sets up its scenario, and, once the
+// target has been asked, whether it is not supported and why. conformance builds it when the spec
+// is declared and attaches it to the spec's report; a report tells "not supported" from any other
+// skip, and a spec from its ID, by this value alone.
 type Spec struct {
+	// Name is the spec's text as Ginkgo reports it (its leaf text, "<ID>: …"): the key its
+	// declaration is found by.
+	Name    string          `json:"name,omitempty"`
 	ID      catalog.ID      `json:"id"`
 	Feature catalog.Feature `json:"feature"`
 	Profile catalog.Profile `json:"profile"`
 	// Requires are the features and behaviours (IDs) the spec needs beyond its ID's own.
 	Requires []string `json:"requires,omitempty"`
+	// BlackBox is set for a spec that drives the gateway as it is, changing none of its
+	// configuration.
+	BlackBox bool `json:"black_box,omitempty"`
 	// SetsUpThrough is the feature the spec configures its scenario through ("" for a black-box
 	// spec, which changes no configuration).
 	SetsUpThrough catalog.Feature `json:"sets_up_through,omitempty"`
@@ -88,17 +96,4 @@ func FromEntries(es types.ReportEntries) (Spec, bool, error) {
 		return s, true, nil
 	}
 	return Spec{}, false, nil
-}
-
-// SpecID returns the SPEC ID a spec name starts with ("K-MTLS-1: …"), if any: how a spec is
-// named, and how a report attributes a spec that carries no record.
-func SpecID(name string) (catalog.ID, bool) {
-	head, _, ok := strings.Cut(name, ":")
-	if !ok || !catalog.Valid(head) {
-		return "", false
-	}
-	if _, known := catalog.Lookup(catalog.ID(head)); !known {
-		return "", false
-	}
-	return catalog.ID(head), true
 }

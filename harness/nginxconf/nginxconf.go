@@ -231,7 +231,8 @@ type mtlsPlugin struct {
 	table  lookupTable
 }
 
-// lookupTable is Kong's consumer lookup data for one plugin, as the njs script reads it.
+// lookupTable is Kong's consumer lookup data for one plugin, as the njs script reads it: the
+// fields of reference/kong's ConsumerIndex, plus the plugin's consumer_by and default consumer.
 type lookupTable struct {
 	// Creds maps a subject name to CA id ("" for any CA) to consumer id.
 	Creds      map[string]map[string]string `json:"creds"`
@@ -566,90 +567,41 @@ func (r *renderer) compileMTLS(e admin.Entity, n int, cas map[string]*x509.Certi
 	return p, nil
 }
 
-// consumerLookup precomputes Kong's consumer lookup for the one name nginx exposes, the subject
-// CN, for every CA that may have issued the leaf (SPEC K-MTLS-4 without SANs).
+// consumerLookup gives the plugin reference/kong's consumer lookup: whole, as the table the njs
+// script walks (lookupTable), and precomputed for the one name nginx exposes without njs, the
+// subject CN, for every CA that may have issued the leaf (SPEC K-MTLS-4 without SANs).
 func (r *renderer) consumerLookup(p *mtlsPlugin, m *model) {
-	type cred struct{ consumer, ca string }
-	creds := map[string][]cred{}
-	byID := map[string]consumer{}
-	for _, c := range m.consumers {
-		byID[c.id] = c
-	}
-	for _, e := range r.snap.List("mtls_auth_credentials") {
-		if _, ok := byID[admin.RefID(e["consumer"])]; ok {
-			creds[admin.String(e["subject_name"])] = append(creds[admin.String(e["subject_name"])], cred{admin.RefID(e["consumer"]), admin.RefID(e["ca_certificate"])})
+	ix := kong.IndexConsumers(r.snap)
+	if p.defaultConsumer != "" {
+		id, found := ix.Resolve(p.defaultConsumer)
+		if found {
+			p.defaultConsumer = id
 		}
+		p.defaultMissing = !found
+	}
+	if p.anonymous != "" {
+		id, found := ix.Resolve(p.anonymous)
+		if found {
+			p.anonymous = id
+		}
+		p.anonymousMissing = !found
+	}
+	p.table = lookupTable{Creds: ix.Credentials, ByUsername: ix.ByUsername, ByCustomID: ix.ByCustomID, ConsumerBy: p.consumerBy}
+	if !p.defaultMissing {
+		p.table.Default = p.defaultConsumer
 	}
 	names := map[string]bool{}
-	for n := range creds {
+	for n := range ix.Credentials {
 		names[n] = true
 	}
 	for _, c := range m.consumers {
 		names[c.username], names[c.customID] = true, true
 	}
 	delete(names, "")
-	// resolve finds the consumer anonymous or default_consumer names, by id or username as
-	// Kong does; a reference naming none stays as given, missing.
-	resolve := func(ref string) (id string, missing bool) {
-		id, missing = ref, true
-		for _, c := range m.consumers {
-			if c.id == ref || c.username == ref {
-				id, missing = c.id, false
-			}
-		}
-		return id, missing
-	}
-	if p.defaultConsumer != "" {
-		p.defaultConsumer, p.defaultMissing = resolve(p.defaultConsumer)
-	}
-	credFor := func(name, ca string) string {
-		for _, c := range creds[name] {
-			if c.ca == ca {
-				return c.consumer
-			}
-		}
-		return ""
-	}
-	if p.anonymous != "" {
-		p.anonymous, p.anonymousMissing = resolve(p.anonymous)
-	}
-	p.table = lookupTable{Creds: map[string]map[string]string{}, ByUsername: map[string]string{}, ByCustomID: map[string]string{},
-		ConsumerBy: p.consumerBy}
-	if !p.defaultMissing {
-		p.table.Default = p.defaultConsumer
-	}
-	for name, cs := range creds {
-		p.table.Creds[name] = map[string]string{}
-		for _, c := range cs {
-			p.table.Creds[name][c.ca] = c.consumer
-		}
-	}
-	for _, c := range m.consumers {
-		if c.username != "" {
-			p.table.ByUsername[c.username] = c.id
-		}
-		if c.customID != "" {
-			p.table.ByCustomID[c.customID] = c.id
-		}
-	}
 	p.lookup = map[string]string{}
 	for name := range names {
 		for _, ca := range append([]string{""}, p.caIDs...) {
-			id := ""
-			if ca != "" {
-				id = credFor(name, ca)
-			}
-			if id == "" {
-				id = credFor(name, "")
-			}
-			for _, by := range p.consumerBy {
-				for _, c := range m.consumers {
-					if id == "" && ((by == "username" && c.username == name) || (by == "custom_id" && c.customID == name)) {
-						id = c.id
-					}
-				}
-			}
-			if id != "" {
+			if id, ok := ix.Lookup([]string{name}, ca, p.consumerBy); ok {
 				p.lookup[ca+"|"+name] = id
 			}
 		}

@@ -10,7 +10,10 @@ import (
 // variable, by walking the DER of $ssl_client_raw_cert; and runs Kong's consumer lookup (SPEC
 // K-MTLS-4: every SAN, then the CN; CA-bound credentials, CA-less ones, then consumer_by) over a
 // table rendered per plugin. SANs are listed by kind like internal/certinfo.SANs: DNS names,
-// e-mail addresses, URIs, then IP addresses.
+// e-mail addresses, URIs, then IP addresses. Its lookup function is reference/kong's
+// ConsumerIndex.Lookup in JavaScript, the one restatement left, because nginx cannot run Go: the
+// table is that index, and the Kong suite's K-MTLS-4 specs, which the nginx target claims when
+// njs is installed, hold the two to the same outcomes.
 const njsLibrary = `// Rendered by mtlsgate (harness/nginxconf); do not edit.
 function tlv(b, i) {
     var tag = b[i], len = b[i + 1], off = i + 2;

@@ -27,7 +27,7 @@ func mtlsAuthPlugin() Plugin {
 			Name: MTLSAuthName,
 			Config: []admin.Field{
 				admin.StringArrayField("ca_certificates").Required().ElemUUID(),
-				admin.StringArrayField("consumer_by").Default([]any{"username", "custom_id"}).ElemOneOf("username", "custom_id"),
+				admin.StringArrayField("consumer_by").Default([]any{ConsumerByUsername, ConsumerByCustomID}).ElemOneOf(ConsumerByUsername, ConsumerByCustomID),
 				admin.BooleanField("skip_consumer_lookup").Default(false),
 				admin.StringField("authenticated_group_by").Default("CN").OneOf("CN", "DN"),
 				admin.StringField("anonymous"),
@@ -200,7 +200,7 @@ func compileMTLSAuth(cfg map[string]any, cas map[string]*x509.Certificate) (*mtl
 	}
 	m.verified.ttl = time.Duration(admin.Int(cfg["cache_ttl"])) * time.Second
 	if cfg["consumer_by"] == nil {
-		m.consumerBy = []string{"username", "custom_id"}
+		m.consumerBy = []string{ConsumerByUsername, ConsumerByCustomID}
 	}
 	for _, id := range admin.Strings(cfg["ca_certificates"]) {
 		c, ok := cas[id]
@@ -306,29 +306,8 @@ func (m *mtlsAuthConfig) authenticate(rt *runtime, peers []*x509.Certificate, re
 		}
 		return res
 	}
-	for _, n := range names {
-		if byCA := rt.credentials[n]; byCA != nil {
-			if c := byCA[caID]; c != nil && caID != "" {
-				return authResult{consumer: c}
-			}
-			if c := byCA[""]; c != nil {
-				return authResult{consumer: c}
-			}
-		}
-	}
-	for _, n := range names {
-		for _, by := range m.consumerBy {
-			var c *consumer
-			switch by {
-			case "username":
-				c = rt.byName[n]
-			case "custom_id":
-				c = rt.byCustom[n]
-			}
-			if c != nil {
-				return authResult{consumer: c}
-			}
-		}
+	if id, ok := rt.consumerIndex.Lookup(names, caID, m.consumerBy); ok {
+		return authResult{consumer: rt.consumers[id]}
 	}
 	if m.defaultConsumer != "" {
 		if c := rt.lookupConsumer(m.defaultConsumer); c != nil {
@@ -341,8 +320,6 @@ func (m *mtlsAuthConfig) authenticate(rt *runtime, peers []*x509.Certificate, re
 
 // lookupConsumer finds a consumer by id or username, as anonymous and default_consumer allow.
 func (rt *runtime) lookupConsumer(key string) *consumer {
-	if c := rt.consumers[key]; c != nil {
-		return c
-	}
-	return rt.byName[key]
+	id, _ := rt.consumerIndex.Resolve(key)
+	return rt.consumers[id]
 }

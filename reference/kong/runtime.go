@@ -20,11 +20,9 @@ type runtime struct {
 	router    *router
 	plugins   map[pluginKey]*pluginInstance
 	consumers map[string]*consumer // by id
-	byName    map[string]*consumer // by username
-	byCustom  map[string]*consumer // by custom_id
-	// credentials maps subject_name → CA id ("" for any CA) → consumer.
-	credentials map[string]map[string]*consumer
-	caCerts     map[string]*x509.Certificate
+	// consumerIndex is what mtls-auth's consumer lookup searches.
+	consumerIndex ConsumerIndex
+	caCerts       map[string]*x509.Certificate
 	// requestClientCert is set when any mtls-auth plugin is enabled: the TLS handshake then asks
 	// for a certificate (without verifying it; the plugin does).
 	requestClientCert bool
@@ -73,8 +71,7 @@ type pluginInstance struct {
 func compile(snap *admin.Snapshot, g globals, plugins *pluginRegistry) (*runtime, error) {
 	rt := &runtime{
 		version: snap.Version(), plugins: map[pluginKey]*pluginInstance{},
-		consumers: map[string]*consumer{}, byName: map[string]*consumer{}, byCustom: map[string]*consumer{},
-		credentials: map[string]map[string]*consumer{}, caCerts: map[string]*x509.Certificate{},
+		consumers: map[string]*consumer{}, consumerIndex: IndexConsumers(snap), caCerts: map[string]*x509.Certificate{},
 		snis: map[string]*certPair{},
 	}
 	for _, e := range snap.List("ca_certificates") {
@@ -180,23 +177,6 @@ func compile(snap *admin.Snapshot, g globals, plugins *pluginRegistry) (*runtime
 	for _, e := range snap.List("consumers") {
 		c := &consumer{id: admin.String(e["id"]), username: admin.String(e["username"]), customID: admin.String(e["custom_id"])}
 		rt.consumers[c.id] = c
-		if c.username != "" {
-			rt.byName[c.username] = c
-		}
-		if c.customID != "" {
-			rt.byCustom[c.customID] = c
-		}
-	}
-	for _, e := range snap.List("mtls_auth_credentials") {
-		c := rt.consumers[admin.RefID(e["consumer"])]
-		if c == nil {
-			continue
-		}
-		name := admin.String(e["subject_name"])
-		if rt.credentials[name] == nil {
-			rt.credentials[name] = map[string]*consumer{}
-		}
-		rt.credentials[name][admin.RefID(e["ca_certificate"])] = c
 	}
 	for _, e := range snap.List("acls") {
 		if c := rt.consumers[admin.RefID(e["consumer"])]; c != nil {

@@ -22,7 +22,8 @@ func TestALB(t *testing.T) {
 
 // Suite-wide state, set once per Ginkgo process in BeforeSuite.
 var (
-	suite = conformance.NewSuite(catalog.ALB)
+	// Every spec not labelled black-box starts its own scenario (harness.ALBTarget).
+	suite = conformance.NewSuite(catalog.ALB).ConfiguresThrough(catalog.ALBConfig)
 	pki   *fixtures.PKI
 	// pkiDir holds the PKI as files, which configurations name.
 	pkiDir string
@@ -34,8 +35,6 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	t, err := harness.FromEnv()
 	Expect(err).NotTo(HaveOccurred())
 	suite.SetTarget(t)
-	// Every spec not labelled black-box starts its own scenario (harness.ALBTarget).
-	suite.ConfiguresThrough(catalog.ALBConfig)
 	target = t
 	// A target that cannot start an ALB system claims no ALB ID, so Admit skips every spec as not
 	// supported; start fails loudly if one claims IDs anyway.
@@ -54,4 +53,4 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 })
 
 // Admit runs first: a spec the target does not claim is skipped before any setup.
-var _ = BeforeEach(suite.Admit)
+var _ = suite.Admit()

@@ -3,9 +3,7 @@ package alb_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -27,7 +25,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
-	"github.com/mtlsgate/mtlsgate/reports"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // apiALB is an ALB configured through the ELBv2 API with the SDK: the seed story's resources.
@@ -57,7 +55,7 @@ func startAPI(ctx context.Context) *apiALB {
 	sys, err := apiTarget.StartALBAPI(ctx, harness.ALBAPISetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	AddReportEntry(reports.TargetVersionEntry, sys.Version, ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(conformance.TargetVersionEntry, sys.Version, ReportEntryVisibilityFailureOrVerbose)
 	a := &apiALB{sys: sys, elb: elb.NewFromConfig(sys.AWS), acm: acm.NewFromConfig(sys.AWS), bucket: "pki",
 		s3: s3.NewFromConfig(sys.AWS, func(o *s3.Options) { o.UsePathStyle = sys.Endpoint != "" })}
 	if sys.Named != nil {
@@ -150,7 +148,7 @@ func (a *apiALB) startNamed(ctx context.Context) {
 func (a *apiALB) certified() {
 	for _, r := range [][2]string{{"region", a.sys.AWS.Region}, {"listener", a.listener}, {"trust store", a.ts}, {"endpoint", a.sys.Endpoint}} {
 		if r[1] != "" {
-			AddReportEntry(reports.TargetResourcesEntry, r[0]+": "+r[1], ReportEntryVisibilityNever)
+			AddReportEntry(conformance.TargetResourcesEntry, r[0]+": "+r[1], ReportEntryVisibilityNever)
 		}
 	}
 }
@@ -223,19 +221,14 @@ var _ = Describe("ELBv2 API", func() {
 	suite.It("A-API-1", "a change applies to new connections and leaves established ones alone", viaAPI, func(ctx SpecContext) {
 		a := startAPI(ctx)
 		cert := pki.Get(fixtures.ClientRevoked).TLSCertificate()
-		kept := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, TLSClientConfig: &tls.Config{InsecureSkipVerify: true, //nolint:gosec // like curl -k
-			Certificates: []tls.Certificate{cert}}}, Timeout: 15 * time.Second}
+		kept := framework.NewClient(framework.ClientOptions{Certificate: &cert, KeepAlive: true})
 		DeferCleanup(kept.CloseIdleConnections)
 		get := func() (int, bool) {
 			reused := false
-			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-				GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}), http.MethodGet, a.url, nil)
+			r, err := framework.Get(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+				GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}), kept, a.url)
 			Expect(err).NotTo(HaveOccurred())
-			resp, err := kept.Do(req)
-			Expect(err).NotTo(HaveOccurred())
-			_, _ = io.Copy(io.Discard, resp.Body) // read to the end, so the connection is kept
-			resp.Body.Close()
-			return resp.StatusCode, reused
+			return r.Status, reused
 		}
 		status, _ := get()
 		Expect(status).To(Equal(http.StatusOK))

@@ -11,7 +11,6 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
-	"github.com/mtlsgate/mtlsgate/reports"
 )
 
 // blackBox is the listener the black-box spec sends traffic to: the target's own (an ALB someone
@@ -21,7 +20,7 @@ func blackBox(ctx SpecContext) *harness.ALBBlackBox {
 	if bt, ok := target.(harness.ALBBlackBoxTarget); ok {
 		bb, err := bt.StartALBBlackBox(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		AddReportEntry(reports.TargetVersionEntry, bb.Version, ReportEntryVisibilityFailureOrVerbose)
+		AddReportEntry(conformance.TargetVersionEntry, bb.Version, ReportEntryVisibilityFailureOrVerbose)
 		return bb
 	}
 	sys := start(ctx, config(alb.ModeVerify, withCRL(pkiFile("crl.pem")), withPolicy("ELBSecurityPolicy-TLS13-1-3-2021-06")))

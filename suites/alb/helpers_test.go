@@ -17,11 +17,11 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/mtlsgate/mtlsgate/catalog"
+	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/reference/alb"
 	"github.com/mtlsgate/mtlsgate/reference/apigw"
-	"github.com/mtlsgate/mtlsgate/reports"
 	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
@@ -95,7 +95,7 @@ func start(ctx context.Context, cfg alb.Config, domains ...apigw.Domain) *harnes
 	sys, err := at.StartALB(ctx, harness.ALBSetup{PKI: pki, Config: cfg, Domains: domains})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	AddReportEntry(reports.TargetVersionEntry, sys.Version, ReportEntryVisibilityNever)
+	AddReportEntry(conformance.TargetVersionEntry, sys.Version, ReportEntryVisibilityNever)
 	return sys
 }
 

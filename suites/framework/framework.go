@@ -54,11 +54,16 @@ type ClientOptions struct {
 	Proto string
 	// TLS adjusts the TLS configuration (versions, ciphers, SNI, ALPN) after the defaults.
 	TLS []func(*tls.Config)
+	// KeepAlive keeps one connection per host open and sends every request over it, instead of a
+	// fresh connection per request: for a spec about what an established connection keeps (a
+	// change must apply to new connections only). Close it with CloseIdleConnections.
+	KeepAlive bool
 }
 
 // NewClient is the suites' one HTTP client: it trusts any server certificate, like curl -k (the
-// specs check the client side), opens a fresh connection per request (a fresh handshake, so no
-// pooled connection hides a change), never follows a redirect (a spec sees the redirect itself),
+// specs check the client side), opens a fresh connection per request unless told to keep one
+// (a fresh handshake, so no pooled connection hides a change), never follows a redirect (a spec
+// sees the redirect itself),
 // and tells a context made by WithClientPort which local port it dialled from.
 func NewClient(o ClientOptions) *http.Client {
 	conf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // like curl -k: the specs check the client side
@@ -76,7 +81,10 @@ func NewClient(o ClientOptions) *http.Client {
 		}
 		return c, err
 	}
-	t := &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true, DialContext: dial}
+	t := &http.Transport{TLSClientConfig: conf, DisableKeepAlives: !o.KeepAlive, DialContext: dial}
+	if o.KeepAlive {
+		t.MaxConnsPerHost = 1
+	}
 	if o.Proto != "" {
 		var p http.Protocols
 		p.SetHTTP1(o.Proto == HTTP1)

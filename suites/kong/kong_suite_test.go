@@ -12,7 +12,6 @@ import (
 	"github.com/mtlsgate/mtlsgate/conformance"
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
-	"github.com/mtlsgate/mtlsgate/reports"
 )
 
 func TestKong(t *testing.T) {
@@ -22,7 +21,7 @@ func TestKong(t *testing.T) {
 
 // Suite-wide state, set once per Ginkgo process in BeforeSuite.
 var (
-	suite = conformance.NewSuite(catalog.Kong)
+	suite = conformance.NewSuite(catalog.Kong).ConfiguresThrough(catalog.AdminAPI)
 	pki   *fixtures.PKI
 	// pkiDir holds the PKI as files, for kong.conf settings that name them.
 	pkiDir string
@@ -34,7 +33,6 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	t, err := harness.FromEnv()
 	Expect(err).NotTo(HaveOccurred())
 	suite.SetTarget(t)
-	suite.ConfiguresThrough(catalog.AdminAPI)
 	if suite.Idle() {
 		return
 	}
@@ -52,11 +50,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	sys, err = kt.StartKong(ctx, harness.KongSetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	AddReportEntry(reports.TargetVersionEntry, sys.Version, ReportEntryVisibilityNever)
+	AddReportEntry(conformance.TargetVersionEntry, sys.Version, ReportEntryVisibilityNever)
 })
 
 // Admit runs first: a spec the target does not claim is skipped before any setup.
-var _ = BeforeEach(suite.Admit)
+var _ = suite.Admit()
 
 // Every spec starts from an empty gateway, where the target lets the suite configure it (a
 // black-box target has no Admin API; Admit has skipped every spec that would need one).

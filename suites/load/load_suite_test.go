@@ -15,7 +15,6 @@ import (
 	"github.com/mtlsgate/mtlsgate/fixtures"
 	"github.com/mtlsgate/mtlsgate/harness"
 	"github.com/mtlsgate/mtlsgate/load/scenario"
-	"github.com/mtlsgate/mtlsgate/reports"
 )
 
 func TestLoad(t *testing.T) {
@@ -52,11 +51,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	sys, err = kt.StartKong(ctx, harness.KongSetup{PKI: pki})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sys.Stop)
-	AddReportEntry(reports.TargetVersionEntry, sys.Version, ReportEntryVisibilityNever)
+	AddReportEntry(conformance.TargetVersionEntry, sys.Version, ReportEntryVisibilityNever)
 })
 
 // Admit runs first: a spec the target does not claim is skipped before any setup.
-var _ = BeforeEach(suite.Admit)
+var _ = suite.Admit()
 
 // crlFetchTimeout is mtls-auth's http_timeout in these specs. Under IGNORE_CA_ERROR a CRL fetch
 // that outlasts it lets a revoked certificate through, as in Kong: a machine busy with other suites

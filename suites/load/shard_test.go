@@ -2,7 +2,6 @@ package load_test
 
 import (
 	"context"
-	"crypto/tls"
 	"net/http"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/mtlsgate/mtlsgate/load"
 	"github.com/mtlsgate/mtlsgate/load/scenario"
 	"github.com/mtlsgate/mtlsgate/load/shard"
+	"github.com/mtlsgate/mtlsgate/suites/framework"
 )
 
 // runShards runs p as n shards at once (in this process, sharing a start a moment ahead), writes
@@ -114,24 +114,24 @@ var _ = Describe("distributed load", Label(conformance.LoadLabel), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(kong.Sys.CRL.SetCRL(ctx, fixtures.RootCA, none.PEM)).To(Succeed())
 		revoked := kong.PKI.Get(fixtures.ClientRevoked).TLSCertificate()
-		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{revoked}}}} //nolint:gosec // the gateway's certificate is not under test
-		status := func() int {
-			resp, err := client.Get(kong.URL)
+		client := framework.NewClient(framework.ClientOptions{Certificate: &revoked})
+		status := func(ctx context.Context) int {
+			ctx, cancel := context.WithTimeout(ctx, framework.HandshakeDeadline)
+			defer cancel()
+			r, err := framework.Get(ctx, client, kong.URL)
 			if err != nil {
 				return 0
 			}
-			_ = resp.Body.Close()
-			return resp.StatusCode
+			return r.Status
 		}
-		Eventually(status).WithTimeout(10 * time.Second).Should(Equal(http.StatusOK))
+		Eventually(ctx, status).WithTimeout(10 * time.Second).Should(Equal(http.StatusOK))
 		// Afterwards the gateway refuses client-revoked again before the next spec starts: its
 		// CRL cache outlives the entities a reset removes.
 		DeferCleanup(func(ctx SpecContext) {
 			crl, err := kong.PKI.NewCRL(fixtures.CRLRequest{Name: "crl-restored", Issuer: fixtures.RootCA, Revoked: []string{fixtures.ClientRevoked}})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(kong.Sys.CRL.SetCRL(ctx, fixtures.RootCA, crl.PEM)).To(Succeed())
-			Eventually(status).WithTimeout(10 * time.Second).Should(Equal(http.StatusUnauthorized))
+			Eventually(ctx, status).WithTimeout(10 * time.Second).Should(Equal(http.StatusUnauthorized))
 		})
 
 		p := plan(map[string]int{scenario.Valid: 6, scenario.Missing: 1, scenario.Revoked: 1,

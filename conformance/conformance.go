@@ -168,6 +168,8 @@ func (s *Suite) Profile() catalog.Profile { return s.profile }
 // It declares a spec for a SPEC ID: `s.It("K-MTLS-1", "no certificate → 401", func(ctx SpecContext) {…})`.
 // Further arguments are Options, Ginkgo decorators and the body, as for Ginkgo's It.
 func (s *Suite) It(id catalog.ID, text string, args ...any) bool {
+	// A helper frame: Ginkgo places the spec (and its failures) at the suite file's call, not here.
+	GinkgoHelper()
 	name, decorated := s.declare(id, text, args)
 	return It(name, decorated...)
 }
@@ -175,6 +177,8 @@ func (s *Suite) It(id catalog.ID, text string, args ...any) bool {
 // Entry declares a DescribeTable entry for a SPEC ID, declared, named and labelled as It does a
 // spec: `s.Entry("K-MTLS-8", "revoked, STRICT → 401", params…)`.
 func (s *Suite) Entry(id catalog.ID, text string, args ...any) TableEntry {
+	// A helper frame, as in It: the entry is placed at the suite file's call.
+	GinkgoHelper()
 	name, decorated := s.declare(id, text, args)
 	return Entry(name, decorated...)
 }
@@ -357,6 +361,7 @@ type Check struct {
 // Every protocol but the first requires catalog.HTTP2, so a target without HTTP/2 skips those
 // entries as not supported.
 func (s *Suite) EntriesOver(protocols []string, checks ...Check) []TableEntry {
+	GinkgoHelper() // the entries are placed at the suite file's call
 	var out []TableEntry
 	for _, c := range checks {
 		for i, proto := range protocols {

@@ -95,7 +95,7 @@ func measurements(o Options) []measurement {
 			get:    func(s *ServerResult) Series { return s.IdleKiB },
 			versus: Nginx,
 			target: &target{higher: false, bound: 1.5, text: "≤ 1.5× nginx",
-				why: "a Go TLS server holds a goroutine (8 KiB stack or more), a tls.Conn with its record buffers and net/http's bufio reader and writer (4 KiB each) for every idle connection"},
+				why: "a Go TLS server holds a goroutine (8 KiB stack or more), a tls.Conn with its record buffers, AES-GCM states and parsed client certificate, and net/http's bufio reader and writer (4 KiB each) for every idle connection, where nginx releases an idle connection's buffers; and the Go collector (GOGC=100) lets the heap grow to about twice its live size before it collects, which the handshakes' garbage fills, so the RSS settles near twice the live heap (docs/proxy-performance.md has the breakdown)"},
 		},
 		{
 			title: "RSS before the idle connections", unit: "MiB", format: "%.1f",

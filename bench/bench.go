@@ -137,8 +137,14 @@ type ServerResult struct {
 	// Handshakes is completed connections per second: new TCP connection, full TLS 1.3 mTLS
 	// handshake, one GET /anything answered 200, close.
 	Handshakes Series
+	// HandshakesPerCoreSec is the same connections per second of the server's own CPU time (user
+	// + system over its process tree, from /proc): a figure the load generator's share of the
+	// cores cannot compress toward 1, as it does the rate.
+	HandshakesPerCoreSec Series
 	// KeepAlive is GET /anything answered 200 per second over kept-alive connections.
 	KeepAlive Series
+	// KeepAlivePerCoreSec is the keep-alive requests per second of the server's own CPU time.
+	KeepAlivePerCoreSec Series
 	// HalfRate is the rate the latency measurement ran at (half that round's KeepAlive).
 	HalfRate Series
 	// P50 and P99 are latencies in milliseconds at HalfRate.
@@ -306,7 +312,7 @@ func measureServer(ctx context.Context, opts Options, e *env, c *client, sr *Ser
 			return
 		}
 		record("start", err)
-		for _, s := range []*Series{&sr.Handshakes, &sr.KeepAlive, &sr.HalfRate, &sr.P50, &sr.P99, &sr.IdleKiB, &sr.BaseRSSMiB} {
+		for _, s := range []*Series{&sr.Handshakes, &sr.HandshakesPerCoreSec, &sr.KeepAlive, &sr.KeepAlivePerCoreSec, &sr.HalfRate, &sr.P50, &sr.P99, &sr.IdleKiB, &sr.BaseRSSMiB} {
 			*s = append(*s, nan)
 		}
 		return
@@ -323,19 +329,27 @@ func measureServer(ctx context.Context, opts Options, e *env, c *client, sr *Ser
 	}
 
 	quiesce(ctx, p.pid)
+	cpu := startCPU(p.pid)
 	hs := c.handshakes(ctx, p.url, opts.HandshakeConcurrency, opts.Duration)
+	hsCore, cpuErr := cpu.perCoreSecond(hs.Completed + hs.Late)
 	rate := hs.Rate()
 	if hs.Completed == 0 || hs.Failed > hs.Completed/100 {
 		record("handshakes", fmt.Errorf("%d completed, %d failed (first: %s)", hs.Completed, hs.Failed, hs.FirstError))
 		if hs.Completed == 0 {
-			rate = nan
+			rate, hsCore = nan, nan
 		}
 	}
+	if cpuErr != nil {
+		record("server CPU over the handshakes", cpuErr)
+	}
 	sr.Handshakes = append(sr.Handshakes, rate)
-	progress(opts, "  handshakes: %.0f/s (%d failed)", hs.Rate(), hs.Failed)
+	sr.HandshakesPerCoreSec = append(sr.HandshakesPerCoreSec, hsCore)
+	progress(opts, "  handshakes: %.0f/s (%d failed), %.0f per server core-second", hs.Rate(), hs.Failed, hsCore)
 
 	quiesce(ctx, p.pid)
+	cpu = startCPU(p.pid)
 	peak, err := c.attack(ctx, p.url, 0, opts.KeepAliveWorkers, opts.Duration)
+	kaCore, cpuErr := cpu.perCoreSecond(peak.Requests)
 	peakRate := peak.Throughput
 	if err == nil && peak.OK < peak.Requests*99/100 {
 		err = fmt.Errorf("%d of %d requests answered 200 (first other: %s)", peak.OK, peak.Requests, peak.FirstError)
@@ -343,11 +357,15 @@ func measureServer(ctx context.Context, opts Options, e *env, c *client, sr *Ser
 	if err != nil {
 		record("keep-alive peak", err)
 		if peak.OK == 0 {
-			peakRate = nan
+			peakRate, kaCore = nan, nan
 		}
 	}
+	if cpuErr != nil {
+		record("server CPU over the keep-alive peak", cpuErr)
+	}
 	sr.KeepAlive = append(sr.KeepAlive, peakRate)
-	progress(opts, "  keep-alive: %.0f req/s", peak.Throughput)
+	sr.KeepAlivePerCoreSec = append(sr.KeepAlivePerCoreSec, kaCore)
+	progress(opts, "  keep-alive: %.0f req/s, %.0f per server core-second", peak.Throughput, kaCore)
 
 	half := int(peakRate / 2)
 	if math.IsNaN(peakRate) || half < 1 {
@@ -375,6 +393,41 @@ func measureServer(ctx context.Context, opts Options, e *env, c *client, sr *Ser
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cpuMeter is a server's CPU time (its process tree's user + system) when a measurement
+// started, so the work the measurement did can be divided by the CPU the server spent on it.
+type cpuMeter struct {
+	pid   int
+	start time.Duration
+	err   error
+}
+
+func startCPU(pid int) cpuMeter {
+	t, err := ProcessTree(pid)
+	return cpuMeter{pid: pid, start: t.CPU, err: err}
+}
+
+// perCoreSecond is ops per second of the server's CPU time since the meter started; NaN, with
+// the reason, when /proc could not be read or shows no CPU spent.
+func (m cpuMeter) perCoreSecond(ops uint64) (float64, error) {
+	if m.err != nil {
+		return math.NaN(), fmt.Errorf("read CPU before: %w", m.err)
+	}
+	t, err := ProcessTree(m.pid)
+	if err != nil {
+		return math.NaN(), fmt.Errorf("read CPU after: %w", err)
+	}
+	return opsPerCoreSecond(ops, t.CPU-m.start)
+}
+
+// opsPerCoreSecond divides ops by cpu in seconds. /proc counts CPU in ticks of 10ms, so a
+// measurement that shows none has too little CPU to divide by.
+func opsPerCoreSecond(ops uint64, cpu time.Duration) (float64, error) {
+	if cpu <= 0 {
+		return math.NaN(), fmt.Errorf("the server's process tree shows %s of CPU time over %d operations; measure longer (--duration)", cpu, ops)
+	}
+	return float64(ops) / cpu.Seconds(), nil
+}
 
 // measureIdle opens IdleConns connections and returns the server's RSS growth per connection in
 // KiB and its RSS before, in MiB.

@@ -114,8 +114,11 @@ func (c *client) oneShot(ctx context.Context, base string) error {
 // HandshakeResult is one run of the handshake measurement.
 type HandshakeResult struct {
 	Completed, Failed uint64
-	Elapsed           time.Duration
-	FirstError        string
+	// Late counts connections that completed after the window closed: they are not in the rate,
+	// but the server did their work, so per-CPU figures count them.
+	Late       uint64
+	Elapsed    time.Duration
+	FirstError string
 }
 
 // Rate is completed connections per second.
@@ -131,7 +134,7 @@ func (r HandshakeResult) Rate() float64 {
 // connections that finish within d count; the ones in flight at the end are let finish (each
 // bounded by its own timeout) and ignored.
 func (c *client) handshakes(ctx context.Context, base string, concurrency int, d time.Duration) HandshakeResult {
-	var done, failed, started atomic.Uint64
+	var done, failed, late, started atomic.Uint64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -147,6 +150,9 @@ func (c *client) handshakes(ctx context.Context, base string, concurrency int, d
 				switch {
 				case time.Now().After(end):
 					// finished after the window: neither completed nor failed in it
+					if err == nil {
+						late.Add(1)
+					}
 				case err == nil:
 					done.Add(1)
 				default:
@@ -161,7 +167,7 @@ func (c *client) handshakes(ctx context.Context, base string, concurrency int, d
 	if elapsed > d {
 		elapsed = d
 	}
-	r := HandshakeResult{Completed: done.Load(), Failed: failed.Load(), Elapsed: elapsed}
+	r := HandshakeResult{Completed: done.Load(), Failed: failed.Load(), Late: late.Load(), Elapsed: elapsed}
 	if s, ok := firstErr.Load().(string); ok {
 		r.FirstError = s
 	}

@@ -18,12 +18,15 @@ func sampleResult() *Result {
 		LoadBefore: "1.00 1.00 1.00", LoadAfter: "2.00 1.50 1.00",
 		Servers: []*ServerResult{
 			{Name: Kong, Label: serverLabel(Kong), Handshakes: Series{1300, 1200, 1250}, KeepAlive: Series{900, 1000, math.NaN()},
+				HandshakesPerCoreSec: Series{800, 700, 750}, KeepAlivePerCoreSec: Series{3000, math.NaN(), 2800},
 				P50: Series{1, 2, 3}, P99: Series{5, 6, 7}, HalfRate: Series{450, 500, 475}, IdleKiB: Series{40, 42, 41}, BaseRSSMiB: Series{20, 20, 20},
 				Errors: []string{"round 3: keep-alive peak: 0 of 10 requests answered 200\nmore detail"}},
 			{Name: ALB, Label: serverLabel(ALB), Skipped: "this binary has no `serve alb` | nothing"},
 			{Name: Nginx, Label: serverLabel(Nginx), Handshakes: Series{1000, 1000, 1000}, KeepAlive: Series{1000, 1000, 1000},
+				HandshakesPerCoreSec: Series{500, 500, 500}, KeepAlivePerCoreSec: Series{4000, 4000, 4000},
 				P50: Series{1, 1, 1}, P99: Series{2, 2, 2}, HalfRate: Series{500, 500, 500}, IdleKiB: Series{20, 20, 20}, BaseRSSMiB: Series{5, 5, 5}},
 			{Name: HAProxy, Label: serverLabel(HAProxy), Handshakes: Series{500, 500, 500}, KeepAlive: Series{2000, 2000, 2000},
+				HandshakesPerCoreSec: Series{250, 250, 250}, KeepAlivePerCoreSec: Series{8000, 8000, 8000},
 				P50: Series{1, 1, 1}, P99: Series{2, 2, 2}, HalfRate: Series{1000, 1000, 1000}, IdleKiB: Series{80, 80, 80}, BaseRSSMiB: Series{10, 10, 10}},
 		},
 		Sim: SimResult{Target: serverLabel(Nginx), Rate: 500, VegetaCPU: Series{10, 12, 11}, SimCPU: Series{15, 14, 16},
@@ -45,6 +48,15 @@ func TestRenderQuotesMediansRatiosAndVerdicts(t *testing.T) {
 		// keep-alive: the failed round is left out: median of 900 and 1000 is 950 → 0.95×, missed.
 		"| reference (Kong mode) | 950 | 900 – 1000 | 2 | 0.95× | 0.47× | ≥ 1.0× nginx | **missed** |",
 		"**Missed** by reference (Kong mode). Why:",
+		// per server core-second: Kong 750 against nginx's 500 is 1.50×, against HAProxy's 250 3.00×;
+		// reported beside the rate, never judged (no target or verdict columns).
+		"### Full mTLS handshakes per server core-second\n",
+		"| server | median (connections per CPU-second) | min – max | rounds | ÷ nginx | ÷ HAProxy |\n",
+		"| reference (Kong mode) | 750 | 700 – 800 | 3 | 1.50× | 3.00× |\n",
+		"| nginx | 500 | 500 – 500 | 3 | – | 2.00× |\n",
+		// keep-alive: the failed round is left out, median of 2800 and 3000 is 2900: 0.72× nginx.
+		"### Keep-alive proxied requests per server core-second\n",
+		"| reference (Kong mode) | 2900 | 2800 – 3000 | 2 | 0.72× | 0.36× |\n",
 		// idle: 41 KiB against nginx's 20 is 2.05×, over 1.5×: missed; baselines are not judged.
 		"| reference (Kong mode) | 41.0 | 40.0 – 42.0 | 3 | 2.05× | 0.51× | ≤ 1.5× nginx | **missed** |",
 		"| nginx | 20.0 | 20.0 – 20.0 | 3 | – | 0.25× | – | – |",
@@ -73,6 +85,12 @@ func TestRenderQuotesMediansRatiosAndVerdicts(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q\n---\n%s", want, md)
 		}
+	}
+	// The server-CPU figure sits in the handshake section: after its table and its miss, before
+	// the keep-alive section.
+	hs, hsCore, ka := strings.Index(md, "## Full mTLS handshakes per second"), strings.Index(md, "### Full mTLS handshakes per server core-second"), strings.Index(md, "## Keep-alive proxied requests per second")
+	if hs >= hsCore || hsCore >= ka {
+		t.Errorf("the handshakes-per-core-second table is not inside the handshake section (at %d, section %d, next %d)", hsCore, hs, ka)
 	}
 	if strings.Index(md, "## Verdicts") > strings.Index(md, "## Full mTLS handshakes") {
 		t.Error("the verdict table does not open the report")
@@ -119,6 +137,26 @@ func TestRenderWithoutBaselineDoesNotJudge(t *testing.T) {
 	}
 	if !strings.Contains(md, "Not measured: turned off (--sim-rate 0).") {
 		t.Errorf("skipped simulator comparison not explained:\n%s", md)
+	}
+}
+
+// The server-CPU figures are reported, never judged: a run whose only numbers are those still
+// counts the same targets.
+func TestServerCPUFiguresAreNotJudged(t *testing.T) {
+	for _, j := range judgements(sampleResult()) {
+		if strings.Contains(j.what, "core-second") {
+			t.Errorf("per core-second figure judged: %+v", j)
+		}
+	}
+}
+
+func TestOpsPerCoreSecond(t *testing.T) {
+	got, err := opsPerCoreSecond(1500, 3*time.Second)
+	if err != nil || got != 500 {
+		t.Errorf("1500 ops over 3s of CPU = %v, %v; want 500", got, err)
+	}
+	if got, err := opsPerCoreSecond(1500, 0); err == nil || !math.IsNaN(got) || !strings.Contains(err.Error(), "--duration") {
+		t.Errorf("no CPU = %v, %v; want NaN and an error suggesting a longer --duration", got, err)
 	}
 }
 

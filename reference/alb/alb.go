@@ -37,6 +37,9 @@ type ALB struct {
 	closed    bool
 	// buffers lends every listener's reverse proxy its body-copy buffers.
 	buffers *bufpool.Pool
+	// leaves are the verify-mode header values of the client leaves seen, shared by every
+	// listener and configuration (they depend on the certificate alone).
+	leaves leafCache
 }
 
 // state is one loaded configuration.

@@ -126,16 +126,17 @@ type connInfo struct {
 	port    string
 	// born is when the connection was accepted, for the client keepalive duration.
 	born time.Time
-	// leaf holds the verified leaf's header values, rendered on the connection's first request
-	// and reused by the rest: the leaf cannot change within a connection.
+	// leaf points at the verified leaf's header values, looked up in the ALB's leafCache on the
+	// connection's first request and reused by the rest: the leaf cannot change within a
+	// connection.
 	leafOnce sync.Once
-	leaf     leafValues
+	leaf     *leafValues
 }
 
-// leafHeaders renders (once per connection) the header values of the connection's leaf.
-func (c *connInfo) leafHeaders(leaf *x509.Certificate) *leafValues {
-	c.leafOnce.Do(func() { c.leaf = renderLeaf(leaf) })
-	return &c.leaf
+// leafHeaders returns the header values of the connection's leaf, from cache on first use.
+func (c *connInfo) leafHeaders(leaf *x509.Certificate, cache *leafCache) *leafValues {
+	c.leafOnce.Do(func() { c.leaf = cache.get(leaf) })
+	return c.leaf
 }
 
 type connInfoKey struct{}
@@ -391,7 +392,7 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				ls.headers.setPassthrough(pr.Out.Header, chain)
 			case ModeVerify:
 				if len(chain) > 0 {
-					ls.headers.setVerify(pr.Out.Header, info.leafHeaders(chain[0]))
+					ls.headers.setVerify(pr.Out.Header, info.leafHeaders(chain[0], &l.alb.leaves))
 				}
 			}
 			clientIP, _, _ := net.SplitHostPort(pr.In.RemoteAddr)

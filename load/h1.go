@@ -62,7 +62,8 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		deadline = time.Now().Add(t.timeout)
 	}
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.conn(ctx, req)
+		// The retry dials: another pooled connection may have been dropped by the same gateway.
+		c, reused, err := t.conn(ctx, req, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -86,9 +87,9 @@ type beforeAnswer struct{ err error }
 func (e beforeAnswer) Error() string { return e.err.Error() }
 func (e beforeAnswer) Unwrap() error { return e.err }
 
-// conn takes the most recently used idle connection or dials a new one.
-func (t *h1Transport) conn(ctx context.Context, req *http.Request) (*h1Conn, bool, error) {
-	if t.keepAlive {
+// conn takes the most recently used idle connection, unless fresh, or dials a new one.
+func (t *h1Transport) conn(ctx context.Context, req *http.Request, fresh bool) (*h1Conn, bool, error) {
+	if t.keepAlive && !fresh {
 		t.mu.Lock()
 		if n := len(t.idle); n > 0 {
 			c := t.idle[n-1]

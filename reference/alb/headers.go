@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/mtlsgate/mtlsgate/internal/certinfo"
 )
@@ -116,36 +115,21 @@ func (h HeaderNames) setPassthrough(hdr http.Header, chain []*x509.Certificate) 
 // and shared, read-only, by every connection presenting that leaf (see leafCache).
 type leafValues struct{ serial, issuer, subject, validity, pem string }
 
-// leafCacheSize bounds leafCache; a full cache starts over.
-const leafCacheSize = 4096
-
 // leafCache keeps the rendered header values of the leaves clients present, keyed by the leaf's
 // DER: the values are a function of the certificate alone, and clients reconnect with the same
 // one, so a new connection reuses them instead of rendering its own (about 7 KiB of allocation
 // per handshake) and holding its own copy (about 1.5 KiB) for as long as it stays open.
-type leafCache struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]*leafValues
-}
+type leafCache struct{ digestCache[*leafValues] }
 
 // get returns leaf's values, rendered on first use.
 func (c *leafCache) get(leaf *x509.Certificate) *leafValues {
 	key := sha256.Sum256(leaf.Raw)
-	c.mu.Lock()
-	v, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
+	if v, ok := c.digestCache.get(key); ok {
 		return v
 	}
 	r := renderLeaf(leaf)
-	v = &r
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= leafCacheSize {
-		c.m = make(map[[sha256.Size]byte]*leafValues)
-	}
-	c.m[key] = v
-	return v
+	c.put(key, &r)
+	return &r
 }
 
 func renderLeaf(leaf *x509.Certificate) leafValues {

@@ -32,7 +32,7 @@ func TestLeafCacheSharesRenderedValues(t *testing.T) {
 	if o == first || *o != renderLeaf(other) {
 		t.Errorf("another leaf got %+v, want its own rendering %+v", *o, renderLeaf(other))
 	}
-	for len(c.m) < leafCacheSize {
+	for len(c.m) < digestCacheSize {
 		var k [32]byte
 		k[0], k[1] = byte(len(c.m)), byte(len(c.m)>>8)
 		k[2] = 0xff // never a real leaf's hash in this test

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -70,15 +69,9 @@ type verifier struct {
 	passed passedChains
 }
 
-// passedChainsSize bounds the cache; a full cache starts over.
-const passedChainsSize = 4096
-
 // passedChains maps a presented chain to the span of time over which its verification cannot
 // change.
-type passedChains struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]timeSpan
-}
+type passedChains = digestCache[timeSpan]
 
 // timeSpan is [from, until], both inclusive; a zero until is unbounded.
 type timeSpan struct{ from, until time.Time }
@@ -138,22 +131,13 @@ func (v *verifier) verifyCached(chain []*x509.Certificate) error {
 	var key [sha256.Size]byte
 	h.Sum(key[:0])
 	now := v.now()
-	v.passed.mu.Lock()
-	span, ok := v.passed.m[key]
-	v.passed.mu.Unlock()
-	if ok && span.contains(now) {
+	if span, ok := v.passed.get(key); ok && span.contains(now) {
 		return nil
 	}
 	if err := v.verifyAt(chain, now); err != nil {
 		return err
 	}
-	span = stableSpan(now, chain, v.store.cas)
-	v.passed.mu.Lock()
-	if v.passed.m == nil || len(v.passed.m) >= passedChainsSize {
-		v.passed.m = make(map[[sha256.Size]byte]timeSpan)
-	}
-	v.passed.m[key] = span
-	v.passed.mu.Unlock()
+	v.passed.put(key, stableSpan(now, chain, v.store.cas))
 	return nil
 }
 

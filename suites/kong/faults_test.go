@@ -159,17 +159,7 @@ var _ = Describe("faulty clients", func() {
 	suite.It("K-PROXY-2", "a client that stops reading a response is closed after send_timeout: the rest of the body never comes", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		s := startKong(ctx, "nginx_http_send_timeout = 1s")
 		serviceTo(ctx, s, "big", s.EchoURL+"/bytes/"+strconv.Itoa(unreadBodySize), "/big", nil)
-		u, err := url.Parse(s.ProxyURL)
-		Expect(err).NotTo(HaveOccurred())
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", u.Host)
-		Expect(err).NotTo(HaveOccurred())
-		defer c.Close()
-		Expect(c.SetDeadline(time.Now().Add(framework.RequestTimeout))).To(Succeed())
-		_, err = io.WriteString(c, "GET /big HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
-		Expect(err).NotTo(HaveOccurred())
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		Expect(err).NotTo(HaveOccurred())
+		_, resp := rawGet(ctx, s.ProxyURL, "/big")
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
 		Expect(resp.ContentLength).To(BeEquivalentTo(unreadBodySize))
 		stopReading(ctx, unreadStall)
@@ -183,19 +173,8 @@ var _ = Describe("faulty clients", func() {
 	suite.It("K-PROXY-2", "an idle keep-alive client connection is closed after keepalive_timeout", conformance.Requires(catalog.KongConf), func(ctx SpecContext) {
 		s := startKong(ctx, "nginx_http_keepalive_timeout = 1s")
 		serviceTo(ctx, s, "keepalive", s.EchoURL+"/anything", "/keepalive", nil)
-		u, err := url.Parse(s.ProxyURL)
-		Expect(err).NotTo(HaveOccurred())
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", u.Host)
-		Expect(err).NotTo(HaveOccurred())
-		defer c.Close()
-		Expect(c.SetDeadline(time.Now().Add(15 * time.Second))).To(Succeed())
-		_, err = io.WriteString(c, "GET /keepalive HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
-		Expect(err).NotTo(HaveOccurred())
-		br := bufio.NewReader(c)
-		resp, err := http.ReadResponse(br, nil)
-		Expect(err).NotTo(HaveOccurred())
-		_, err = io.Copy(io.Discard, resp.Body)
+		br, resp := rawGet(ctx, s.ProxyURL, "/keepalive")
+		_, err := io.Copy(io.Discard, resp.Body)
 		Expect(err).NotTo(HaveOccurred())
 		resp.Body.Close()
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
@@ -232,6 +211,25 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// rawGet sends GET path over a plain TCP connection to base's host:port and reads the answer's
+// head. The connection has the deadline framework.RequestTimeout and closes when the spec ends;
+// its reader is returned, to read again after the body.
+func rawGet(ctx context.Context, base, path string) (*bufio.Reader, *http.Response) {
+	u, err := url.Parse(base)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", u.Host)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	DeferCleanup(c.Close)
+	ExpectWithOffset(1, c.SetDeadline(time.Now().Add(framework.RequestTimeout))).To(Succeed())
+	_, err = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return br, resp
 }
 
 // raw writes request as it is to base's host:port and returns the status line and the body of

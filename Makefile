@@ -139,7 +139,7 @@ FUZZ_TARGETS := \
 	./reference/alb:FuzzParseCABundle ./reference/alb:FuzzTrustStoreCRL ./reference/alb:FuzzParseConfig \
 	./reference/alb:FuzzParseHTTPCodes ./reference/kong:FuzzAdminAPI ./reference/kong:FuzzProxyRawRequest \
 	./reference/kong:FuzzRouteMatcher ./reference/kong:FuzzCRLDownload ./reference/kong/kongconf:FuzzParse \
-	./reference/kong/admin:FuzzDeclarative
+	./reference/kong/admin:FuzzDeclarative ./reference/alb/elbv2api:FuzzQueryAPI
 
 .PHONY: fuzz
 fuzz:
